@@ -1,0 +1,15 @@
+"""Conversion of FER-2013 into pixels, landmarks, HOG and sliding-window HOG."""
+
+from .convert import ConversionError, convert
+from .extract import extract_features, feature_dimensions
+from .io import DataError, load_manifest, load_split
+
+__all__ = [
+    "ConversionError",
+    "DataError",
+    "convert",
+    "extract_features",
+    "feature_dimensions",
+    "load_manifest",
+    "load_split",
+]

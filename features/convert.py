@@ -1,0 +1,441 @@
+"""Conversion of ``fer2013.csv`` into numpy arrays of pixels and features.
+
+The work is split in two: the main process reads the file, checks each row's
+label and split and picks the rows to keep; worker processes then parse the
+pixels of chunks of rows and call :func:`features.extract.extract_features`
+on them. Output goes to a temporary folder that is renamed into place once
+the manifest, written last, is complete.
+"""
+
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import warnings
+import zlib
+from dataclasses import asdict
+
+import numpy as np
+
+from parameters import DATASET, EMOTIONS, SPLITS, VERSION
+
+from .extract import extract_features, feature_dimensions
+
+REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
+MANIFEST = "manifest.json"
+
+
+class ConversionError(Exception):
+    """A problem with the input or output that stops conversion (one line)."""
+
+
+# --------------------------------------------------------------------------
+# Reading and checking rows
+
+
+def read_source(path):
+    """Bytes of a ``.csv`` or gzip-compressed ``.csv.gz`` file.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    raw : bytes
+        The file as stored (hashed for the manifest).
+    text : bytes
+        The decompressed CSV.
+
+    Raises
+    ------
+    ConversionError
+        Missing, unreadable, corrupt or empty file.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ConversionError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConversionError(f"{path}: is a folder, not a CSV file") from None
+    except OSError as e:
+        raise ConversionError(f"{path}: cannot read ({e.strerror})") from None
+    text = raw
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            text = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ConversionError(f"{path}: corrupt gzip file ({e})") from None
+    if not text.strip():
+        raise ConversionError(f"{path}: the file is empty")
+    return raw, text
+
+
+def _split_fields(line):
+    """Fields of one CSV line (plain or double-quoted, no embedded commas)."""
+    fields = line.rstrip(b"\r").split(b",")
+    return [f.strip().strip(b'"') for f in fields]
+
+
+def parse_header(line, path="CSV"):
+    """Column positions of the required columns.
+
+    Parameters
+    ----------
+    line : bytes
+        The header line.
+
+    Returns
+    -------
+    dict of str to int
+
+    Raises
+    ------
+    ConversionError
+        A required column is missing.
+    """
+    try:
+        names = [f.decode("utf-8").lstrip("\ufeff") for f in _split_fields(line)]
+    except UnicodeDecodeError:
+        raise ConversionError(f"{path}: not a text CSV file (line 1 is not UTF-8)") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise ConversionError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)} "
+            f"(expected a header with {', '.join(REQUIRED_COLUMNS)}; found {', '.join(names) or 'nothing'})"
+        )
+    return {c: names.index(c) for c in REQUIRED_COLUMNS} | {"n_fields": len(names)}
+
+
+def check_row(fields, columns):
+    """Label and split of one row, or the problem with them.
+
+    Parameters
+    ----------
+    fields : list of bytes
+    columns : dict
+        As returned by :func:`parse_header`.
+
+    Returns
+    -------
+    (label, split, problem) : (int or None, str or None, str or None)
+    """
+    if len(fields) != columns["n_fields"]:
+        return None, None, f"expected {columns['n_fields']} fields, got {len(fields)}"
+    raw_label = fields[columns["emotion"]]
+    try:
+        label = int(raw_label)
+    except ValueError:
+        return None, None, f"label {raw_label.decode(errors='replace')!r} is not an integer"
+    if not 0 <= label < len(EMOTIONS):
+        return None, None, f"label {label} outside 0..{len(EMOTIONS) - 1}"
+    split = fields[columns["Usage"]].decode(errors="replace")
+    if split not in SPLITS:
+        return None, None, f"unknown Usage {split!r} (expected one of {', '.join(SPLITS)})"
+    return label, split, None
+
+
+def parse_pixels(text, n_pixels):
+    """Pixels of one row.
+
+    Parameters
+    ----------
+    text : bytes
+        Space-separated integers.
+    n_pixels : int
+        Expected count.
+
+    Returns
+    -------
+    (pixels, problem) : (uint8 ndarray or None, str or None)
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            values = np.fromstring(text, dtype=np.int64, sep=" ")
+    except (DeprecationWarning, ValueError):
+        values = None
+    if values is None or (values.size != n_pixels and values.size < len(text.split())):
+        for i, token in enumerate(text.split()):
+            if not token.lstrip(b"-").isdigit():
+                return None, f"pixel {i + 1} is not an integer: {token.decode(errors='replace')!r}"
+        values = np.array(text.split(), dtype=np.int64)
+    if values.size != n_pixels:
+        return None, f"expected {n_pixels} pixel values, got {values.size}"
+    low, high = values.min(), values.max()
+    if low < 0 or high > 255:
+        bad = low if low < 0 else high
+        return None, f"pixel value {bad} outside 0..255"
+    return values.astype(np.uint8), None
+
+
+# --------------------------------------------------------------------------
+# Workers
+
+_ROWS = None  # pixel strings and line numbers of the kept rows, shared by fork
+
+
+def _convert_chunk(task):
+    """Parse and featurise rows ``start:stop`` of the kept rows.
+
+    Returns
+    -------
+    dict
+        ``keep`` (indices into the chunk of rows that parsed), ``images``,
+        the feature arrays, and ``bad``: list of ``(line, problem)``.
+    """
+    start, stop, n_pixels, size, landmarks, hog = task
+    texts, lines = _ROWS
+    images, keep, bad = [], [], []
+    for i in range(start, stop):
+        pixels, problem = parse_pixels(texts[i], n_pixels)
+        if problem:
+            bad.append((lines[i], problem))
+        else:
+            keep.append(i - start)
+            images.append(pixels)
+    images = np.stack(images).reshape(-1, size, size) if images else np.zeros((0, size, size), np.uint8)
+    out = {"keep": np.asarray(keep, dtype=np.int64), "images": images, "bad": bad}
+    if len(images):
+        out.update(extract_features(images, landmarks=landmarks, hog=hog))
+    return out
+
+
+def _warm_up():
+    """Load the landmark model once per worker."""
+    from .landmarks import shape_predictor
+
+    shape_predictor()
+
+
+# --------------------------------------------------------------------------
+# The conversion
+
+
+def sha256_bytes(raw):
+    """Hex sha256 of a byte string."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
+    """Rows to convert, with their labels and splits.
+
+    Parameters
+    ----------
+    text : bytes
+        Decompressed CSV.
+    expressions : sequence of int
+        Original class ids to keep; labels become their position here.
+    limit : int, optional
+        Keep at most this many rows per split (0: all).
+    skip_bad_rows : bool, optional
+        Skip malformed rows instead of stopping.
+
+    Returns
+    -------
+    dict
+        ``texts`` (pixel strings), ``lines`` (1-based line numbers),
+        ``labels`` (remapped), ``splits`` (names) and ``bad`` (list of
+        ``(line, problem)``).
+
+    Raises
+    ------
+    ConversionError
+        Missing columns, or a malformed row without ``skip_bad_rows``.
+    """
+    lines = text.split(b"\n")
+    columns = parse_header(lines[0], path)
+    remap = {e: i for i, e in enumerate(expressions)}
+    per_split = dict.fromkeys(SPLITS, 0)
+    texts, numbers, labels, splits, bad = [], [], [], [], []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = _split_fields(line)
+        label, split, problem = check_row(fields, columns)
+        if problem:
+            if not skip_bad_rows:
+                raise ConversionError(f"{path}: line {number}: {problem}")
+            bad.append((number, problem))
+            continue
+        if label not in remap or (limit and per_split[split] >= limit):
+            continue
+        per_split[split] += 1
+        texts.append(fields[columns["pixels"]])
+        numbers.append(number)
+        labels.append(remap[label])
+        splits.append(split)
+    return {"texts": texts, "lines": numbers, "labels": labels, "splits": splits, "bad": bad}
+
+
+def _run_chunks(tasks, workers, progress):
+    """Run :func:`_convert_chunk` over tasks, in order, with a progress bar."""
+    from tqdm import tqdm
+
+    total = sum(t[1] - t[0] for t in tasks)
+    bar = tqdm(total=total, unit="rows", desc="convert", disable=None if progress else True)
+    pool = None
+    try:
+        if workers > 1:
+            context = multiprocessing.get_context("fork")
+            pool = context.Pool(workers, initializer=_warm_up)
+            results = pool.imap(_convert_chunk, tasks)
+        else:
+            results = map(_convert_chunk, tasks)
+        for task, result in zip(tasks, results):
+            bar.update(task[1] - task[0])
+            yield result
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def convert(
+    csv_path,
+    out_dir,
+    expressions=DATASET.expressions,
+    landmarks=True,
+    hog=True,
+    limit=0,
+    workers=0,
+    skip_bad_rows=False,
+    force=False,
+    progress=True,
+    params=DATASET,
+):
+    """Convert ``fer2013.csv`` into per-split numpy arrays.
+
+    Writes ``<out_dir>/<split>/{images,labels,landmarks,hog,hog_windows}.npy``
+    and ``<out_dir>/manifest.json``.
+
+    Parameters
+    ----------
+    csv_path : str
+        ``fer2013.csv`` or ``fer2013.csv.gz``.
+    out_dir : str
+        Output folder; must not exist unless ``force``.
+    expressions : sequence of int, optional
+        Original class ids to keep, in the order of the new labels.
+    landmarks, hog : bool, optional
+        Which features to compute.
+    limit : int, optional
+        First ``limit`` rows per split (0: all).
+    workers : int, optional
+        Worker processes (0: one per core).
+    skip_bad_rows : bool, optional
+        Skip and count malformed rows instead of stopping at the first.
+    force : bool, optional
+        Replace an existing output folder (only once the new one is complete).
+    progress : bool, optional
+        Show a progress bar on a terminal.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    started = time.perf_counter()
+    expressions = tuple(int(e) for e in expressions)
+    if not expressions or len(set(expressions)) != len(expressions) or not all(0 <= e < len(EMOTIONS) for e in expressions):
+        raise ConversionError(f"--expressions must be distinct class ids in 0..{len(EMOTIONS) - 1}, got {expressions}")
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not force:
+        raise ConversionError(f"{out_dir} already exists: use --force to replace it")
+    raw, text = read_source(csv_path)
+    rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path)
+    del text
+    n_rows = len(rows["texts"])
+    if n_rows == 0:
+        raise ConversionError(f"{csv_path}: no rows to convert")
+
+    global _ROWS
+    _ROWS = (rows["texts"], rows["lines"])
+    size = params.image_size
+    workers = workers or os.cpu_count() or 1
+    chunk = params.chunk_rows
+    tasks = [(s, min(s + chunk, n_rows), size * size, size, landmarks, hog) for s in range(0, n_rows, chunk)]
+    keep, parts, bad_pixels = [], {}, []
+    try:
+        for task, result in zip(tasks, _run_chunks(tasks, workers, progress)):
+            if result["bad"] and not skip_bad_rows:
+                line, problem = result["bad"][0]
+                raise ConversionError(f"{csv_path}: line {line}: {problem}")
+            bad_pixels.extend(result["bad"])
+            keep.append(result["keep"] + task[0])
+            for name, array in result.items():
+                if name not in ("keep", "bad"):
+                    parts.setdefault(name, []).append(array)
+    finally:
+        _ROWS = None
+    keep = np.concatenate(keep)
+    arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    arrays["labels"] = np.asarray(rows["labels"], dtype=np.int64)[keep]
+    splits = np.asarray(rows["splits"])[keep]
+    bad = sorted(rows["bad"] + bad_pixels)
+
+    manifest = {
+        "toolkit_version": VERSION,
+        "source": os.path.abspath(csv_path),
+        "source_sha256": sha256_bytes(raw),
+        "classes": [EMOTIONS[e] for e in expressions],
+        "class_ids": list(expressions),
+        "features": sorted(n for n in arrays if n not in ("images", "labels")),
+        "feature_dimensions": {
+            n: d for n, d in feature_dimensions(params).items() if n in arrays
+        },
+        "counts": {},
+        "bad_rows": {"count": len(bad), "first": [{"line": l, "problem": p} for l, p in bad[:100]]},
+        "parameters": {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
+            "expressions": list(expressions),
+            "limit": limit,
+            "landmarks": landmarks,
+            "hog": hog,
+            "skip_bad_rows": skip_bad_rows,
+        },
+    }
+    tmp_dir = f"{out_dir}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    try:
+        for split in SPLITS:
+            mask = splits == split
+            os.makedirs(os.path.join(tmp_dir, split))
+            for name, array in arrays.items():
+                np.save(os.path.join(tmp_dir, split, f"{name}.npy"), array[mask])
+            counts = np.bincount(arrays["labels"][mask], minlength=len(expressions))
+            manifest["counts"][split] = {
+                "total": int(mask.sum()),
+                **{EMOTIONS[e]: int(c) for e, c in zip(expressions, counts)},
+            }
+        manifest["seconds"] = round(time.perf_counter() - started, 2)
+        with open(os.path.join(tmp_dir, MANIFEST), "w") as f:
+            json.dump(manifest, f, indent=2)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return manifest
+
+
+def summary(manifest):
+    """A few human-readable lines about a finished conversion."""
+    lines = []
+    for split, counts in manifest["counts"].items():
+        per_class = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total")
+        lines.append(f"{split:<12} {counts['total']:>6} rows  ({per_class})")
+    dims = ", ".join(f"{k} {v}" for k, v in manifest["feature_dimensions"].items())
+    lines.append(f"features: {dims or 'none'}")
+    if manifest["bad_rows"]["count"]:
+        lines.append(f"skipped {manifest['bad_rows']['count']} bad row(s), first: line "
+                     f"{manifest['bad_rows']['first'][0]['line']}: {manifest['bad_rows']['first'][0]['problem']}")
+    lines.append(f"done in {manifest['seconds']} s")
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""dlib's 68-point facial landmarks, with the model that ships in a wheel.
+
+The shape predictor file comes from the ``face-recognition-models`` package,
+so nothing is downloaded at run time.
+"""
+
+import importlib.util
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from parameters import DATASET
+
+N_LANDMARKS = 68
+PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+
+
+class MissingModelError(RuntimeError):
+    """A model file the toolkit needs is not installed."""
+
+
+def predictor_path():
+    """Path of dlib's 68-point shape predictor.
+
+    The package is located without importing it (its ``__init__`` needs the
+    deprecated ``pkg_resources``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    MissingModelError
+        If ``face-recognition-models`` is not installed.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            path = os.path.join(folder, "models", PREDICTOR_FILE)
+            if os.path.isfile(path):
+                return path
+    raise MissingModelError(
+        f"{PREDICTOR_FILE} not found: install it with 'pip install face-recognition-models'"
+    )
+
+
+@lru_cache(maxsize=1)
+def shape_predictor():
+    """The loaded dlib shape predictor (loaded once per process)."""
+    import dlib
+
+    return dlib.shape_predictor(predictor_path())
+
+
+def landmarks_batch(images, box=DATASET.landmark_box):
+    """68 landmarks of each face image.
+
+    Parameters
+    ----------
+    images : (N, H, W) uint8 ndarray
+        Face crops (FER-2013 style: the face fills the image).
+    box : tuple of int, optional
+        ``(left, top, right, bottom)`` face box handed to the predictor; the
+        default is the whole 48x48 image.
+
+    Returns
+    -------
+    (N, 68, 2) float32 ndarray
+        ``(x, y)`` pixel coordinates.
+    """
+    import dlib
+
+    predictor = shape_predictor()
+    rect = dlib.rectangle(*box)
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    out = np.empty((len(images), N_LANDMARKS, 2), dtype=np.float32)
+    for i, image in enumerate(images):
+        shape = predictor(image, rect)
+        out[i] = [(p.x, p.y) for p in shape.parts()]
+    return out

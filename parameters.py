@@ -1,0 +1,164 @@
+"""Every default of the toolkit, in one place.
+
+Each script builds its command-line flags from these dataclasses, so a flag
+always shows the default written here, and changing a default here changes it
+everywhere (conversion, training, evaluation, search, prediction).
+"""
+
+from dataclasses import dataclass, field
+
+VERSION = "0.1.0"
+
+#: Class names of FER-2013, indexed by the dataset's ``emotion`` column.
+EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+
+#: The three splits of FER-2013 (train on the first, choose on the second,
+#: report on the third).
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+#: Feature sets a model can fuse with the image, and the arrays each one uses.
+FEATURE_SETS = {
+    "none": (),
+    "landmarks": ("landmarks",),
+    "landmarks_hog": ("landmarks", "hog"),
+    "landmarks_hog_windows": ("landmarks", "hog_windows"),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Where the data lives and how it is converted."""
+
+    csv: str = "data/fer2013.csv"
+    features_dir: str = "data/features"
+    #: Environment variable that points the tests at the real dataset.
+    env_var: str = "FER2013_CSV"
+    image_size: int = 48
+    #: Classes kept by default (all seven).
+    expressions: tuple = (0, 1, 2, 3, 4, 5, 6)
+    #: Rows per chunk handed to one conversion worker.
+    chunk_rows: int = 1024
+    #: dlib's face box for the 68-point predictor: the whole 48x48 image.
+    landmark_box: tuple = (0, 0, 47, 47)
+    #: Whole-image HOG.
+    hog_orientations: int = 8
+    hog_cell: int = 16
+    #: Sliding-window HOG.
+    window_size: int = 24
+    window_step: int = 6
+    window_orientations: int = 8
+    window_cell: int = 8
+
+
+@dataclass(frozen=True)
+class Network:
+    """Architecture of the CNNs (model A shallow, model B deep)."""
+
+    model: str = "B"
+    features: str = "landmarks_hog_windows"
+    activation: str = "relu"
+    #: Probability of keeping a unit in the dense layers (the original design's
+    #: ``keep_prob``); dropout rate is ``1 - keep_prob``.
+    keep_prob: float = 0.5
+    batch_norm_conv: bool = True
+    batch_norm_dense: bool = True
+    #: Filters of each convolution block of model A / model B.
+    filters_a: tuple = (32, 64, 128)
+    filters_b: tuple = (64, 128, 256, 256)
+    #: Width of the image embedding, the feature branch and the fusion layer.
+    image_units: int = 256
+    feature_units: tuple = (256, 128)
+    fusion_units: int = 256
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Optimisation settings of a training run."""
+
+    optimizer: str = "sgd"  # sgd (momentum), adam, rmsprop
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    beta1: float = 0.9
+    #: Learning-rate decay per epoch (multiplicative, momentum SGD's schedule).
+    decay: float = 0.97
+    batch_size: int = 64
+    epochs: int = 60
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    #: Class imbalance: none, class_weights, focal, oversample.
+    imbalance: str = "none"
+    focal_gamma: float = 2.0
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a run is driven: validation, stopping, checkpoints, augmentation."""
+
+    out: str = "runs/latest"
+    seed: int = 1234
+    early_stopping_patience: int = 12
+    plateau_patience: int = 4
+    plateau_factor: float = 0.5
+    min_learning_rate: float = 1e-5
+    augment: bool = True
+    #: Augmentation strengths.
+    max_shift: int = 3
+    max_rotation_deg: float = 10.0
+    noise_std: float = 4.0
+    cutout_size: int = 12
+    cutout_prob: float = 0.3
+    contrast_range: tuple = (0.8, 1.2)
+    sharpness_prob: float = 0.2
+    #: Optional cap on the number of Training rows (quick runs, searches).
+    train_limit: int = 0
+    distribute: str = "none"  # none, mirrored, multiworker
+
+
+@dataclass(frozen=True)
+class VideoPredictor:
+    """Real-time prediction defaults."""
+
+    camera: int = 0
+    #: Seconds between two predictions on a live stream.
+    time_between_predictions: float = 0.0
+    show_confidence: bool = True
+    print_emotions: bool = False
+    #: Longest side an image is shrunk to before face detection.
+    detect_max_side: int = 640
+    upsample: int = 0
+
+
+@dataclass(frozen=True)
+class OptimizerSearch:
+    """hyperopt search space and budget."""
+
+    max_evals: int = 20
+    epochs: int = 3
+    train_limit: int = 6000
+    learning_rate: tuple = (1e-4, 1e-1)  # log-uniform
+    decay: tuple = (0.85, 1.0)
+    optimizers: tuple = ("sgd", "adam", "rmsprop")
+    momentum: tuple = (0.8, 0.99)  # also beta1 for adam
+    keep_prob: tuple = (0.3, 0.9)
+    svm_c: tuple = (1e-3, 1e2)  # log-uniform
+    svm_gamma: tuple = (1e-5, 1e-1)  # log-uniform
+
+
+@dataclass(frozen=True)
+class Svm:
+    """SVM baseline."""
+
+    kernel: str = "rbf"  # linear, rbf (Nystroem approximation + linear SVM)
+    c: float = 0.1
+    gamma: float = 0.0  # 0: 1 / n_features
+    n_components: int = 3000
+    max_iter: int = 2000
+
+
+DATASET = Dataset()
+NETWORK = Network()
+HYPERPARAMETERS = Hyperparameters()
+TRAINING = Training()
+VIDEO = VideoPredictor()
+SEARCH = OptimizerSearch()
+SVM = Svm()
