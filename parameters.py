@@ -59,12 +59,12 @@ class Network:
     activation: str = "relu"
     #: Probability of keeping a unit in the dense layers (the original design's
     #: ``keep_prob``); dropout rate is ``1 - keep_prob``.
-    keep_prob: float = 0.5
+    keep_prob: float = 0.6
     batch_norm_conv: bool = True
     batch_norm_dense: bool = True
     #: Filters of each convolution block of model A / model B.
     filters_a: tuple = (32, 64, 128)
-    filters_b: tuple = (64, 128, 256, 256)
+    filters_b: tuple = (32, 64, 128, 256)
     #: Width of the image embedding, the feature branch and the fusion layer.
     image_units: int = 256
     feature_units: tuple = (256, 128)
@@ -80,10 +80,10 @@ class Hyperparameters:
     momentum: float = 0.9
     beta1: float = 0.9
     #: Learning-rate decay per epoch (multiplicative, momentum SGD's schedule).
-    decay: float = 0.97
+    decay: float = 0.95
     batch_size: int = 64
     epochs: int = 60
-    weight_decay: float = 1e-4
+    weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     #: Class imbalance: none, class_weights, focal, oversample.
     imbalance: str = "none"

@@ -1,8 +1,8 @@
 """Conversion of FER-2013 into pixels, landmarks, HOG and sliding-window HOG."""
 
 from .convert import ConversionError, convert
-from .extract import extract_features, feature_dimensions
-from .io import DataError, load_manifest, load_split
+from .extract import extract_features, feature_dimensions, stack_features
+from .io import DataError, load_arrays, load_manifest, load_split
 
 __all__ = [
     "ConversionError",
@@ -10,6 +10,8 @@ __all__ = [
     "convert",
     "extract_features",
     "feature_dimensions",
+    "load_arrays",
     "load_manifest",
     "load_split",
+    "stack_features",
 ]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from parameters import DATASET
+from parameters import DATASET, FEATURE_SETS
 
 from .hog import hog_batch, hog_windows_batch
 from .landmarks import landmarks_batch
@@ -60,3 +60,25 @@ def feature_dimensions(params=DATASET):
         "hog": (size // params.hog_cell) ** 2 * params.hog_orientations,
         "hog_windows": n_win * (params.window_size // params.window_cell) ** 2 * params.window_orientations,
     }
+
+
+def stack_features(arrays, feature_set):
+    """Flatten and concatenate the arrays of a feature set, in a fixed order.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+        As returned by :func:`extract_features` (extra keys are ignored).
+    feature_set : str
+        A key of :data:`parameters.FEATURE_SETS`.
+
+    Returns
+    -------
+    (N, D) float32 ndarray
+        D is 0 for ``none``.
+    """
+    names = FEATURE_SETS[feature_set]
+    if not names:
+        n = len(next(iter(arrays.values()))) if arrays else 0
+        return np.zeros((n, 0), dtype=np.float32)
+    return np.concatenate([np.asarray(arrays[k]).reshape(len(arrays[k]), -1) for k in names], axis=1).astype(np.float32)

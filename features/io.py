@@ -8,6 +8,7 @@ import numpy as np
 from parameters import FEATURE_SETS
 
 from .convert import MANIFEST
+from .extract import stack_features
 
 
 class DataError(Exception):
@@ -40,6 +41,50 @@ def load_manifest(data_dir):
         raise DataError(f"{path}: unreadable manifest ({e})") from None
 
 
+def load_arrays(data_dir, split, names=(), limit=0):
+    """Raw arrays of one split.
+
+    Parameters
+    ----------
+    data_dir : str
+        Output folder of ``fer-convert``.
+    split : str
+        ``Training``, ``PublicTest`` or ``PrivateTest``.
+    names : sequence of str, optional
+        Feature arrays to read besides ``images`` and ``labels``
+        (``landmarks``, ``hog``, ``hog_windows``).
+    limit : int, optional
+        First ``limit`` rows only (0: all).
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    DataError
+        Missing split, or a feature the conversion did not compute.
+    """
+    manifest = load_manifest(data_dir)
+    folder = os.path.join(data_dir, split)
+    if not os.path.isdir(folder) or split not in manifest.get("counts", {}):
+        raise DataError(f"{data_dir}: no split {split!r} (have {', '.join(manifest.get('counts', {}))})")
+    missing = [n for n in names if n not in manifest.get("features", [])]
+    if missing:
+        raise DataError(
+            f"{data_dir}: needs {', '.join(missing)}, which this conversion did not compute "
+            f"(it has {', '.join(manifest.get('features', [])) or 'no features'})"
+        )
+    out = {}
+    for name in ("images", "labels", *names):
+        try:
+            array = np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
+        except (OSError, ValueError) as e:
+            raise DataError(f"{folder}/{name}.npy: unreadable ({e})") from None
+        out[name] = np.asarray(array[:limit] if limit else array)
+    return out
+
+
 def load_split(data_dir, split, feature_set="none", limit=0):
     """Images, labels and the flattened features of one split.
 
@@ -68,25 +113,5 @@ def load_split(data_dir, split, feature_set="none", limit=0):
     """
     if feature_set not in FEATURE_SETS:
         raise DataError(f"unknown feature set {feature_set!r} (choose from {', '.join(FEATURE_SETS)})")
-    manifest = load_manifest(data_dir)
-    folder = os.path.join(data_dir, split)
-    if not os.path.isdir(folder) or split not in manifest.get("counts", {}):
-        raise DataError(f"{data_dir}: no split {split!r} (have {', '.join(manifest.get('counts', {}))})")
-    missing = [n for n in FEATURE_SETS[feature_set] if n not in manifest.get("features", [])]
-    if missing:
-        raise DataError(
-            f"{data_dir}: feature set {feature_set!r} needs {', '.join(missing)}, which this conversion "
-            f"did not compute (it has {', '.join(manifest.get('features', [])) or 'no features'})"
-        )
-
-    def read(name):
-        try:
-            array = np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
-        except (OSError, ValueError) as e:
-            raise DataError(f"{folder}/{name}.npy: unreadable ({e})") from None
-        return np.asarray(array[:limit] if limit else array)
-
-    images, labels = read("images"), read("labels")
-    parts = [read(n).reshape(len(images), -1) for n in FEATURE_SETS[feature_set]]
-    features = np.concatenate(parts, axis=1).astype(np.float32) if parts else np.zeros((len(images), 0), np.float32)
-    return images, features, labels
+    arrays = load_arrays(data_dir, split, FEATURE_SETS[feature_set], limit)
+    return arrays["images"], stack_features(arrays, feature_set), arrays["labels"]

@@ -1,0 +1,410 @@
+"""Training of the CNNs: augmentation, class imbalance, validation, schedules,
+checkpoints that resume exactly, and the run folder.
+
+The order of the data and every random augmentation of a batch derive from
+``(seed, epoch, batch)`` alone, and each epoch's checkpoint holds the weights,
+the optimizer's state and the dropout generators' state, so a resumed run
+continues where the interrupted one stopped.
+"""
+
+import csv
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from features.io import DataError, load_arrays, load_manifest, load_split
+from features.extract import stack_features
+from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, TRAINING, VERSION
+
+from .augment import augment_batch, features_of_augmented
+from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, save_model
+
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+HISTORY = "history.csv"
+
+
+class TrainingError(Exception):
+    """A problem that stops training before it starts (one line)."""
+
+
+def default_config():
+    """Every training setting with its default from ``parameters.py``.
+
+    Returns
+    -------
+    dict
+    """
+    config = {}
+    for group in (NETWORK, HYPERPARAMETERS, TRAINING):
+        config.update({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(group).items()})
+    config.update({"data": "data/features", "deterministic": False, "cpu_devices": 0})
+    return config
+
+
+# --------------------------------------------------------------------------
+# Data
+
+
+def _sampling_order(labels, n_classes, rng, imbalance):
+    """Indices of one epoch: a permutation, or a class-balanced resample."""
+    n = len(labels)
+    if imbalance != "oversample":
+        return rng.permutation(n)
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    # Draw rare classes more often: probability proportional to count**-0.5
+    # per sample, i.e. class mass proportional to sqrt(count).
+    weights = 1.0 / np.sqrt(np.maximum(counts, 1))[labels]
+    return rng.choice(n, size=n, replace=True, p=weights / weights.sum())
+
+
+def class_weights(labels, n_classes):
+    """Balanced class weights ``n / (K * count)``."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    return {i: float(len(labels) / (n_classes * max(c, 1))) for i, c in enumerate(counts)}
+
+
+def make_epoch_data(train, config, standardizer, n_classes, epoch):
+    """A Keras ``PyDataset`` of one epoch's augmented batches.
+
+    Parameters
+    ----------
+    train : dict
+        Training arrays: ``images``, ``labels``, optional ``landmarks`` and
+        ``features`` (stacked, unaugmented).
+    config : dict
+    standardizer : Standardizer
+    n_classes : int
+    epoch : int
+
+    Returns
+    -------
+    keras.utils.PyDataset
+    """
+    import keras
+
+    seed, bs, feature_set = config["seed"], config["batch_size"], config["features"]
+    order = _sampling_order(train["labels"], n_classes, np.random.default_rng([seed, epoch]), config["imbalance"])
+    params = TRAINING.__class__(**{k: (tuple(v) if isinstance(v, list) else v)
+                                   for k, v in config.items() if k in TRAINING.__dataclass_fields__})
+    eye = np.eye(n_classes, dtype=np.float32)
+
+    class EpochData(keras.utils.PyDataset):
+        def __len__(self):
+            return math.ceil(len(order) / bs)
+
+        def __getitem__(self, i):
+            idx = np.sort(order[i * bs : (i + 1) * bs])
+            images = train["images"][idx]
+            if config["augment"]:
+                rng = np.random.default_rng([seed, epoch, i])
+                landmarks = train["landmarks"][idx] if "landmarks" in train else None
+                images, landmarks = augment_batch(images, landmarks, rng, params)
+                features = features_of_augmented(images, landmarks, feature_set)
+            else:
+                features = train["features"][idx]
+            inputs = {"image": images[..., None].astype(np.float32)}
+            if features.shape[1]:
+                inputs["features"] = standardizer(features)
+            return inputs, eye[train["labels"][idx]]
+
+    return EpochData(workers=1, use_multiprocessing=False, max_queue_size=4)
+
+
+def load_training_data(config):
+    """Training and validation arrays, and the feature standardiser.
+
+    Returns
+    -------
+    train : dict
+    val : tuple of (images, features, labels)
+    standardizer : Standardizer
+    manifest : dict
+    """
+    data, feature_set = config["data"], config["features"]
+    if feature_set not in FEATURE_SETS:
+        raise TrainingError(f"unknown feature set {feature_set!r} (choose from {', '.join(FEATURE_SETS)})")
+    try:
+        manifest = load_manifest(data)
+        arrays = load_arrays(data, "Training", FEATURE_SETS[feature_set], config["train_limit"])
+        val = load_split(data, "PublicTest", feature_set, config.get("val_limit", 0))
+    except DataError as e:
+        raise TrainingError(str(e)) from None
+    train = {"images": arrays["images"], "labels": arrays["labels"], "features": stack_features(arrays, feature_set)}
+    if "landmarks" in arrays:
+        train["landmarks"] = arrays["landmarks"]
+    return train, val, Standardizer.fit(train["features"]), manifest
+
+
+# --------------------------------------------------------------------------
+# Model, optimizer, loss
+
+
+def _strategy(config):
+    """The ``tf.distribute`` strategy asked for, or None."""
+    import tensorflow as tf
+
+    kind = config["distribute"]
+    if kind == "none":
+        return None
+    if kind == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        cpus = tf.config.list_logical_devices("CPU")
+        devices = [d.name for d in (gpus or cpus)]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if kind == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise TrainingError(f"unknown --distribute {kind!r} (none, mirrored, multiworker)")
+
+
+def build_optimizer(config):
+    """Momentum SGD, Adam or RMSprop with the configured settings."""
+    import keras
+
+    name, lr, wd = config["optimizer"], config["learning_rate"], config["weight_decay"] or None
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=config["momentum"], nesterov=True, weight_decay=wd)
+    if name == "adam":
+        return keras.optimizers.Adam(lr, beta_1=config["beta1"], weight_decay=wd)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(lr, momentum=config["momentum"] if config["momentum"] < 1 else 0.0,
+                                        weight_decay=wd)
+    raise TrainingError(f"unknown optimizer {name!r} (sgd, adam, rmsprop)")
+
+
+def build_loss(config):
+    """Cross-entropy, or focal loss for ``imbalance=focal``."""
+    import keras
+
+    if config["imbalance"] == "focal":
+        return keras.losses.CategoricalFocalCrossentropy(gamma=config["focal_gamma"],
+                                                         label_smoothing=config["label_smoothing"])
+    return keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"])
+
+
+def build_from_config(config, n_classes, feature_dim):
+    """The compiled Keras model a configuration describes."""
+    from .cnn import build_model
+
+    model_kind = config["model"].upper()
+    filters = config["filters_a"] if model_kind == "A" else config["filters_b"]
+    model = build_model(
+        model_kind, n_classes, feature_dim, filters=tuple(filters), activation=config["activation"],
+        keep_prob=config["keep_prob"], batch_norm_conv=config["batch_norm_conv"],
+        batch_norm_dense=config["batch_norm_dense"], image_units=config["image_units"],
+        feature_units=tuple(config["feature_units"]), fusion_units=config["fusion_units"],
+    )
+    model.compile(optimizer=build_optimizer(config), loss=build_loss(config), metrics=["accuracy"])
+    return model
+
+
+# --------------------------------------------------------------------------
+# Run folder
+
+
+def _write_history(run_dir, history):
+    path = os.path.join(run_dir, HISTORY)
+    with open(f"{path}.tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(f"{path}.tmp", path)
+
+
+def _architecture_png(model, run_dir, log):
+    """``architecture.png`` via Keras ``plot_model`` (needs Graphviz)."""
+    import keras
+
+    path = os.path.join(run_dir, "architecture.png")
+    try:
+        keras.utils.plot_model(model, to_file=path, show_shapes=True, show_layer_names=True, dpi=60)
+    except (ImportError, OSError, Exception) as e:  # pydot/graphviz missing raises several kinds
+        log(f"warning: architecture.png skipped (install Graphviz's 'dot' to get it): {e}".splitlines()[0])
+        return False
+    return os.path.isfile(path)
+
+
+def _install_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt so that ``kill`` stops cleanly too."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        pass
+
+
+def _validate(model, val, standardizer, batch_size):
+    """Loss and accuracy on the validation split."""
+    images, features, labels = val
+    inputs = {"image": images[..., None].astype(np.float32)}
+    if features.shape[1]:
+        inputs["features"] = standardizer(features)
+    probs = np.asarray(model.predict(inputs, batch_size=max(batch_size, 256), verbose=0), dtype=np.float64)
+    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0))))
+    return loss, float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def train(config, resume=False, force=False, log=print, verbose=1):
+    """Train a CNN and write its run folder.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`default_config` with overrides; ``out`` is the run folder.
+    resume : bool, optional
+        Continue from the run folder's last checkpoint.
+    force : bool, optional
+        Start afresh over an existing run folder.
+    log : callable, optional
+        Receives one line per event.
+    verbose : int, optional
+        Keras progress bar (1), one line per epoch (2) or nothing (0).
+
+    Returns
+    -------
+    dict
+        Final metrics: ``best_epoch``, ``val_accuracy``, ``epochs_run``,
+        ``seconds``, ``images_per_second``, ``stopped``.
+
+    Raises
+    ------
+    TrainingError
+    KeyboardInterrupt
+        After the last finished epoch is safely checkpointed.
+    """
+    import keras
+    import tensorflow as tf
+
+    run_dir = config["out"]
+    state_path, ckpt_path = os.path.join(run_dir, STATE), os.path.join(run_dir, CHECKPOINT)
+    if resume and not os.path.isfile(state_path):
+        raise TrainingError(f"{run_dir}: nothing to resume (no {STATE}); start without --resume")
+    if not resume and os.path.isfile(state_path) and not force:
+        raise TrainingError(f"{run_dir} holds a run already: use --resume to continue it or --force to start afresh")
+    if resume:
+        with open(state_path) as f:
+            state = json.load(f)
+        # The run's own configuration wins, except for the length of the run.
+        saved = state["config"]
+        for key in ("epochs", "early_stopping_patience", "data", "out"):
+            saved[key] = config[key]
+        config = saved
+    os.makedirs(run_dir, exist_ok=True)
+
+    keras.utils.set_random_seed(config["seed"])
+    if config["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    train_data, val, standardizer, manifest = load_training_data(config)
+    n_classes, classes = len(manifest["classes"]), manifest["classes"]
+    feature_dim = train_data["features"].shape[1]
+
+    strategy = _strategy(config)
+    scope = strategy.scope() if strategy else _NullScope()
+    with scope:
+        if resume:
+            model = keras.models.load_model(ckpt_path)
+        else:
+            model = build_from_config(config, n_classes, feature_dim)
+    if not resume:
+        state = {"config": config, "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
+                 "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,
+                 "history": [], "seconds": 0.0}
+        _architecture_png(model, run_dir, log)
+    meta = make_meta("cnn", classes, manifest["class_ids"], config["features"], standardizer, config,
+                     model=config["model"].upper(), parameters=int(model.count_params()),
+                     data_sha256=manifest.get("source_sha256"))
+    weights = class_weights(train_data["labels"], n_classes) if config["imbalance"] == "class_weights" else None
+
+    _install_sigterm()
+    stopped = "epochs"
+    log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
+        f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
+        + (f", resuming after epoch {state['epoch']}" if resume else ""))
+    while state["epoch"] < config["epochs"]:
+        epoch = state["epoch"]
+        lr = max(config["learning_rate"] * config["decay"] ** epoch * state["lr_scale"], config["min_learning_rate"])
+        model.optimizer.learning_rate = lr
+        data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
+        started = time.perf_counter()
+        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose)
+        seconds = time.perf_counter() - started
+        val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
+        row = {"epoch": epoch + 1, "loss": fit.history["loss"][-1], "accuracy": fit.history["accuracy"][-1],
+               "val_loss": val_loss, "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
+               "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
+        state["history"].append(row)
+        state["seconds"] += seconds
+        improved = val_acc > state["best_val_accuracy"]
+        if improved:
+            state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, stale=0)
+            save_model(run_dir, model, "cnn")
+            meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
+            atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
+        else:
+            state["stale"] += 1
+        if val_loss < state["best_val_loss"] - 1e-4:
+            state.update(best_val_loss=val_loss, plateau_wait=0)
+        else:
+            state["plateau_wait"] += 1
+            if state["plateau_wait"] >= config["plateau_patience"]:
+                state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
+        state["epoch"] = epoch + 1
+        # Checkpoint last, atomically: a crash before this line re-runs the epoch.
+        model.save(ckpt_path.replace(".keras", ".tmp.keras"))
+        os.replace(ckpt_path.replace(".keras", ".tmp.keras"), ckpt_path)
+        atomic_write_json(state_path, state)
+        _write_history(run_dir, state["history"])
+        log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
+            f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
+        if state["stale"] >= config["early_stopping_patience"]:
+            stopped = "early stopping"
+            log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
+            break
+
+    from .plots import training_curves
+
+    if state["history"]:
+        training_curves(state["history"], os.path.join(run_dir, "training_curves.png"))
+    final = {"best_epoch": state["best_epoch"], "val_accuracy": state["best_val_accuracy"],
+             "epochs_run": state["epoch"], "seconds": round(state["seconds"], 1),
+             "images_per_second": round(np.median([h["images_per_second"] for h in state["history"]]), 1)
+             if state["history"] else 0.0, "stopped": stopped}
+    return final
+
+
+class _NullScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def finish_run(run_dir, data_dir, final, log=print):
+    """Evaluate the best model on PublicTest and record the metrics in the bundle.
+
+    Writes ``classification_report.csv`` and ``confusion_matrix.png`` into the
+    run folder and adds the figures to ``bundle.json``.
+    """
+    from .evaluate import evaluate
+
+    result = evaluate([run_dir], data_dir, "PublicTest", out_dir=run_dir)
+    meta_path = os.path.join(run_dir, BUNDLE_JSON)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["metrics"].update(final)
+    meta["metrics"]["PublicTest"] = {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+    meta["toolkit_version"] = VERSION
+    atomic_write_json(meta_path, meta)
+    log(f"best epoch {final['best_epoch']}: PublicTest accuracy {result['accuracy']:.4f}, "
+        f"macro-F1 {result['macro_f1']:.4f}; bundle in {run_dir}")
+    return result

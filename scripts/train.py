@@ -1,0 +1,155 @@
+"""fer-train: train model A, model B or the SVM baseline on converted data."""
+
+import argparse
+import json
+import os
+import sys
+
+if __package__ in (None, ""):  # run as ``python scripts/train.py``
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from parameters import FEATURE_SETS
+
+from scripts._cli import fail, parser, run
+
+PROG = "fer-train"
+
+HELP = {
+    "data": "output folder of fer-convert",
+    "out": "run folder: model bundle, checkpoints, history, plots",
+    "model": "A (shallow CNN), B (deep CNN with batch norm) or svm (SVM baseline on the features)",
+    "features": "feature branch fused with the image: " + ", ".join(FEATURE_SETS),
+    "activation": "activation of conv and dense layers (any Keras activation name)",
+    "keep_prob": "keep probability of the dense layers' dropout (dropout rate = 1 - keep_prob)",
+    "batch_norm_conv": "batch norm after convolutions (model B)",
+    "batch_norm_dense": "batch norm after dense layers",
+    "filters_a": "filters per scale of model A, comma-separated",
+    "filters_b": "filters per scale of model B (two convolutions each), comma-separated",
+    "image_units": "width of the image embedding",
+    "feature_units": "widths of the feature branch's dense layers, comma-separated",
+    "fusion_units": "width of the fusion layer before the softmax",
+    "optimizer": "sgd (momentum, Nesterov), adam or rmsprop",
+    "learning_rate": "initial learning rate",
+    "momentum": "momentum of sgd/rmsprop",
+    "beta1": "beta_1 of adam",
+    "decay": "learning rate multiplied by this after every epoch",
+    "batch_size": "images per batch",
+    "epochs": "maximum number of epochs",
+    "weight_decay": "decoupled weight decay (0: none)",
+    "label_smoothing": "label smoothing of the cross-entropy",
+    "imbalance": "class imbalance handling: none, class_weights, focal (focal loss) or oversample",
+    "focal_gamma": "gamma of the focal loss",
+    "seed": "random seed: data order, augmentation, initialisation",
+    "early_stopping_patience": "stop after this many epochs without a better PublicTest accuracy",
+    "plateau_patience": "halve the learning rate after this many epochs without a lower PublicTest loss",
+    "plateau_factor": "factor applied to the learning rate on a plateau",
+    "min_learning_rate": "floor of the learning rate",
+    "augment": "augment training images (flip, shift, rotation, noise, cutout, contrast, sharpness) "
+               "with consistent landmarks and recomputed HOG",
+    "max_shift": "largest shift in pixels",
+    "max_rotation_deg": "largest rotation in degrees",
+    "noise_std": "standard deviation of the Gaussian noise, in grey levels",
+    "cutout_size": "side of the cut-out square",
+    "cutout_prob": "probability of a cut-out",
+    "contrast_range": "contrast factor range, comma-separated",
+    "sharpness_prob": "probability of a random blur/sharpen",
+    "train_limit": "use only the first N Training rows (0: all)",
+    "distribute": "none, mirrored (all GPUs, or logical CPUs, of this machine) or multiworker "
+                  "(several machines, configured through TF_CONFIG)",
+    "deterministic": "enable TensorFlow op determinism (bit-identical reruns and resumes; slower)",
+    "cpu_devices": "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
+}
+
+
+def _flag_type(default):
+    if isinstance(default, list):
+        kind = type(default[0]) if default else str
+        return lambda text: [kind(t) for t in text.split(",") if t.strip()]
+    return type(default)
+
+
+def build_parser():
+    from models.train import default_config
+
+    p = parser(
+        PROG,
+        "Train a CNN (model A or B, optionally fused with landmark/HOG features) or the SVM baseline "
+        "on the Training split, validating on PublicTest every epoch. The run folder becomes a model "
+        "bundle that fer-evaluate and fer-predict take.",
+        epilog="example: fer-train --data data/features --model B --features landmarks_hog_windows "
+               "--out runs/b-hybrid",
+    )
+    for key, default in default_config().items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(default, bool):
+            p.add_argument(flag, default=default, action=argparse.BooleanOptionalAction, help=HELP[key])
+        elif key in ("features",):
+            p.add_argument(flag, default=default, choices=list(FEATURE_SETS), help=HELP[key])
+        else:
+            p.add_argument(flag, default=default, type=_flag_type(default), help=HELP[key])
+    p.add_argument("--val-limit", type=int, default=0, help="use only the first N PublicTest rows (0: all)")
+    p.add_argument("--params", help="JSON file of settings (e.g. best.json from fer-optimize); "
+                                    "flags given explicitly still win")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="start afresh over an existing run folder")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    return p
+
+
+def config_from_args(args, argv):
+    """Training configuration: defaults, then ``--params``, then explicit flags."""
+    from models.train import default_config
+
+    config = {k: getattr(args, k) for k in default_config()}
+    config["val_limit"] = args.val_limit
+    if args.params:
+        try:
+            with open(args.params) as f:
+                params = json.load(f)
+        except (OSError, ValueError) as e:
+            fail(PROG, f"{args.params}: cannot read parameters ({e})")
+        params = params.get("params", params)
+        unknown = sorted(set(params) - set(config))
+        if unknown:
+            fail(PROG, f"{args.params}: unknown setting(s) {', '.join(unknown)}")
+        given = {a.split("=")[0][2:].replace("-", "_") for a in (argv or sys.argv[1:]) if a.startswith("--")}
+        config.update({k: v for k, v in params.items() if k not in given})
+    return config
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args, argv)
+
+    def body():
+        if config["model"].lower() == "svm":
+            from models.svm import train_svm
+
+            train_svm(config, force=args.force)
+            return 0
+        if config["model"].upper() not in ("A", "B"):
+            fail(PROG, f"unknown --model {config['model']!r} (A, B or svm)")
+        if config["cpu_devices"] > 1:
+            import tensorflow as tf
+
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config["cpu_devices"])
+        from models.train import finish_run, train
+
+        try:
+            final = train(config, resume=args.resume, force=args.force, verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+        except KeyboardInterrupt:
+            fail(PROG, f"interrupted: the last finished epoch is saved; continue with "
+                       f"fer-train --out {config['out']} --resume", 130)
+        finish_run(config["out"], config["data"], final)
+        return 0
+
+    from features.io import DataError
+    from models.bundle import BundleError
+    from models.train import TrainingError
+
+    return run(PROG, body, (TrainingError, DataError, BundleError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
