@@ -68,7 +68,8 @@ def landmarks_batch(images, box=DATASET.landmark_box):
     Returns
     -------
     (N, 68, 2) float32 ndarray
-        ``(x, y)`` pixel coordinates.
+        ``(x, y)`` pixel coordinates, clipped to the image (on the tight
+        FER-2013 crops dlib places jaw points up to 15 pixels outside).
     """
     import dlib
 
@@ -79,4 +80,22 @@ def landmarks_batch(images, box=DATASET.landmark_box):
     for i, image in enumerate(images):
         shape = predictor(image, rect)
         out[i] = [(p.x, p.y) for p in shape.parts()]
-    return out
+    return clip_landmarks(out, images.shape[1:])
+
+
+def clip_landmarks(landmarks, shape):
+    """Clip ``(x, y)`` points to an image of ``shape`` (height, width), in place.
+
+    Parameters
+    ----------
+    landmarks : (..., 2) float ndarray
+    shape : tuple of int
+
+    Returns
+    -------
+    ndarray
+        ``landmarks``.
+    """
+    np.clip(landmarks[..., 0], 0, shape[1] - 1, out=landmarks[..., 0])
+    np.clip(landmarks[..., 1], 0, shape[0] - 1, out=landmarks[..., 1])
+    return landmarks

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from features.extract import extract_features, stack_features
+from features.landmarks import clip_landmarks
 from parameters import FEATURE_SETS, TRAINING
 
 
@@ -77,6 +78,7 @@ def augment_batch(images, landmarks, rng, params=TRAINING):
     -------
     images : (N, H, W) uint8 ndarray
     landmarks : (N, 68, 2) float32 ndarray or None
+        Transformed like the images and clipped to them, as conversion does.
     """
     n, h, w = images.shape
     out = images.copy()
@@ -106,6 +108,8 @@ def augment_batch(images, landmarks, rng, params=TRAINING):
             y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
             img[y : y + size, x : x + size] = mean
         work[i] = img
+    if lms is not None:
+        clip_landmarks(lms, (h, w))
     return np.clip(np.rint(work), 0, 255).astype(np.uint8), lms
 
 

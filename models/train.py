@@ -70,7 +70,11 @@ def class_weights(labels, n_classes):
 
 
 def make_epoch_data(train, config, standardizer, n_classes, epoch):
-    """A Keras ``PyDataset`` of one epoch's augmented batches.
+    """A ``tf.data`` pipeline of one epoch's augmented batches.
+
+    Each batch is computed from ``(seed, epoch, batch index)`` alone, in
+    order, in a background thread (``prefetch``), so the stream is the same
+    whether the run was interrupted or not.
 
     Parameters
     ----------
@@ -84,36 +88,42 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
 
     Returns
     -------
-    keras.utils.PyDataset
+    tf.data.Dataset
+        Yields ``({"image", ["features"]}, one-hot labels)``.
     """
-    import keras
+    import tensorflow as tf
 
     seed, bs, feature_set = config["seed"], config["batch_size"], config["features"]
     order = _sampling_order(train["labels"], n_classes, np.random.default_rng([seed, epoch]), config["imbalance"])
     params = TRAINING.__class__(**{k: (tuple(v) if isinstance(v, list) else v)
                                    for k, v in config.items() if k in TRAINING.__dataclass_fields__})
     eye = np.eye(n_classes, dtype=np.float32)
+    n_batches = math.ceil(len(order) / bs)
+    feature_dim = train["features"].shape[1]
 
-    class EpochData(keras.utils.PyDataset):
-        def __len__(self):
-            return math.ceil(len(order) / bs)
+    def batch(i):
+        idx = np.sort(order[i * bs : (i + 1) * bs])
+        images = train["images"][idx]
+        if config["augment"]:
+            rng = np.random.default_rng([seed, epoch, i])
+            landmarks = train["landmarks"][idx] if "landmarks" in train else None
+            images, landmarks = augment_batch(images, landmarks, rng, params)
+            features = features_of_augmented(images, landmarks, feature_set)
+        else:
+            features = train["features"][idx]
+        inputs = {"image": images[..., None].astype(np.float32)}
+        if feature_dim:
+            inputs["features"] = standardizer(features)
+        return inputs, eye[train["labels"][idx]]
 
-        def __getitem__(self, i):
-            idx = np.sort(order[i * bs : (i + 1) * bs])
-            images = train["images"][idx]
-            if config["augment"]:
-                rng = np.random.default_rng([seed, epoch, i])
-                landmarks = train["landmarks"][idx] if "landmarks" in train else None
-                images, landmarks = augment_batch(images, landmarks, rng, params)
-                features = features_of_augmented(images, landmarks, feature_set)
-            else:
-                features = train["features"][idx]
-            inputs = {"image": images[..., None].astype(np.float32)}
-            if features.shape[1]:
-                inputs["features"] = standardizer(features)
-            return inputs, eye[train["labels"][idx]]
-
-    return EpochData(workers=1, use_multiprocessing=False, max_queue_size=4)
+    spec = {"image": tf.TensorSpec((None, *train["images"].shape[1:], 1), tf.float32)}
+    if feature_dim:
+        spec["features"] = tf.TensorSpec((None, feature_dim), tf.float32)
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (batch(i) for i in range(n_batches)),
+        output_signature=(spec, tf.TensorSpec((None, n_classes), tf.float32)),
+    )
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
 
 def load_training_data(config):
@@ -241,6 +251,23 @@ def _install_sigterm():
         pass
 
 
+def reseed_dropout(model, seed, epoch):
+    """Set every dropout generator's state from ``(seed, epoch)``.
+
+    Keras re-creates these generators with fresh seeds when a model is loaded,
+    so without this a resumed run would draw other dropout masks than the
+    uninterrupted one.
+    """
+    import keras
+
+    generators = [g for layer in model._flatten_layers() for g in vars(layer).values()
+                  if isinstance(g, keras.random.SeedGenerator)]
+    seeds = np.random.default_rng([seed, epoch, 7919]).integers(1, 2**30, size=len(generators))
+    for generator, value in zip(generators, seeds):
+        generator.state.assign(np.array([value, 0], dtype=generator.state.dtype))
+    return len(generators)
+
+
 def _validate(model, val, standardizer, batch_size):
     """Loss and accuracy on the validation split."""
     images, features, labels = val
@@ -332,6 +359,7 @@ def train(config, resume=False, force=False, log=print, verbose=1):
         epoch = state["epoch"]
         lr = max(config["learning_rate"] * config["decay"] ** epoch * state["lr_scale"], config["min_learning_rate"])
         model.optimizer.learning_rate = lr
+        reseed_dropout(model, config["seed"], epoch)
         data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
         started = time.perf_counter()
         fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose)

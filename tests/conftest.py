@@ -1,0 +1,90 @@
+"""Shared fixtures: the real dataset (when the environment points at it) and
+small synthetic CSV files."""
+
+import gzip
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from parameters import DATASET  # noqa: E402
+
+REAL_ROWS = 2000
+SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
+
+
+def dataset_path():
+    """Path of the real FER-2013 CSV, or None."""
+    path = os.environ.get(DATASET.env_var)
+    return path if path and os.path.isfile(path) else None
+
+
+@pytest.fixture(scope="session")
+def fer_csv():
+    path = dataset_path()
+    if path is None:
+        pytest.skip(f"real dataset not available: set {DATASET.env_var} to fer2013.csv(.gz)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_features(fer_csv, tmp_path_factory):
+    """A converted slice of the real dataset: the first REAL_ROWS rows of each split, all features."""
+    from features import convert
+
+    out = tmp_path_factory.mktemp("real") / "features"
+    convert(fer_csv, str(out), limit=REAL_ROWS, progress=False)
+    return str(out)
+
+
+def face_like(rng, n):
+    """Synthetic 48x48 'faces': smooth blobs with noise (uint8)."""
+    yy, xx = np.mgrid[0:48, 0:48]
+    base = 120 + 60 * np.exp(-(((yy - 24) / 14.0) ** 2 + ((xx - 24) / 11.0) ** 2))
+    imgs = base[None] + rng.normal(0, 20, (n, 48, 48))
+    return np.clip(imgs, 0, 255).astype(np.uint8)
+
+
+def write_csv(path, rows, header="emotion,pixels,Usage", compress=False):
+    """Write a FER-2013 style CSV from (label, pixels, usage) tuples or raw lines."""
+    lines = [header]
+    for row in rows:
+        if isinstance(row, str):
+            lines.append(row)
+        else:
+            label, pixels, usage = row
+            text = pixels if isinstance(pixels, str) else " ".join(str(int(v)) for v in np.ravel(pixels))
+            lines.append(f"{label},{text},{usage}")
+    data = ("\n".join(lines) + "\n").encode()
+    if compress:
+        data = gzip.compress(data)
+    with open(path, "wb") as f:
+        f.write(data)
+    return str(path)
+
+
+@pytest.fixture
+def synthetic_rows():
+    """21 valid rows: three per class, spread over the three splits."""
+    rng = np.random.default_rng(0)
+    images = face_like(rng, 21)
+    usages = ["Training", "PublicTest", "PrivateTest"]
+    return [(i % 7, images[i], usages[(i // 7) % 3]) for i in range(21)]
+
+
+@pytest.fixture(scope="session")
+def synthetic_features(tmp_path_factory):
+    """A converted synthetic dataset (96 rows per split) with all features."""
+    from features import convert
+
+    rng = np.random.default_rng(3)
+    tmp = tmp_path_factory.mktemp("synthetic")
+    images = face_like(rng, 3 * 96)
+    rows = [(i % 7, images[i], ("Training", "PublicTest", "PrivateTest")[i // 96]) for i in range(3 * 96)]
+    csv = write_csv(tmp / "f.csv", rows)
+    convert(csv, str(tmp / "features"), progress=False, workers=1)
+    return str(tmp / "features")

@@ -1,0 +1,156 @@
+"""Training: a real run beats chance, resume equals an uninterrupted run,
+bundles round-trip, flips mirror landmarks, evaluation and ensembles."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from features.io import load_arrays
+from models.augment import MIRROR, augment_batch, flip_landmarks
+from models.bundle import BundleError, load_bundle
+from models.evaluate import evaluate
+from models.train import default_config, finish_run, train
+
+from conftest import ROOT
+
+QUIET = dict(log=lambda *_: None, verbose=0)
+
+
+def config(data, out, **overrides):
+    c = default_config()
+    c.update(data=data, out=str(out), epochs=2, batch_size=32, seed=7)
+    c.update(overrides)
+    return c
+
+
+def weights_of(path):
+    import keras
+
+    return keras.models.load_model(path, compile=False).get_weights()
+
+
+def test_flip_mirrors_landmarks():
+    lm = np.random.default_rng(0).uniform(0, 47, (4, 68, 2)).astype(np.float32)
+    flipped = flip_landmarks(lm, 48)
+    np.testing.assert_allclose(flipped[:, 36, 0], 47 - lm[:, 45, 0])  # outer eye corners swap
+    np.testing.assert_allclose(flipped[:, 36, 1], lm[:, 45, 1])
+    np.testing.assert_allclose(flipped[:, 30], np.stack([47 - lm[:, 30, 0], lm[:, 30, 1]], -1))  # nose tip stays
+    np.testing.assert_allclose(flip_landmarks(flipped, 48), lm, atol=1e-5)  # an involution
+    assert sorted(MIRROR) == list(range(68)) and all(MIRROR[MIRROR] == np.arange(68))
+
+
+def test_flip_of_real_faces_matches_dlib_on_the_flipped_image(real_features):
+    from features.landmarks import landmarks_batch
+
+    arrays = load_arrays(real_features, "PublicTest", ("landmarks",), limit=200)
+    on_flipped = landmarks_batch(np.ascontiguousarray(arrays["images"][:, :, ::-1]))
+    mirrored = flip_landmarks(arrays["landmarks"], 48)
+    # dlib is not exactly mirror-symmetric: agree to within a couple of pixels on average.
+    assert np.median(np.abs(on_flipped - mirrored)) <= 1.5
+
+
+def test_augmentation_moves_landmarks_with_the_image():
+    rng = np.random.default_rng(0)
+    images = np.zeros((50, 48, 48), np.uint8)
+    lm = np.tile(np.array([[20.0, 16.0]], np.float32), (50, 68, 1))
+    images[:, 15:18, 19:22] = 255  # a bright dot under landmark (20, 16)
+    from parameters import TRAINING
+
+    params = TRAINING.__class__(noise_std=0, cutout_prob=0, sharpness_prob=0, contrast_range=(1, 1))
+    out, moved = augment_batch(images, lm, rng, params)
+    for img, pts in zip(out, moved):
+        y, x = np.unravel_index(np.argmax(img), img.shape)
+        assert abs(pts[0, 0] - x) <= 1.5 and abs(pts[0, 1] - y) <= 1.5
+
+
+def test_short_real_training_beats_chance(real_features, tmp_path):
+    out = tmp_path / "run"
+    final = train(config(real_features, out, model="A", features="landmarks_hog_windows", epochs=6,
+                         batch_size=64, optimizer="adam", learning_rate=1e-3), **QUIET)
+    finish_run(str(out), real_features, final, log=lambda *_: None)
+    labels = np.load(os.path.join(real_features, "PublicTest", "labels.npy"))
+    majority = np.bincount(labels).max() / len(labels)
+    assert final["val_accuracy"] >= majority + 0.05, (final, majority)
+    for name in ("model.keras", "bundle.json", "history.csv", "training_curves.png", "checkpoint.keras",
+                 "classification_report.csv", "confusion_matrix.png"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "bundle.json").read_text())
+    assert meta["feature_set"] == "landmarks_hog_windows" and len(meta["normalization"]["mean"]) == 1936
+    assert meta["metrics"]["PublicTest"]["accuracy"] == pytest.approx(final["val_accuracy"])
+
+
+def test_resume_equals_uninterrupted(synthetic_features, tmp_path):
+    base = dict(model="B", features="landmarks_hog", filters_b=[8, 16], image_units=16, feature_units=[16],
+                fusion_units=16, deterministic=True)
+    whole = tmp_path / "whole"
+    train(config(synthetic_features, whole, epochs=3, **base), **QUIET)
+    split = tmp_path / "split"
+    train(config(synthetic_features, split, epochs=1, **base), **QUIET)
+    with pytest.raises(Exception, match="--resume"):
+        train(config(synthetic_features, split, epochs=3, **base), **QUIET)
+    train(config(synthetic_features, split, epochs=3, **base), resume=True, **QUIET)
+    for a, b in zip(weights_of(whole / "checkpoint.keras"), weights_of(split / "checkpoint.keras")):
+        np.testing.assert_array_equal(a, b)
+    h1, h2 = (json.loads((d / "state.json").read_text())["history"] for d in (whole, split))
+    assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
+
+
+def test_bundle_round_trip_and_evaluation(synthetic_features, tmp_path):
+    out = tmp_path / "run"
+    train(config(synthetic_features, out, model="A", features="landmarks", epochs=1), **QUIET)
+    bundle = load_bundle(str(out))
+    arrays = load_arrays(synthetic_features, "PrivateTest", ("landmarks",))
+    feats = arrays["landmarks"].reshape(len(arrays["images"]), -1)
+    p1 = bundle.predict_proba(arrays["images"], feats)
+    p2 = load_bundle(str(out)).predict_proba(arrays["images"], feats)
+    np.testing.assert_array_equal(p1, p2)
+    result = evaluate([str(out)], synthetic_features, "PrivateTest")
+    assert set(result) >= {"accuracy", "macro_f1", "per_class", "confusion", "n"}
+    assert result["n"] == 96 and np.sum(result["confusion"]) == 96
+    assert result["accuracy"] == pytest.approx(np.mean(p1.argmax(1) == arrays["labels"]))
+
+
+def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
+    runs = []
+    for i, fs in enumerate(("none", "landmarks_hog")):
+        out = tmp_path / f"run{i}"
+        train(config(synthetic_features, out, model="A", features=fs, epochs=1, seed=i), **QUIET)
+        runs.append(str(out))
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--data", synthetic_features,
+           "--split", "PrivateTest", "--json", "--out", str(tmp_path / "ens")]
+    for r in runs:
+        cmd += ["--model", r]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    assert len(result["members"]) == 2 and result["n"] == 96
+    assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
+    assert (tmp_path / "ens" / "classification_report.csv").is_file()
+
+
+def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
+    script = os.path.join(ROOT, "scripts", "evaluate.py")
+    out = tmp_path / "run"
+    train(config(synthetic_features, out, model="A", features="landmarks", epochs=1), **QUIET)
+    (tmp_path / "nohog").mkdir()
+    from features import convert
+
+    cases = {
+        "missing bundle": ["--model", str(tmp_path / "nope"), "--data", synthetic_features],
+        "missing data": ["--model", str(out), "--data", str(tmp_path / "nodata")],
+    }
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "bundle.json").write_text((out / "bundle.json").read_text())
+    (corrupt / "model.keras").write_bytes(b"not a zip")
+    cases["corrupt bundle"] = ["--model", str(corrupt), "--data", synthetic_features]
+    for name, args in cases.items():
+        res = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
+        assert res.returncode != 0, name
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, (name, res.stderr)
+    with pytest.raises(BundleError):
+        load_bundle(str(corrupt))
