@@ -148,11 +148,11 @@ class OptimizerSearch:
 class Svm:
     """SVM baseline."""
 
-    kernel: str = "rbf"  # linear, rbf (Nystroem approximation + linear SVM)
-    c: float = 0.1
-    gamma: float = 0.0  # 0: 1 / n_features
-    n_components: int = 3000
-    max_iter: int = 2000
+    svm_kernel: str = "rbf"  # linear, rbf (Nystroem approximation + linear SVM)
+    svm_c: float = 0.1
+    svm_gamma: float = 0.0  # 0: 1 / n_features
+    svm_components: int = 3000
+    svm_max_iter: int = 2000
 
 
 DATASET = Dataset()

@@ -1,9 +1,9 @@
 """Conversion of ``fer2013.csv`` into numpy arrays of pixels and features.
 
 The work is split in two: the main process reads the file, checks each row's
-label and split and picks the rows to keep; worker processes then parse the
-pixels of chunks of rows and call :func:`features.extract.extract_features`
-on them. Output goes to a temporary folder that is renamed into place once
+label and split and picks the rows to keep; worker processes (started first,
+so that they stay small) parse the pixels of chunks of rows and call
+:func:`features.extract.extract_features` on them. Output goes to a temporary folder that is renamed into place once
 the manifest, written last, is complete.
 """
 
@@ -13,7 +13,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 import warnings
 import zlib
@@ -46,8 +45,8 @@ def read_source(path):
 
     Returns
     -------
-    raw : bytes
-        The file as stored (hashed for the manifest).
+    sha256 : str
+        Hex digest of the file as stored.
     text : bytes
         The decompressed CSV.
 
@@ -73,7 +72,7 @@ def read_source(path):
             raise ConversionError(f"{path}: corrupt gzip file ({e})") from None
     if not text.strip():
         raise ConversionError(f"{path}: the file is empty")
-    return raw, text
+    return hashlib.sha256(raw).hexdigest(), text
 
 
 def _split_fields(line):
@@ -177,11 +176,14 @@ def parse_pixels(text, n_pixels):
 # --------------------------------------------------------------------------
 # Workers
 
-_ROWS = None  # pixel strings and line numbers of the kept rows, shared by fork
-
-
 def _convert_chunk(task):
-    """Parse and featurise rows ``start:stop`` of the kept rows.
+    """Parse and featurise one chunk of rows.
+
+    Parameters
+    ----------
+    task : tuple
+        ``(texts, lines, size, landmarks, hog)``: pixel strings, their line
+        numbers, the image side and which features to compute.
 
     Returns
     -------
@@ -189,15 +191,14 @@ def _convert_chunk(task):
         ``keep`` (indices into the chunk of rows that parsed), ``images``,
         the feature arrays, and ``bad``: list of ``(line, problem)``.
     """
-    start, stop, n_pixels, size, landmarks, hog = task
-    texts, lines = _ROWS
+    texts, lines, size, landmarks, hog = task
     images, keep, bad = [], [], []
-    for i in range(start, stop):
-        pixels, problem = parse_pixels(texts[i], n_pixels)
+    for i, (text, line) in enumerate(zip(texts, lines)):
+        pixels, problem = parse_pixels(text, size * size)
         if problem:
-            bad.append((lines[i], problem))
+            bad.append((line, problem))
         else:
-            keep.append(i - start)
+            keep.append(i)
             images.append(pixels)
     images = np.stack(images).reshape(-1, size, size) if images else np.zeros((0, size, size), np.uint8)
     out = {"keep": np.asarray(keep, dtype=np.int64), "images": images, "bad": bad}
@@ -215,11 +216,6 @@ def _warm_up():
 
 # --------------------------------------------------------------------------
 # The conversion
-
-
-def sha256_bytes(raw):
-    """Hex sha256 of a byte string."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
@@ -273,28 +269,26 @@ def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
     return {"texts": texts, "lines": numbers, "labels": labels, "splits": splits, "bad": bad}
 
 
-def _run_chunks(tasks, workers, progress):
+def _run_chunks(pool, tasks, progress):
     """Run :func:`_convert_chunk` over tasks, in order, with a progress bar."""
     from tqdm import tqdm
 
-    total = sum(t[1] - t[0] for t in tasks)
-    bar = tqdm(total=total, unit="rows", desc="convert", disable=None if progress else True)
-    pool = None
+    bar = tqdm(total=sum(len(t[0]) for t in tasks), unit="rows", desc="convert", disable=None if progress else True)
     try:
-        if workers > 1:
-            context = multiprocessing.get_context("fork")
-            pool = context.Pool(workers, initializer=_warm_up)
-            results = pool.imap(_convert_chunk, tasks)
-        else:
-            results = map(_convert_chunk, tasks)
+        results = pool.imap(_convert_chunk, tasks) if pool is not None else map(_convert_chunk, tasks)
         for task, result in zip(tasks, results):
-            bar.update(task[1] - task[0])
+            bar.update(len(task[0]))
             yield result
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+
+
+def _start_pool(workers):
+    """Worker processes, started before the file is read so that they stay
+    small and load the landmark model while the main process parses."""
+    if workers <= 1:
+        return None
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_warm_up)
 
 
 def convert(
@@ -348,32 +342,34 @@ def convert(
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ConversionError(f"{out_dir} already exists: use --force to replace it")
-    raw, text = read_source(csv_path)
-    rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path)
-    del text
-    n_rows = len(rows["texts"])
-    if n_rows == 0:
-        raise ConversionError(f"{csv_path}: no rows to convert")
-
-    global _ROWS
-    _ROWS = (rows["texts"], rows["lines"])
     size = params.image_size
-    workers = workers or os.cpu_count() or 1
-    chunk = params.chunk_rows
-    tasks = [(s, min(s + chunk, n_rows), size * size, size, landmarks, hog) for s in range(0, n_rows, chunk)]
-    keep, parts, bad_pixels = [], {}, []
+    pool = _start_pool(workers or os.cpu_count() or 1)
     try:
-        for task, result in zip(tasks, _run_chunks(tasks, workers, progress)):
+        sha256, text = read_source(csv_path)
+        rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path)
+        del text
+        n_rows = len(rows["texts"])
+        if n_rows == 0:
+            raise ConversionError(f"{csv_path}: no rows to convert")
+        chunk = params.chunk_rows
+        tasks = [(rows["texts"][s : s + chunk], rows["lines"][s : s + chunk], size, landmarks, hog)
+                 for s in range(0, n_rows, chunk)]
+        del rows["texts"]
+        keep, parts, bad_pixels = [], {}, []
+        for start, result in zip(range(0, n_rows, chunk), _run_chunks(pool, tasks, progress)):
             if result["bad"] and not skip_bad_rows:
                 line, problem = result["bad"][0]
                 raise ConversionError(f"{csv_path}: line {line}: {problem}")
             bad_pixels.extend(result["bad"])
-            keep.append(result["keep"] + task[0])
+            keep.append(result["keep"] + start)
             for name, array in result.items():
                 if name not in ("keep", "bad"):
                     parts.setdefault(name, []).append(array)
+        del tasks
     finally:
-        _ROWS = None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     keep = np.concatenate(keep)
     arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     arrays["labels"] = np.asarray(rows["labels"], dtype=np.int64)[keep]
@@ -383,7 +379,7 @@ def convert(
     manifest = {
         "toolkit_version": VERSION,
         "source": os.path.abspath(csv_path),
-        "source_sha256": sha256_bytes(raw),
+        "source_sha256": sha256,
         "classes": [EMOTIONS[e] for e in expressions],
         "class_ids": list(expressions),
         "features": sorted(n for n in arrays if n not in ("images", "labels")),

@@ -108,7 +108,9 @@ class Bundle:
         """
         features = self.standardizer(features)
         if self.kind == "svm":
-            return self.model.predict_proba(features).astype(np.float32)
+            from .svm import svm_probabilities
+
+            return svm_probabilities(self.model, features)
         inputs = {"image": np.asarray(images, dtype=np.float32)[..., None]}
         if features.shape[1]:
             inputs["features"] = features

@@ -19,7 +19,7 @@ import numpy as np
 
 from features.io import DataError, load_arrays, load_manifest, load_split
 from features.extract import stack_features
-from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, TRAINING, VERSION
+from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
 
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, save_model
@@ -41,7 +41,7 @@ def default_config():
     dict
     """
     config = {}
-    for group in (NETWORK, HYPERPARAMETERS, TRAINING):
+    for group in (NETWORK, HYPERPARAMETERS, TRAINING, SVM):
         config.update({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(group).items()})
     config.update({"data": "data/features", "deterministic": False, "cpu_devices": 0})
     return config
@@ -362,8 +362,12 @@ def train(config, resume=False, force=False, log=print, verbose=1):
         reseed_dropout(model, config["seed"], epoch)
         data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
         started = time.perf_counter()
-        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose)
+        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
         seconds = time.perf_counter() - started
+        if not np.isfinite(fit.history["loss"][-1]):
+            raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
+                                f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
         val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
         row = {"epoch": epoch + 1, "loss": fit.history["loss"][-1], "accuracy": fit.history["accuracy"][-1],
                "val_loss": val_loss, "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
@@ -433,6 +437,6 @@ def finish_run(run_dir, data_dir, final, log=print):
     meta["metrics"]["PublicTest"] = {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
     meta["toolkit_version"] = VERSION
     atomic_write_json(meta_path, meta)
-    log(f"best epoch {final['best_epoch']}: PublicTest accuracy {result['accuracy']:.4f}, "
-        f"macro-F1 {result['macro_f1']:.4f}; bundle in {run_dir}")
+    best = f"best epoch {final['best_epoch']}: " if "best_epoch" in final else ""
+    log(f"{best}PublicTest accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}; bundle in {run_dir}")
     return result

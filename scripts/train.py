@@ -58,6 +58,11 @@ HELP = {
                   "(several machines, configured through TF_CONFIG)",
     "deterministic": "enable TensorFlow op determinism (bit-identical reruns and resumes; slower)",
     "cpu_devices": "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
+    "svm_kernel": "SVM only: linear (LinearSVC) or rbf (Nystroem kernel approximation + LinearSVC)",
+    "svm_c": "SVM only: regularisation parameter C",
+    "svm_gamma": "SVM only: RBF gamma (0: 1 / number of features)",
+    "svm_components": "SVM only: Nystroem components of the RBF approximation",
+    "svm_max_iter": "SVM only: iteration cap of the linear solver",
 }
 
 

@@ -1,0 +1,75 @@
+"""fer-optimize: hyperparameter search with hyperopt (TPE), optionally on Spark."""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as ``python scripts/optimize.py``
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from parameters import DATASET, FEATURE_SETS, NETWORK, SEARCH
+
+from scripts._cli import fail, parser, run
+
+PROG = "fer-optimize"
+
+
+def build_parser():
+    p = parser(
+        PROG,
+        "Search training hyperparameters with hyperopt's TPE. Each trial is a budgeted training run "
+        "scored by its PublicTest accuracy (PrivateTest is never read). The search space is in "
+        "parameters.py (OptimizerSearch): for the CNNs learning rate (log-uniform), decay, optimiser, "
+        "momentum/beta1 and keep probability; for the SVM C and gamma (log-uniform). Trials are saved "
+        "after every trial: re-running the same command resumes. Writes best.json (fer-train --params "
+        "takes it), trials.csv and trials.png to --out.",
+        epilog="example: fer-optimize --data data/features --model B --features landmarks_hog_windows "
+               "--max-evals 20 --trials runs/opt-b.trials --out runs/opt-b",
+    )
+    p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
+    p.add_argument("--model", default=NETWORK.model, help="A, B or svm")
+    p.add_argument("--features", default=NETWORK.features, choices=list(FEATURE_SETS), help="feature set")
+    p.add_argument("--max-evals", type=int, default=SEARCH.max_evals, help="total number of trials")
+    p.add_argument("--trials", help="trials file, saved after every trial (default: <out>/trials.pickle)")
+    p.add_argument("--out", default="runs/optimize", help="folder for best.json, trials.csv, trials.png")
+    p.add_argument("--epochs", type=int, default=SEARCH.epochs, help="epochs of each trial's training run")
+    p.add_argument("--train-limit", type=int, default=SEARCH.train_limit,
+                   help="Training rows used by each trial (0: all)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size of each trial")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search and of each trial")
+    p.add_argument("--spark", metavar="MASTER_URL",
+                   help="run trials in parallel on Spark through hyperopt's SparkTrials, e.g. local[2] or "
+                        "spark://host:7077 (needs the 'spark' extra and Java)")
+    p.add_argument("--parallelism", type=int, default=2, help="trials run at once with --spark")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.max_evals < 1:
+        fail(PROG, "--max-evals must be at least 1")
+
+    def body():
+        from models.search import run_search
+        from models.train import default_config
+
+        config = default_config()
+        config.update(data=args.data, model=args.model, features=args.features, epochs=args.epochs,
+                      train_limit=args.train_limit, batch_size=args.batch_size, seed=args.seed,
+                      early_stopping_patience=args.epochs + 1)
+        trials = args.trials or os.path.join(args.out, "trials.pickle")
+        best = run_search(config, args.max_evals, trials, args.out, spark=args.spark,
+                          parallelism=args.parallelism, seed=args.seed)
+        print(f"best PublicTest accuracy {best['val_accuracy']:.4f} (trial {best['trial']} of {best['n_trials']}, "
+              f"{best['n_failed']} failed): {best['params']}")
+        print(f"wrote {os.path.join(args.out, 'best.json')}; train with: fer-train --params "
+              f"{os.path.join(args.out, 'best.json')} --data {args.data} --out runs/best")
+
+    from features.io import DataError
+    from models.search import SearchError
+    from models.train import TrainingError
+
+    return run(PROG, body, (SearchError, DataError, TrainingError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""SVM baseline and hyperparameter search (resumable, failures recorded, Spark)."""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from models.bundle import load_bundle
+from models.search import run_search
+from models.train import default_config
+
+from conftest import ROOT
+
+QUIET = lambda *_: None  # noqa: E731
+
+
+def svm_config(data, out, **overrides):
+    c = default_config()
+    c.update(data=data, out=str(out), model="svm", features="landmarks_hog_windows", svm_components=500)
+    c.update(overrides)
+    return c
+
+
+def test_svm_on_real_slice_beats_chance_and_round_trips(real_features, tmp_path):
+    from models.svm import train_svm
+
+    out = tmp_path / "svm"
+    final = train_svm(svm_config(real_features, out), log=QUIET)
+    labels = np.load(os.path.join(real_features, "PublicTest", "labels.npy"))
+    majority = np.bincount(labels).max() / len(labels)
+    assert final["val_accuracy"] >= majority + 0.08, (final, majority)
+    assert (out / "model.skops").is_file() and (out / "confusion_matrix.png").is_file()
+    with open(out / "model.skops", "rb") as f:
+        assert f.read(2) == b"PK"  # a skops zip archive, not a pickle
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--model", str(out),
+                          "--data", real_features, "--split", "PublicTest", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["accuracy"] == pytest.approx(final["val_accuracy"])
+    b1, b2 = load_bundle(str(out)), load_bundle(str(out))
+    from features.io import load_split
+
+    images, feats, _ = load_split(real_features, "PrivateTest", "landmarks_hog_windows", limit=50)
+    np.testing.assert_array_equal(b1.predict_proba(images, feats), b2.predict_proba(images, feats))
+
+
+def test_linear_svm_cli(synthetic_features, tmp_path):
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "svm",
+                          "--features", "landmarks", "--svm-kernel", "linear", "--data", synthetic_features,
+                          "--out", str(tmp_path / "lin")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "lin" / "bundle.json").read_text())["kind"] == "svm"
+
+
+def tiny_cnn_config(data):
+    c = default_config()
+    c.update(data=data, model="A", features="landmarks", epochs=1, batch_size=32, filters_a=[4, 8],
+             image_units=8, feature_units=[8], fusion_units=8, early_stopping_patience=5)
+    return c
+
+
+def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
+    trials = tmp_path / "opt.trials"
+    out = tmp_path / "opt"
+    best = run_search(tiny_cnn_config(synthetic_features), 2, str(trials), str(out), log=QUIET)
+    assert best["n_trials"] == 2
+    with open(trials, "rb") as f:
+        first = pickle.load(f)
+    tids = [t["tid"] for t in first.trials]
+    seen = [t["misc"]["vals"] for t in first.trials]
+    best = run_search(tiny_cnn_config(synthetic_features), 3, str(trials), str(out), log=QUIET)
+    with open(trials, "rb") as f:
+        resumed = pickle.load(f)
+    assert len(resumed.trials) == 3 and [t["tid"] for t in resumed.trials[:2]] == tids
+    assert [t["misc"]["vals"] for t in resumed.trials[:2]] == seen  # finished trials were not re-run
+    assert best["n_trials"] == 3
+    for name in ("best.json", "trials.csv", "trials.png"):
+        assert (out / name).is_file()
+    # fer-train accepts best.json
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--params", str(out / "best.json"),
+                          "--data", synthetic_features, "--out", str(tmp_path / "best-run"), "--epochs", "1",
+                          "--filters-a", "4,8", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    meta = json.loads((tmp_path / "best-run" / "bundle.json").read_text())
+    params = json.loads((out / "best.json").read_text())["params"]
+    assert meta["train_args"]["learning_rate"] == pytest.approx(params["learning_rate"])
+    assert meta["train_args"]["epochs"] == 1
+
+
+def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, monkeypatch):
+    import parameters
+    from models import search
+
+    space = parameters.OptimizerSearch(learning_rate=(1e8, 1e9), optimizers=("sgd",))
+    monkeypatch.setattr(search, "SEARCH", space)
+    monkeypatch.setattr(search.search_space, "__defaults__", (space,))
+    config = tiny_cnn_config(synthetic_features)
+    config["weight_decay"] = 0.0
+    with pytest.raises(search.SearchError, match="no trial succeeded"):
+        run_search(config, 2, str(tmp_path / "t.trials"), str(tmp_path / "out"), log=QUIET)
+    with open(tmp_path / "t.trials", "rb") as f:
+        trials = pickle.load(f)
+    assert [t["result"]["status"] for t in trials.trials] == ["fail", "fail"]
+    assert "diverged" in trials.trials[0]["result"]["error"] or "NaN" in trials.trials[0]["result"]["error"]
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (installed by .ci/run)")
+def test_search_on_spark_local(synthetic_features, tmp_path):
+    pytest.importorskip("pyspark")
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "optimize.py"), "--data", synthetic_features,
+                          "--model", "svm", "--features", "landmarks", "--max-evals", "2", "--spark", "local[2]",
+                          "--parallelism", "2", "--out", str(tmp_path / "spark")],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    best = json.loads((tmp_path / "spark" / "best.json").read_text())
+    assert best["n_trials"] == 2 and best["params"]["model"] == "svm"
