@@ -125,7 +125,16 @@ class VideoPredictor:
     print_emotions: bool = False
     #: Longest side an image is shrunk to before face detection.
     detect_max_side: int = 640
+    #: dlib detector upsampling (1 finds faces down to ~40 px, 4x slower).
     upsample: int = 0
+    #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).
+    detector: str = "dlib"
+    #: How FER-2013 frames a face, measured by benchmarks/face_margin.py: the
+    #: crop is crop_scale times the detected box, its centre shifted by
+    #: (crop_shift_x, crop_shift_y) box sides.
+    crop_scale: float = 1.28
+    crop_shift_x: float = 0.040
+    crop_shift_y: float = -0.053
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,17 @@ class Bundle:
             from .svm import svm_probabilities
 
             return svm_probabilities(self.model, features)
-        inputs = {"image": np.asarray(images, dtype=np.float32)[..., None]}
-        if features.shape[1]:
-            inputs["features"] = features
-        return np.asarray(self.model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+        images = np.asarray(images, dtype=np.float32)[..., None]
+        out = []
+        # predict_on_batch reuses one compiled function: no per-call set-up,
+        # so one face costs a few milliseconds, and every caller (evaluation,
+        # prediction) runs the same computation.
+        for start in range(0, len(images), batch_size):
+            inputs = {"image": images[start : start + batch_size]}
+            if features.shape[1]:
+                inputs["features"] = features[start : start + batch_size]
+            out.append(np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
 
 def make_meta(kind, classes, class_ids, feature_set, standardizer, train_args, **extra):
@@ -211,3 +218,19 @@ def load_bundle(path):
     except Exception as e:  # corrupt archives raise many kinds of errors
         raise BundleError(f"{model_path}: corrupt or incompatible model file ({type(e).__name__}: {e})") from None
     return Bundle(path, meta, model)
+
+
+def export_bundle(run_dir, dest):
+    """Copy a bundle without training state (optimizer, checkpoints), e.g. to ship it.
+
+    Parameters
+    ----------
+    run_dir : str
+        A ``fer-train`` run folder.
+    dest : str
+        Folder to write ``bundle.json`` and the model file to.
+    """
+    bundle = load_bundle(run_dir)
+    os.makedirs(dest, exist_ok=True)
+    save_model(dest, bundle.model, bundle.kind)  # loaded without compiling: no optimizer state
+    atomic_write_json(os.path.join(dest, BUNDLE_JSON), bundle.meta)

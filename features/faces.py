@@ -1,0 +1,144 @@
+"""Face detection and FER-2013-style face crops for prediction.
+
+Faces are found on the full image (shrunk for detection when large, boxes
+returned in original pixels), then each is cropped with the framing measured
+on FER-2013 (``benchmarks/face_margin.py``), converted to grey and resized to
+48x48, ready for :func:`features.extract.extract_features`.
+"""
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from parameters import DATASET, VIDEO
+
+
+class ImageError(Exception):
+    """An unreadable or unusable image (one line)."""
+
+
+def to_gray(image):
+    """8-bit grey image from a grey, BGR, BGRA (as OpenCV reads) array.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3|4) ndarray
+        Colour arrays are taken as BGR(A), the order OpenCV uses; convert RGB
+        input first (see :func:`models.recognizer.load_image`).
+
+    Returns
+    -------
+    (H, W) uint8 ndarray
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating) and image.size and image.max() <= 1.0:
+            image = image * 255.0
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    raise ImageError(f"unsupported image shape {image.shape}")
+
+
+@lru_cache(maxsize=1)
+def _dlib_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@lru_cache(maxsize=1)
+def _haar_detector():
+    path = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if not path or not hasattr(cv2, "CascadeClassifier"):
+        raise ImageError("this OpenCV build has no Haar cascades: use the dlib detector or opencv-python<5")
+    cascade = cv2.CascadeClassifier(path + "haarcascade_frontalface_default.xml")
+    if cascade.empty():
+        raise ImageError("OpenCV's frontal face cascade could not be loaded")
+    return cascade
+
+
+def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample):
+    """Face boxes in a grey image.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    detector : {"dlib", "opencv"}
+    max_side : int
+        Images whose longer side exceeds this are shrunk for detection.
+    upsample : int
+        dlib's upsampling count (finds smaller faces, slower).
+
+    Returns
+    -------
+    list of (x, y, w, h)
+        Boxes in the pixels of ``gray``, largest first.
+    """
+    h, w = gray.shape
+    factor = min(1.0, max_side / max(h, w)) if max_side else 1.0
+    small = cv2.resize(gray, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA) \
+        if factor < 1.0 else gray
+    if detector == "dlib":
+        rects = [(r.left(), r.top(), r.width(), r.height()) for r in _dlib_detector()(small, upsample)]
+    elif detector == "opencv":
+        found = _haar_detector().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+        rects = [tuple(int(v) for v in r) for r in found]
+    else:
+        raise ValueError(f"unknown detector {detector!r} (dlib, opencv)")
+    boxes = []
+    for x, y, bw, bh in rects:
+        x0, y0 = max(0, round(x / factor)), max(0, round(y / factor))
+        x1, y1 = min(w, round((x + bw) / factor)), min(h, round((y + bh) / factor))
+        if x1 > x0 and y1 > y0:
+            boxes.append((x0, y0, x1 - x0, y1 - y0))
+    return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def crop_faces(gray, boxes, size=DATASET.image_size, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x,
+               shift_y=VIDEO.crop_shift_y):
+    """FER-2013-style crops around face boxes.
+
+    Each crop is a square ``scale`` times the box's larger side, centred on
+    the box's centre shifted by ``(shift_x, shift_y)`` box sides; parts
+    outside the image are filled by replicating its border.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    boxes : sequence of (x, y, w, h)
+    size : int
+        Output side.
+
+    Returns
+    -------
+    (N, size, size) uint8 ndarray
+    """
+    out = np.empty((len(boxes), size, size), dtype=np.uint8)
+    for i, (x, y, w, h) in enumerate(boxes):
+        side = max(w, h)
+        cx = x + w / 2.0 + shift_x * side
+        cy = y + h / 2.0 + shift_y * side
+        half = scale * side / 2.0
+        # Map the crop square onto the output with one affine warp (no copy of the big image).
+        k = size / (2.0 * half)
+        matrix = np.array([[k, 0.0, -(cx - half) * k], [0.0, k, -(cy - half) * k]])
+        interpolation = cv2.INTER_AREA if 2.0 * half > size else cv2.INTER_LINEAR
+        if interpolation == cv2.INTER_AREA:
+            x0, y0 = int(np.floor(cx - half)), int(np.floor(cy - half))
+            x1, y1 = int(np.ceil(cx + half)), int(np.ceil(cy + half))
+            padded = cv2.copyMakeBorder(gray[max(0, y0):max(0, y1), max(0, x0):max(0, x1)],
+                                        max(0, -y0), max(0, y1 - gray.shape[0]), max(0, -x0),
+                                        max(0, x1 - gray.shape[1]), cv2.BORDER_REPLICATE)
+            out[i] = cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
+        else:
+            out[i] = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+    return out
