@@ -204,7 +204,7 @@ class Recognizer:
             "label": self.classes[best],
             "confidence": float(probabilities[best]),
             "probabilities": {c: float(p) for c, p in zip(self.classes, probabilities)},
-            "landmarks": [[round(x0 + (px + 0.5) * k - 0.5, 1), round(y0 + (py + 0.5) * k - 0.5, 1)]
+            "landmarks": [[round(float(x0 + (px + 0.5) * k - 0.5), 1), round(float(y0 + (py + 0.5) * k - 0.5), 1)]
                           for px, py in landmarks],
         }
 

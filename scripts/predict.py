@@ -111,6 +111,8 @@ def main(argv=None):
             if args.bars:
                 probability_bars(faces, output_path(args.bars, source, several, "bars"),
                                  os.path.basename(source) if isinstance(source, str) else SAMPLE)
+        if single and isinstance(results[0], Exception):
+            raise results[0]
         if args.json:
             print(json.dumps([{"file": n, "error": str(f)} if isinstance(f, Exception) else {"file": n, "faces": f}
                               for n, f in named]))
@@ -118,8 +120,6 @@ def main(argv=None):
             print(table(named))
         if single:
             name, faces = named[0]
-            if isinstance(faces, Exception):
-                raise faces
             if not faces:
                 print(f"{PROG}: no face found in {name}", file=sys.stderr)
                 return NO_FACE_EXIT

@@ -1,0 +1,179 @@
+"""fer-video: real-time expression recognition on a webcam or a video file."""
+
+import csv
+import os
+import sys
+import time
+
+if __package__ in (None, ""):  # run as ``python scripts/video.py``
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from parameters import VIDEO
+
+from scripts._cli import parser, run
+
+PROG = "fer-video"
+WINDOW = "fer-video (press q to quit)"
+
+
+class VideoError(Exception):
+    """No camera, no display, an unreadable video (one line)."""
+
+
+def build_parser():
+    p = parser(
+        PROG,
+        "Recognise facial expressions in real time on a webcam or a video file, in a window with boxes, "
+        "labels and confidences (press q to quit). --output writes an annotated video and --csv one row per "
+        "face and frame; with --no-display nothing is shown (for servers and headless OpenCV builds).",
+        epilog="examples: fer-video --camera 0 | fer-video --video clip.mp4 --output annotated.mp4 "
+               "--csv per_frame.csv --no-display",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, help=f"camera index (default {VIDEO.camera} when no --video)")
+    source.add_argument("--video", help="video file to read instead of a camera")
+    p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
+    p.add_argument("--output", help="write the annotated video here (.mp4 or .avi)")
+    p.add_argument("--csv", help="write frame, time, face, box, label and every probability per face here")
+    p.add_argument("--no-display", action="store_true", help="show no window")
+    p.add_argument("--time-between-predictions", type=float, default=VIDEO.time_between_predictions,
+                   help="seconds between two predictions; frames in between reuse the last result (0: every frame)")
+    p.add_argument("--show-confidence", action=__import__("argparse").BooleanOptionalAction,
+                   default=VIDEO.show_confidence, help="draw the confidence next to the label")
+    p.add_argument("--show-probabilities", action="store_true", help="draw every class's probability")
+    p.add_argument("--print-emotions", action="store_true", default=VIDEO.print_emotions,
+                   help="print each prediction on the terminal")
+    p.add_argument("--detector", default=VIDEO.detector, choices=["dlib", "opencv"], help="face detector")
+    p.add_argument("--upsample", type=int, default=VIDEO.upsample, help="dlib upsampling (finds smaller faces)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: until the end)")
+    return p
+
+
+def check_display():
+    """Raise a :class:`VideoError` when no window can be opened."""
+    import cv2
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise VideoError("no display to show a window on: run with --no-display (and --output/--csv), "
+                         "or set DISPLAY")
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:
+        raise VideoError("this OpenCV build cannot open windows (opencv-python-headless?): run with "
+                         "--no-display and --output, or install opencv-python") from None
+
+
+def open_capture(args):
+    import cv2
+
+    from features.util import quiet_stderr
+
+    try:  # OpenCV's own warnings would add lines to our one-line errors
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
+
+    if args.video:
+        if not os.path.isfile(args.video):
+            raise VideoError(f"{args.video}: no such file")
+        with quiet_stderr():  # FFmpeg reports broken files on standard error itself
+            capture = cv2.VideoCapture(args.video)
+        if not capture.isOpened():
+            raise VideoError(f"{args.video}: cannot read this video")
+        return capture
+    index = VIDEO.camera if args.camera is None else args.camera
+    with quiet_stderr():
+        capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise VideoError(f"no camera at index {index}: plug one in, pick another with --camera, or use --video FILE")
+    return capture
+
+
+def process(args, out=sys.stdout):
+    """Run the video loop; returns a summary dict."""
+    import cv2
+
+    from models.draw import annotate
+    from models.recognizer import Recognizer
+
+    display = not args.no_display
+    if display:
+        check_display()
+    recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample)
+    capture = open_capture(args)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    writer = rows = csv_file = None
+    frames = predictions = 0
+    faces, last_prediction = [], -float("inf")
+    started = time.perf_counter()
+    quit_by_key = False
+    try:
+        if args.csv:
+            csv_file = open(args.csv, "w", newline="")
+            rows = csv.writer(csv_file)
+            rows.writerow(["frame", "time", "face", "x", "y", "width", "height", "label", "confidence",
+                           *recognizer.classes])
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            t = frames / fps if args.video else time.perf_counter() - started
+            if t - last_prediction >= args.time_between_predictions:
+                faces = recognizer.predict(frame)
+                last_prediction = t
+                predictions += 1
+                if args.print_emotions:
+                    print(f"{t:8.2f}s  " + ("  ".join(f"{f['label']} {f['confidence']:.0%}" for f in faces) or "no face"),
+                          file=out)
+            if rows is not None:
+                for i, f in enumerate(faces):
+                    rows.writerow([frames, f"{t:.3f}", i + 1, *f["box"], f["label"], f"{f['confidence']:.4f}",
+                                   *(f"{f['probabilities'][c]:.4f}" for c in recognizer.classes)])
+            if writer is not None or display or args.output:
+                shown = annotate(frame, faces, args.show_confidence, args.show_probabilities)
+                if args.output and writer is None:
+                    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if args.output.lower().endswith(".mp4") else "MJPG"))
+                    writer = cv2.VideoWriter(args.output, fourcc, fps, (shown.shape[1], shown.shape[0]))
+                    if not writer.isOpened():
+                        raise VideoError(f"{args.output}: cannot write a video there")
+                if writer is not None:
+                    writer.write(shown)
+                if display:
+                    cv2.imshow(WINDOW, shown)
+                    if cv2.waitKey(1) & 0xFF == ord("q"):
+                        quit_by_key = True
+                        frames += 1
+                        break
+            frames += 1
+            if args.max_frames and frames >= args.max_frames:
+                break
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+        if csv_file is not None:
+            csv_file.close()
+        if display:
+            cv2.destroyAllWindows()
+    seconds = time.perf_counter() - started
+    return {"frames": frames, "predictions": predictions, "seconds": seconds, "quit": quit_by_key}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+
+    def body():
+        summary = process(args)
+        rate = summary["frames"] / summary["seconds"] if summary["seconds"] else 0.0
+        print(f"{summary['frames']} frames ({summary['predictions']} predictions) in {summary['seconds']:.1f} s, "
+              f"{rate:.1f} frames/s" + ("; stopped with q" if summary["quit"] else ""), file=sys.stderr)
+        return 0
+
+    from features.faces import ImageError
+    from models.bundle import BundleError
+
+    return run(PROG, body, (VideoError, ImageError, BundleError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

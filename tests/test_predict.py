@@ -1,0 +1,231 @@
+"""Prediction on real photos and video: the API, fer-predict, fer-video, parity
+with the evaluation path, bad input, and the shipped model."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from features.extract import extract_features, stack_features
+from features.faces import ImageError, crop_faces
+from features.io import load_arrays
+from models.bundle import BundleError, load_bundle
+from models.recognizer import PRETRAINED, Recognizer, load_image
+
+from conftest import ROOT, SAMPLES
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
+KEYS = {"box", "label", "confidence", "probabilities", "landmarks"}
+
+
+def sample(name):
+    return os.path.join(SAMPLES, name)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return Recognizer()
+
+
+def run_script(name, *args, timeout=300, env=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("name, n_faces", [("obama.jpg", 1), ("two_people.jpg", 2), ("lin-manuel-miranda.png", 1),
+                                           ("no-faces.jpg", 0), ("dogs.jpg", 0)])
+def test_faces_in_samples(recognizer, name, n_faces):
+    faces = recognizer.predict(sample(name))
+    assert len(faces) == n_faces
+    h, w = load_image(sample(name)).shape[:2]
+    for f in faces:
+        assert set(f) == KEYS
+        x, y, bw, bh = f["box"]
+        assert 0 <= x < x + bw <= w and 0 <= y < y + bh <= h
+        assert sum(f["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert f["label"] == max(f["probabilities"], key=f["probabilities"].get)
+        assert len(f["landmarks"]) == 68
+        eyes_y = np.mean([p[1] for p in f["landmarks"][36:48]])
+        mouth_y = np.mean([p[1] for p in f["landmarks"][48:68]])
+        assert y <= eyes_y < mouth_y <= y + bh * 1.3  # landmarks in image pixels, on the face
+
+
+def test_input_kinds_agree(recognizer):
+    path = sample("lin-manuel-miranda.png")  # RGBA
+    pil = Image.open(path)
+    rgba = np.asarray(pil)
+    bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
+    gray = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
+    results = [recognizer.predict(path), recognizer.predict(pil), recognizer.predict(rgba, color_order="rgb"),
+               recognizer.predict(bgr), recognizer.predict(gray)]
+    boxes = [[f["box"] for f in r] for r in results]
+    assert all(len(b) == 1 for b in boxes)
+    for b in boxes[1:]:
+        assert np.abs(np.subtract(b, boxes[0])).max() <= 2
+    labels = {r[0]["label"] for r in results[:3]}
+    assert len(labels) == 1
+
+
+def test_large_image_boxes_in_original_pixels(recognizer):
+    image = load_image(sample("obama.jpg"))
+    big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    small_box = recognizer.predict(image)[0]["box"]
+    big_box = recognizer.predict(big)[0]["box"]
+    assert max(big.shape[:2]) > 2000
+    np.testing.assert_allclose(big_box, np.multiply(small_box, 3), rtol=0.1, atol=12)
+
+
+def test_prediction_path_equals_evaluation_path(real_features, recognizer):
+    """A FER-2013 face given to the predictor as a face box covering it gets
+    exactly the features, and the probabilities, that evaluation computes."""
+    bundle = recognizer.bundle
+    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=40)
+    images = arrays["images"]
+    # Evaluation path: stored features, bundle standardisation and model.
+    expected = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
+    # Prediction path on the same 48x48 crops.
+    probs, computed = recognizer.predict_crops(images)
+    for name in ("landmarks", "hog", "hog_windows"):
+        if name in computed:
+            np.testing.assert_array_equal(computed[name], arrays[name])
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    # And through predict() with a box whose FER-style crop is the image itself.
+    scale = 1.28
+    side = 48 / scale
+    for i in range(3):
+        upscaled = cv2.resize(images[i], (480, 480), interpolation=cv2.INTER_NEAREST)
+        box = [round(240 - 10 * side / 2 - 10 * 0.04 * side), round(240 - 10 * side / 2 + 10 * 0.053 * side),
+               round(10 * side), round(10 * side)]
+        crop = crop_faces(upscaled, [box])[0]
+        assert np.abs(crop.astype(int) - images[i]).mean() < 3.0
+
+
+def test_cli_json_table_outputs_and_exit_codes(tmp_path):
+    res = run_script("predict", sample("two_people.jpg"), "--json", "--output", str(tmp_path / "a.png"),
+                     "--bars", str(tmp_path / "b.png"))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out[0]["file"].endswith("two_people.jpg") and len(out[0]["faces"]) == 2
+    assert set(out[0]["faces"][0]) == KEYS
+    annotated = cv2.imread(str(tmp_path / "a.png"))
+    assert annotated.shape[:2] == load_image(sample("two_people.jpg")).shape[:2]
+    assert cv2.imread(str(tmp_path / "b.png")) is not None
+    res = run_script("predict", sample("dogs.jpg"))
+    assert res.returncode == 3 and "no face found" in res.stderr
+    res = run_script("predict")  # the shipped sample photo, offline
+    assert res.returncode == 0 and "astronaut" in res.stdout, res.stderr
+
+
+def test_cli_folder_with_bad_files(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("obama.jpg", "dogs.jpg"):
+        shutil.copy(sample(name), folder)
+    (folder / "notes.jpg").write_text("not an image")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(open(sample("obama.jpg"), "rb").read()[:4000])
+    res = run_script("predict", str(folder), "--json")
+    assert res.returncode == 0, res.stderr
+    by_file = {os.path.basename(r["file"]): r for r in json.loads(res.stdout)}
+    assert len(by_file["obama.jpg"]["faces"]) == 1 and by_file["dogs.jpg"]["faces"] == []
+    for bad in ("notes.jpg", "empty.png", "truncated.jpg"):
+        assert "error" in by_file[bad]
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", None])
+def test_cli_bad_single_file_is_one_line(tmp_path, content):
+    path = tmp_path / "x.jpg"
+    if content is None:
+        path = tmp_path / "missing.jpg"
+    else:
+        path.write_bytes(content)
+    res = run_script("predict", str(path))
+    assert res.returncode == 1
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("fer-predict: error:"), res.stderr
+
+
+def test_bad_model_bundle_is_one_line(tmp_path):
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(PRETRAINED, corrupt)
+    (corrupt / "model.keras").write_bytes(b"garbage")
+    for model in (str(tmp_path / "missing"), str(corrupt)):
+        res = run_script("predict", sample("obama.jpg"), "--model", model)
+        assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    with pytest.raises(BundleError):
+        Recognizer(str(corrupt))
+
+
+def test_load_image_errors(tmp_path):
+    (tmp_path / "t.txt").write_text("text")
+    for bad in (tmp_path / "t.txt", tmp_path / "nope.png", tmp_path):
+        with pytest.raises(ImageError):
+            load_image(bad)
+
+
+def test_video_file_headless(tmp_path):
+    res = run_script("video", "--video", sample("woman2.mp4"), "--no-display", "--output", str(tmp_path / "a.mp4"),
+                     "--csv", str(tmp_path / "f.csv"), "--max-frames", "60")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(open(tmp_path / "f.csv")))
+    assert len({r["frame"] for r in rows}) >= 40  # a face in most frames
+    assert set(rows[0]) >= {"frame", "time", "face", "x", "y", "width", "height", "label", "Happy"}
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
+
+
+def test_video_errors_are_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    cases = [(["--video", sample("woman2.mp4")], "no display"),
+             (["--camera", "9", "--no-display"], "no camera"),
+             (["--video", str(tmp_path / "nope.mp4"), "--no-display"], "no such file")]
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    cases.append((["--video", str(tmp_path / "bad.mp4"), "--no-display"], "cannot read"))
+    for args, message in cases:
+        res = run_script("video", *args, env=env)
+        assert res.returncode == 1 and message in res.stderr and res.stderr.count("\n") == 1, res.stderr
+
+
+@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (.ci/run installs them)")
+def test_video_window_quits_on_q(tmp_path):
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": display}
+    try:
+        time.sleep(1.0)
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "video.py"), "--video",
+                                 sample("woman2.mp4"), "--csv", str(tmp_path / "f.csv")], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        window = ""
+        deadline = time.time() + 60
+        while not window and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            window = subprocess.run(["xdotool", "search", "--name", "fer-video"], env=env, capture_output=True,
+                                    text=True).stdout.split()
+        assert window, "no window appeared"
+        time.sleep(1.0)  # let some frames show
+        subprocess.run(["xdotool", "key", "--window", window[0], "q"], env=env, check=True)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "stopped with q" in err
+        shown = int(err.split(" frames")[0].split()[-1])
+        assert 0 < shown < 464  # frames were shown, and it quit before the end
+    finally:
+        xvfb.terminate()
+
+
+def test_shipped_model_is_small_and_beats_chance(real_features):
+    size = sum(os.path.getsize(os.path.join(PRETRAINED, f)) for f in os.listdir(PRETRAINED))
+    assert size <= 20 * 2**20
+    bundle = load_bundle(PRETRAINED)
+    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=1000)
+    probs = bundle.predict_proba(arrays["images"], stack_features(arrays, bundle.feature_set))
+    assert np.mean(probs.argmax(1) == arrays["labels"]) > 0.45
