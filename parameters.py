@@ -158,10 +158,10 @@ class Svm:
     """SVM baseline."""
 
     svm_kernel: str = "rbf"  # linear, rbf (Nystroem approximation + linear SVM)
-    svm_c: float = 0.1
+    svm_c: float = 1.0
     svm_gamma: float = 0.0  # 0: 1 / n_features
     svm_components: int = 3000
-    svm_max_iter: int = 2000
+    svm_max_iter: int = 300
 
 
 DATASET = Dataset()

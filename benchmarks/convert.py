@@ -3,7 +3,7 @@ on the same rows in one run.
 
 The straightforward loop parses each row, runs dlib's landmark predictor, one
 scikit-image ``hog`` over the image and one ``hog`` call per 24x24 window, in
-one process. The fast path is ``features.convert.convert`` (vectorised HOG,
+one process. The fast path is ``features.conversion.convert`` (vectorised HOG,
 worker processes). Peak memory is the largest total resident memory (PSS) of the
 conversion's process tree, sampled every 50 ms.
 

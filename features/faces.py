@@ -6,7 +6,7 @@ on FER-2013 (``benchmarks/face_margin.py``), converted to grey and resized to
 48x48, ready for :func:`features.extract.extract_features`.
 """
 
-from functools import lru_cache
+import threading
 
 import cv2
 import numpy as np
@@ -47,15 +47,29 @@ def to_gray(image):
     raise ImageError(f"unsupported image shape {image.shape}")
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _dlib_detector():
-    import dlib
+    """dlib's frontal face detector, one per thread (concurrent calls on one
+    detector crash the process)."""
+    detector = getattr(_local, "dlib_detector", None)
+    if detector is None:
+        import dlib
 
-    return dlib.get_frontal_face_detector()
+        detector = _local.dlib_detector = dlib.get_frontal_face_detector()
+    return detector
 
 
-@lru_cache(maxsize=1)
 def _haar_detector():
+    """OpenCV's Haar cascade, one per thread."""
+    cascade = getattr(_local, "haar", None)
+    if cascade is None:
+        cascade = _local.haar = _load_haar()
+    return cascade
+
+
+def _load_haar():
     path = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if not path or not hasattr(cv2, "CascadeClassifier"):
         raise ImageError("this OpenCV build has no Haar cascades: use the dlib detector or opencv-python<5")

@@ -114,7 +114,7 @@ def _cell_hog(index, cell, orientations):
     slot = (slot + bins[index]).ravel()
     hist = np.bincount(slot, weights=magnitude[index].ravel(), minlength=n_slots)
     hist = hist.reshape(m, rows * cols, orientations) / (cell * cell)
-    return _l2_hys(hist).reshape(m, -1)
+    return _l2_hys(hist).reshape(m, rows * cols * orientations)
 
 
 def hog_batch(images, orientations=8, cell=16):
@@ -177,7 +177,8 @@ def hog_windows_batch(images, window=24, step=6, orientations=8, cell=8):
     full = _pair_index(g_row, g_col)
     # Inside a window a pixel on its top or bottom row has no row gradient, one
     # on its left or right column no column gradient, a corner neither.
-    no_row, no_col, neither = _pair_index(zero, g_col), _pair_index(g_row, zero), _pair_index(zero, zero)
+    no_row, no_col = _pair_index(zero, g_col), _pair_index(g_row, zero)
+    neither = _GRAD_RANGE * _GRAD_SPAN + _GRAD_RANGE  # the pair (0, 0)
     ys, xs = window_positions(h, window, step), window_positions(w, window, step)
     index = np.empty((n, len(ys), len(xs), window, window), dtype=np.int32)
     last = window - 1
@@ -187,6 +188,6 @@ def hog_windows_batch(images, window=24, step=6, orientations=8, cell=8):
             crop[...] = full[:, y : y + window, x : x + window]
             crop[:, [0, last], :] = no_row[:, [y, y + last], x : x + window]
             crop[:, :, [0, last]] = no_col[:, y : y + window, [x, x + last]]
-            crop[:, [0, 0, last, last], [0, last, 0, last]] = neither[0, 0, 0]
+            crop[:, [0, 0, last, last], [0, last, 0, last]] = neither
     hist = _cell_hog(index.reshape(-1, window, window), cell, orientations)
-    return hist.reshape(n, -1).astype(np.float32)
+    return hist.reshape(n, len(ys) * len(xs) * hist.shape[1]).astype(np.float32)

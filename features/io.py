@@ -7,7 +7,7 @@ import numpy as np
 
 from parameters import FEATURE_SETS
 
-from .convert import MANIFEST
+from .conversion import MANIFEST
 from .extract import stack_features
 
 

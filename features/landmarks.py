@@ -6,6 +6,7 @@ so nothing is downloaded at run time.
 
 import importlib.util
 import os
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -46,6 +47,9 @@ def predictor_path():
     )
 
 
+_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def shape_predictor():
     """The loaded dlib shape predictor (loaded once per process)."""
@@ -77,9 +81,10 @@ def landmarks_batch(images, box=DATASET.landmark_box):
     rect = dlib.rectangle(*box)
     images = np.ascontiguousarray(images, dtype=np.uint8)
     out = np.empty((len(images), N_LANDMARKS, 2), dtype=np.float32)
-    for i, image in enumerate(images):
-        shape = predictor(image, rect)
-        out[i] = [(p.x, p.y) for p in shape.parts()]
+    with _LOCK:  # dlib's models are not safe to call from several threads at once
+        for i, image in enumerate(images):
+            shape = predictor(image, rect)
+            out[i] = [(p.x, p.y) for p in shape.parts()]
     return clip_landmarks(out, images.shape[1:])
 
 

@@ -10,6 +10,7 @@ and model.
 """
 
 import os
+import threading
 
 import numpy as np
 
@@ -27,9 +28,9 @@ def load_image(source, color_order="bgr"):
 
     Parameters
     ----------
-    source : str, os.PathLike, PIL.Image.Image or ndarray
-        A file path, a PIL image, or an array (grey, or colour in
-        ``color_order``).
+    source : str, os.PathLike, bytes, PIL.Image.Image or ndarray
+        A file path, an encoded file's bytes, a PIL image, or an array
+        (grey, or colour in ``color_order``).
     color_order : {"bgr", "rgb"}
         Channel order of an array ``source``.
 
@@ -45,7 +46,20 @@ def load_image(source, color_order="bgr"):
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (bytes, bytearray, memoryview)):  # an encoded file in memory (uploads)
+        import io
+
+        if not len(source):
+            raise ImageError("empty file")
+        try:
+            with Image.open(io.BytesIO(source)) as img:
+                img.load()
+                source = ImageOps.exif_transpose(img)
+        except UnidentifiedImageError:
+            raise ImageError("not an image (or an unsupported format)") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"unreadable image ({e})") from None
+    elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.exists(path):
             raise ImageError(f"{path}: no such file")
@@ -100,6 +114,9 @@ class Recognizer:
         self.bundle = load_bundle(path)
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side = detector, upsample, max_side
+        # Detection and features run concurrently; the model call is serialised
+        # (Keras builds its predict function lazily, which is not thread-safe).
+        self._model_lock = threading.Lock()
 
     def detect(self, image, color_order="bgr"):
         """Face boxes ``(x, y, w, h)`` of an image, largest first."""
@@ -128,7 +145,8 @@ class Recognizer:
         needs_hog = any(n.startswith("hog") for n in _feature_names(self.bundle.feature_set))
         arrays = extract_features(crops, landmarks=True, hog=needs_hog)
         arrays["images"] = crops
-        probabilities = self.bundle.predict_proba(crops, stack_features(arrays, self.bundle.feature_set))
+        with self._model_lock:
+            probabilities = self.bundle.predict_proba(crops, stack_features(arrays, self.bundle.feature_set))
         return probabilities, arrays
 
     def predict(self, image, boxes=None, color_order="bgr"):

@@ -45,3 +45,6 @@ def run(prog, main_body, errors):
         fail(prog, str(e))
     except KeyboardInterrupt:
         fail(prog, "interrupted", 130)
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        sys.stderr.close()
+        return 0

@@ -39,7 +39,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from features.convert import ConversionError, convert, summary
+    from features.conversion import ConversionError, convert, summary
 
     def body():
         manifest = convert(

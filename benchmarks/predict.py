@@ -1,0 +1,100 @@
+"""Benchmark: end-to-end time per frame against the ``fer`` package, side by
+side on the same frames in one run, and headless video throughput.
+
+Frames are 640x480 with one face: frames of ``woman2.mp4`` scaled up, plus
+``obama.jpg`` scaled down. Each frame goes through both pipelines in turn
+(detection, landmarks, features, model for ours; detection and model for
+``fer``), so machine noise hits both alike. ``fer`` is imported from a
+folder of its own, installed without its dependencies:
+
+    pip install fer --no-deps --target /tmp/ferpkg
+    python benchmarks/predict.py --fer-path /tmp/ferpkg
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
+
+
+def frames_640x480(n):
+    """``n`` 640x480 BGR frames with one face."""
+    import cv2
+
+    capture = cv2.VideoCapture(os.path.join(SAMPLES, "woman2.mp4"))
+    frames = []
+    step = max(1, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) // n)
+    i = 0
+    while len(frames) < n - 1:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if i % step == 0:
+            frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
+        i += 1
+    frames.append(cv2.resize(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), (640, 480), interpolation=cv2.INTER_AREA))
+    return frames
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=40, help="frames to time")
+    p.add_argument("--repeats", type=int, default=3, help="passes over the frames")
+    p.add_argument("--fer-path", default="/tmp/ferpkg", help="folder holding the fer package (skipped if absent)")
+    p.add_argument("--detector", default="dlib", choices=["dlib", "opencv"])
+    args = p.parse_args(argv)
+
+    from models.recognizer import Recognizer
+
+    frames = frames_640x480(args.frames)
+    ours = Recognizer(detector=args.detector)
+    theirs = None
+    if os.path.isdir(os.path.join(args.fer_path, "fer")):
+        sys.path.insert(0, args.fer_path)
+        from fer.fer import FER
+
+        theirs = FER()
+    for frame in frames[:3]:  # warm-up: compile, caches
+        ours.predict(frame)
+        if theirs:
+            theirs.detect_emotions(frame)
+    t_ours, t_fer, found = [], [], 0
+    for _ in range(args.repeats):
+        for frame in frames:
+            t = time.perf_counter()
+            faces = ours.predict(frame)
+            t_ours.append(time.perf_counter() - t)
+            found += bool(faces)
+            if theirs:
+                t = time.perf_counter()
+                theirs.detect_emotions(frame)
+                t_fer.append(time.perf_counter() - t)
+    print(f"machine: {os.cpu_count()} cores; {len(frames)} frames of 640x480 x {args.repeats} passes; "
+          f"detector {args.detector}; a face found in {found / len(t_ours):.0%} of frames")
+    print(f"fer-toolkit: median {np.median(t_ours) * 1e3:.1f} ms/frame (p90 {np.percentile(t_ours, 90) * 1e3:.1f})")
+    if theirs:
+        print(f"fer package: median {np.median(t_fer) * 1e3:.1f} ms/frame (p90 {np.percentile(t_fer, 90) * 1e3:.1f})")
+        print(f"speed-up: {np.median(t_fer) / np.median(t_ours):.2f}x")
+
+    # Headless video throughput, as fer-video --no-display runs it.
+    import argparse as _argparse
+
+    from scripts.video import process
+
+    video_args = _argparse.Namespace(no_display=True, model=None, detector=args.detector, upsample=0, video=os.path.join(SAMPLES, "woman2.mp4"),
+                                     camera=None, csv=None, output=None, time_between_predictions=0.0,
+                                     show_confidence=True, show_probabilities=False, print_emotions=False,
+                                     max_frames=0)
+    summary = process(video_args)
+    print(f"fer-video --no-display on woman2.mp4 (596x336): {summary['frames']} frames in {summary['seconds']:.1f} s, "
+          f"{summary['frames'] / summary['seconds']:.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()
