@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CSV ?= $(firstword $(wildcard data/fer2013.csv data/fer2013.csv.gz ../shared/fer2013/fer2013.csv.gz))
 FEATURES ?= data/features
 
-.PHONY: install test demo benchmark clean
+.PHONY: install test demo train-demo benchmark pretrained clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ $(FEATURES)/manifest.json: | install
 	@test -n "$(CSV)" || { echo "put fer2013.csv (or .csv.gz) in data/, or run: make demo CSV=/path/to/fer2013.csv"; exit 1; }
 	$(BIN)/fer-convert --csv $(CSV) --out $(FEATURES) --force
 
+# Recognise the faces in a sample photo with the shipped model (offline, no dataset).
+demo: install
+	$(BIN)/fer-predict --output demo-annotated.png --bars demo-bars.png
+	@echo "wrote demo-annotated.png and demo-bars.png"
+
 # Convert the dataset, train model B with landmarks and sliding-window HOG for a
 # few epochs on a Training subset, and evaluate it on PrivateTest.
-demo: install $(FEATURES)/manifest.json
+train-demo: install $(FEATURES)/manifest.json
 	$(BIN)/fer-train --data $(FEATURES) --model B --features landmarks_hog_windows --epochs 3 \
 		--train-limit 8000 --out runs/demo --force --quiet
 	$(BIN)/fer-evaluate --model runs/demo --data $(FEATURES) --split PrivateTest
@@ -33,5 +38,10 @@ demo: install $(FEATURES)/manifest.json
 benchmark: install
 	$(BIN)/python benchmarks/convert.py --csv $(CSV)
 
+# Ship a trained run as the package's model (no optimizer state).
+RUN ?= runs/b-hybrid
+pretrained: install
+	$(BIN)/python -c "from models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained')"
+
 clean:
-	rm -rf $(VENV) runs/demo
+	rm -rf $(VENV) runs/demo demo-annotated.png demo-bars.png

@@ -334,6 +334,8 @@ def train(config, resume=False, force=False, log=print, verbose=1):
     feature_dim = train_data["features"].shape[1]
 
     strategy = _strategy(config)
+    if strategy is not None:
+        log(f"distributing with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
     scope = strategy.scope() if strategy else _NullScope()
     with scope:
         if resume:

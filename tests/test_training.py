@@ -154,3 +154,19 @@ def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, (name, res.stderr)
     with pytest.raises(BundleError):
         load_bundle(str(corrupt))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(real_features, tmp_path):
+    out = tmp_path / "mirrored"
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", real_features,
+                          "--out", str(out), "--model", "A", "--features", "landmarks", "--epochs", "2",
+                          "--train-limit", "1024", "--val-limit", "256", "--optimizer", "adam",
+                          "--learning-rate", "0.001", "--no-augment", "--batch-size", "32",
+                          "--distribute", "mirrored", "--cpu-devices", "2", "--quiet"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "MirroredStrategy over 2 replica(s)" in res.stdout
+    history = json.loads((out / "state.json").read_text())["history"]
+    assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
+    assert history[1]["loss"] < history[0]["loss"]  # it trains
+    assert load_bundle(str(out)).predict_proba(np.zeros((2, 48, 48), np.uint8), np.zeros((2, 136))).shape == (2, 7)

@@ -1,0 +1,71 @@
+"""Benchmark: latency of POST /api/predict under concurrent clients.
+
+Starts fer-web's app under waitress on a free local port and sends a 640x480
+one-face JPEG (obama.jpg, resized) from several client threads at once.
+
+    python benchmarks/web.py --clients 4 --requests 25
+"""
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    p.add_argument("--requests", type=int, default=25, help="requests per client")
+    args = p.parse_args(argv)
+
+    import cv2
+    import requests
+    from waitress.server import create_server
+
+    from models.recognizer import Recognizer
+    from models.webapp import create_app
+
+    image = cv2.resize(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), (640, 480), interpolation=cv2.INTER_AREA)
+    payload = cv2.imencode(".jpg", image)[1].tobytes()
+    recognizer = Recognizer()
+    recognizer.predict(image)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = create_server(create_app(recognizer), host="127.0.0.1", port=port, threads=8)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}/api/predict"
+
+    def client(_):
+        session = requests.Session()
+        times = []
+        for _ in range(args.requests):
+            t = time.perf_counter()
+            r = session.post(url, files={"file": ("face.jpg", payload, "image/jpeg")}, timeout=60)
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200 and len(r.json()["faces"]) == 1
+        return times
+
+    client(0)  # warm-up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.clients) as pool:
+        times = [t for ts in pool.map(client, range(args.clients)) for t in ts]
+    wall = time.perf_counter() - started
+    server.close()
+    print(f"machine: {os.cpu_count()} cores; {args.clients} concurrent clients x {args.requests} requests, "
+          f"640x480 JPEG with one face")
+    print(f"latency: median {np.median(times) * 1e3:.1f} ms, p90 {np.percentile(times, 90) * 1e3:.1f} ms; "
+          f"throughput {len(times) / wall:.1f} requests/s")
+
+
+if __name__ == "__main__":
+    main()
