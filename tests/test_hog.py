@@ -51,3 +51,11 @@ def test_equals_skimage_on_real_faces(real_features):
     check(images)
     stored = np.load(f"{real_features}/Training/hog_windows.npy")[:150]
     np.testing.assert_allclose(stored, hog_windows_batch(images), atol=1e-6)
+
+
+def test_empty_batch():
+    from features.extract import extract_features
+
+    out = extract_features(np.zeros((0, 48, 48), np.uint8))
+    assert out["landmarks"].shape == (0, 68, 2) and out["hog"].shape == (0, 72)
+    assert out["hog_windows"].shape == (0, 1800)

@@ -1,0 +1,34 @@
+"""Every command has a --help that explains every flag, and the installed
+entry points run the same code as the scripts."""
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPTS = ["convert", "train", "evaluate", "optimize", "predict", "video", "web"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_explains_every_flag(name):
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert f"fer-{name}" in res.stdout
+    module = importlib.import_module(f"scripts.{name}")
+    bare = [a.option_strings or a.dest for a in module.build_parser()._actions if not a.help]
+    assert not bare, f"flags without a description: {bare}"
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_entry_points_are_installed(name):
+    exe = shutil.which(f"fer-{name}", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("package not installed in this environment (pip install -e .)")
+    res = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and f"fer-{name}" in res.stdout
