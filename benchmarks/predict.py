@@ -38,7 +38,13 @@ def frames_640x480(n):
         if i % step == 0:
             frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
         i += 1
-    frames.append(cv2.resize(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), (640, 480), interpolation=cv2.INTER_AREA))
+    photo = cv2.imread(os.path.join(SAMPLES, "obama.jpg"))
+    scale = 640 / max(photo.shape[:2])
+    photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((480, 640, 3), np.uint8)  # letterboxed, aspect kept
+    h, w = min(480, photo.shape[0]), min(640, photo.shape[1])
+    canvas[(480 - h) // 2 : (480 - h) // 2 + h, (640 - w) // 2 : (640 - w) // 2 + w] = photo[:h, :w]
+    frames.append(canvas)
     return frames
 
 
@@ -53,7 +59,7 @@ def main(argv=None):
     from models.recognizer import Recognizer
 
     frames = frames_640x480(args.frames)
-    ours = Recognizer(detector=args.detector)
+    ours = Recognizer(detector=args.detector, max_side=640)
     theirs = None
     if os.path.isdir(os.path.join(args.fer_path, "fer")):
         sys.path.insert(0, args.fer_path)
@@ -87,7 +93,7 @@ def main(argv=None):
 
     from scripts.video import process
 
-    video_args = _argparse.Namespace(no_display=True, model=None, detector=args.detector, upsample=0, video=os.path.join(SAMPLES, "woman2.mp4"),
+    video_args = _argparse.Namespace(no_display=True, model=None, detector=args.detector, upsample=0, detect_max_side=640, video=os.path.join(SAMPLES, "woman2.mp4"),
                                      camera=None, csv=None, output=None, time_between_predictions=0.0,
                                      show_confidence=True, show_probabilities=False, print_emotions=False,
                                      max_frames=0)

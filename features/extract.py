@@ -81,4 +81,5 @@ def stack_features(arrays, feature_set):
     if not names:
         n = len(next(iter(arrays.values()))) if arrays else 0
         return np.zeros((n, 0), dtype=np.float32)
-    return np.concatenate([np.asarray(arrays[k]).reshape(len(arrays[k]), -1) for k in names], axis=1).astype(np.float32)
+    parts = [np.asarray(arrays[k]) for k in names]
+    return np.concatenate([p.reshape(len(p), int(np.prod(p.shape[1:]))) for p in parts], axis=1).astype(np.float32)

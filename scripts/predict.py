@@ -34,6 +34,8 @@ def build_parser():
     p.add_argument("--detector", default=VIDEO.detector, choices=["dlib", "opencv"], help="face detector")
     p.add_argument("--upsample", type=int, default=VIDEO.upsample,
                    help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
+    p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
+                   help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
     p.add_argument("--batch-size", type=int, default=16, help="images per batch in folders")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -91,7 +93,8 @@ def main(argv=None):
 
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
-        recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample)
+        recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
+                                max_side=args.detect_max_side)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)
