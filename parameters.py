@@ -126,8 +126,9 @@ class VideoPredictor:
     #: Longest side a photo is shrunk to before face detection (dlib finds
     #: faces of about 80 pixels and up at that size).
     detect_max_side: int = 1280
-    #: The same for video frames, where speed matters more.
-    video_max_side: int = 640
+    #: The same for video frames, where speed matters more: at 480 a 640x480
+    #: frame is searched for faces of about 107 pixels and up (BENCHMARKS.md).
+    video_max_side: int = 480
     #: dlib detector upsampling (1 finds faces down to ~40 px, 4x slower).
     upsample: int = 0
     #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).

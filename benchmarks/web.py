@@ -18,6 +18,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
@@ -34,7 +35,9 @@ def main(argv=None):
     from models.recognizer import Recognizer
     from models.webapp import create_app
 
-    image = cv2.resize(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), (640, 480), interpolation=cv2.INTER_AREA)
+    from predict import letterbox
+
+    image = letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg")))
     payload = cv2.imencode(".jpg", image)[1].tobytes()
     recognizer = Recognizer()
     recognizer.predict(image)
