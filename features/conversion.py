@@ -182,8 +182,9 @@ def _convert_chunk(task):
     Parameters
     ----------
     task : tuple
-        ``(texts, lines, size, landmarks, hog)``: pixel strings, their line
-        numbers, the image side and which features to compute.
+        ``(texts, lines, landmarks, hog, params)``: pixel strings, their line
+        numbers, which features to compute and the ``parameters.Dataset``
+        settings (image side, landmark box, HOG parameters).
 
     Returns
     -------
@@ -191,7 +192,8 @@ def _convert_chunk(task):
         ``keep`` (indices into the chunk of rows that parsed), ``images``,
         the feature arrays, and ``bad``: list of ``(line, problem)``.
     """
-    texts, lines, size, landmarks, hog = task
+    texts, lines, landmarks, hog, params = task
+    size = params.image_size
     images, keep, bad = [], [], []
     for i, (text, line) in enumerate(zip(texts, lines)):
         pixels, problem = parse_pixels(text, size * size)
@@ -203,7 +205,7 @@ def _convert_chunk(task):
     images = np.stack(images).reshape(-1, size, size) if images else np.zeros((0, size, size), np.uint8)
     out = {"keep": np.asarray(keep, dtype=np.int64), "images": images, "bad": bad}
     if len(images):
-        out.update(extract_features(images, landmarks=landmarks, hog=hog))
+        out.update(extract_features(images, landmarks=landmarks, hog=hog, params=params))
     return out
 
 
@@ -283,12 +285,12 @@ def _run_chunks(pool, tasks, progress):
         bar.close()
 
 
-def _start_pool(workers):
+def _start_pool(workers, landmarks):
     """Worker processes, started before the file is read so that they stay
     small and load the landmark model while the main process parses."""
     if workers <= 1:
         return None
-    return multiprocessing.get_context("fork").Pool(workers, initializer=_warm_up)
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_warm_up if landmarks else None)
 
 
 def convert(
@@ -342,8 +344,7 @@ def convert(
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ConversionError(f"{out_dir} already exists: use --force to replace it")
-    size = params.image_size
-    pool = _start_pool(workers or os.cpu_count() or 1)
+    pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
     try:
         sha256, text = read_source(csv_path)
         rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path)
@@ -352,7 +353,7 @@ def convert(
         if n_rows == 0:
             raise ConversionError(f"{csv_path}: no rows to convert")
         chunk = params.chunk_rows
-        tasks = [(rows["texts"][s : s + chunk], rows["lines"][s : s + chunk], size, landmarks, hog)
+        tasks = [(rows["texts"][s : s + chunk], rows["lines"][s : s + chunk], landmarks, hog, params)
                  for s in range(0, n_rows, chunk)]
         del rows["texts"]
         keep, parts, bad_pixels = [], {}, []

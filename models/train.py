@@ -364,7 +364,7 @@ def train(config, resume=False, force=False, log=print, verbose=1):
         reseed_dropout(model, config["seed"], epoch)
         data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
         started = time.perf_counter()
-        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose,
+        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
                         callbacks=[keras.callbacks.TerminateOnNaN()])
         seconds = time.perf_counter() - started
         if not np.isfinite(fit.history["loss"][-1]):
