@@ -3,6 +3,7 @@ bundles round-trip, flips mirror landmarks, evaluation and ensembles."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -78,6 +79,8 @@ def test_short_real_training_beats_chance(real_features, tmp_path):
     for name in ("model.keras", "bundle.json", "history.csv", "training_curves.png", "checkpoint.keras",
                  "classification_report.csv", "confusion_matrix.png"):
         assert (out / name).is_file(), name
+    if shutil.which("dot"):  # Graphviz present: Keras draws the architecture
+        assert (out / "architecture.png").is_file()
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["feature_set"] == "landmarks_hog_windows" and len(meta["normalization"]["mean"]) == 1936
     assert meta["metrics"]["PublicTest"]["accuracy"] == pytest.approx(final["val_accuracy"])
