@@ -5,7 +5,7 @@ always shows the default written here, and changing a default here changes it
 everywhere (conversion, training, evaluation, search, prediction).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 VERSION = "0.1.0"
 

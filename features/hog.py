@@ -15,7 +15,6 @@ bin edges.
 from functools import lru_cache
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 _GRAD_RANGE = 255
 _GRAD_SPAN = 2 * _GRAD_RANGE + 1

@@ -1,7 +1,6 @@
 """Drawing results: boxes and labels on images, probability bar charts."""
 
 import cv2
-import numpy as np
 
 
 def annotate(image, faces, show_confidence=True, show_probabilities=False, numbered=False):

@@ -201,6 +201,8 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
             status = (f"PublicTest accuracy {result['val_accuracy']:.4f}" if result.get("status") == "ok"
                       else f"failed ({result.get('error', 'unknown error')})")
             log(f"trial {t['tid'] + 1}/{max_evals}: {status}  {json.dumps(result.get('settings', {}))}")
+        if len(trials.trials) == done:
+            raise SearchError("hyperopt ran no new trial; see the Spark or hyperopt log above")
         done = len(trials.trials)
     return write_results(trials, base_config, out_dir)
 

@@ -26,7 +26,7 @@ def build_parser():
                "--max-evals 20 --trials runs/opt-b.trials --out runs/opt-b",
     )
     p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
-    p.add_argument("--model", default=NETWORK.model, help="A, B or svm")
+    p.add_argument("--model", default=NETWORK.model, choices=["A", "B", "svm"], help="model to tune")
     p.add_argument("--features", default=NETWORK.features, choices=list(FEATURE_SETS), help="feature set")
     p.add_argument("--max-evals", type=int, default=SEARCH.max_evals, help="total number of trials")
     p.add_argument("--trials", help="trials file, saved after every trial (default: <out>/trials.pickle)")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from features.extract import extract_features, stack_features
+from features.extract import stack_features
 from features.faces import ImageError, crop_faces
 from features.io import load_arrays
 from models.bundle import BundleError, load_bundle

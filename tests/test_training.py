@@ -139,9 +139,6 @@ def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
     script = os.path.join(ROOT, "scripts", "evaluate.py")
     out = tmp_path / "run"
     train(config(synthetic_features, out, model="A", features="landmarks", epochs=1), **QUIET)
-    (tmp_path / "nohog").mkdir()
-    from features import convert
-
     cases = {
         "missing bundle": ["--model", str(tmp_path / "nope"), "--data", synthetic_features],
         "missing data": ["--model", str(out), "--data", str(tmp_path / "nodata")],
