@@ -45,6 +45,18 @@ def annotate(image, faces, show_confidence=True, show_probabilities=False, numbe
     return out
 
 
+def write_image(path, image):
+    """Write an image file, or raise a one-line :class:`features.faces.ImageError`."""
+    from features.faces import ImageError
+
+    try:
+        ok = cv2.imwrite(path, image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ImageError(f"{path}: cannot write an image there (check the folder and the extension, e.g. .png)")
+
+
 def _label(image, text, origin, scale, thickness):
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     x, y = origin
@@ -82,5 +94,11 @@ def probability_bars(faces, path, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=100)
+    except (OSError, ValueError) as e:
+        from features.faces import ImageError
+
+        raise ImageError(f"{path}: cannot write the chart there ({e})") from None
+    finally:
+        plt.close(fig)

@@ -79,10 +79,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
 
     def body():
-        import cv2
         from tqdm import tqdm
 
-        from models.draw import annotate, probability_bars
+        from models.draw import annotate, probability_bars, write_image
         from models.recognizer import Recognizer, load_image
 
         if args.inputs:
@@ -110,7 +109,7 @@ def main(argv=None):
                 continue
             if args.output:
                 image = load_image(source)
-                cv2.imwrite(output_path(args.output, source, several, "annotated"), annotate(image, faces, numbered=True))
+                write_image(output_path(args.output, source, several, "annotated"), annotate(image, faces, numbered=True))
             if args.bars:
                 probability_bars(faces, output_path(args.bars, source, several, "bars"),
                                  os.path.basename(source) if isinstance(source, str) else SAMPLE)
