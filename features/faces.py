@@ -116,6 +116,28 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
+def crop_square(box, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x, shift_y=VIDEO.crop_shift_y):
+    """The FER-2013-style crop square around a face box.
+
+    Parameters
+    ----------
+    box : (x, y, w, h)
+    scale : float
+        Crop side over the box's larger side.
+    shift_x, shift_y : float
+        Offset of the crop's centre from the box's, in box sides.
+
+    Returns
+    -------
+    (x0, y0, side) : floats
+        Top-left corner and side of the square, in image pixels.
+    """
+    x, y, w, h = box
+    box_side = max(w, h)
+    side = scale * box_side
+    return (x + w / 2.0 + shift_x * box_side - side / 2.0, y + h / 2.0 + shift_y * box_side - side / 2.0, side)
+
+
 def crop_faces(gray, boxes, size=DATASET.image_size, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x,
                shift_y=VIDEO.crop_shift_y):
     """FER-2013-style crops around face boxes.
@@ -136,23 +158,18 @@ def crop_faces(gray, boxes, size=DATASET.image_size, scale=VIDEO.crop_scale, shi
     (N, size, size) uint8 ndarray
     """
     out = np.empty((len(boxes), size, size), dtype=np.uint8)
-    for i, (x, y, w, h) in enumerate(boxes):
-        side = max(w, h)
-        cx = x + w / 2.0 + shift_x * side
-        cy = y + h / 2.0 + shift_y * side
-        half = scale * side / 2.0
-        # Map the crop square onto the output with one affine warp (no copy of the big image).
-        k = size / (2.0 * half)
-        matrix = np.array([[k, 0.0, -(cx - half) * k], [0.0, k, -(cy - half) * k]])
-        interpolation = cv2.INTER_AREA if 2.0 * half > size else cv2.INTER_LINEAR
-        if interpolation == cv2.INTER_AREA:
-            x0, y0 = int(np.floor(cx - half)), int(np.floor(cy - half))
-            x1, y1 = int(np.ceil(cx + half)), int(np.ceil(cy + half))
-            padded = cv2.copyMakeBorder(gray[max(0, y0):max(0, y1), max(0, x0):max(0, x1)],
-                                        max(0, -y0), max(0, y1 - gray.shape[0]), max(0, -x0),
-                                        max(0, x1 - gray.shape[1]), cv2.BORDER_REPLICATE)
+    for i, box in enumerate(boxes):
+        x0, y0, side = crop_square(box, scale, shift_x, shift_y)
+        if side > size:  # shrinking: area averaging over the (border-padded) square
+            left, top = int(np.floor(x0)), int(np.floor(y0))
+            right, bottom = int(np.ceil(x0 + side)), int(np.ceil(y0 + side))
+            padded = cv2.copyMakeBorder(gray[max(0, top):max(0, bottom), max(0, left):max(0, right)],
+                                        max(0, -top), max(0, bottom - gray.shape[0]), max(0, -left),
+                                        max(0, right - gray.shape[1]), cv2.BORDER_REPLICATE)
             out[i] = cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
-        else:
+        else:  # enlarging: one affine warp maps the square onto the output
+            k = size / side
+            matrix = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
             out[i] = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE)
     return out

@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from features.extract import extract_features, stack_features
-from features.faces import ImageError, crop_faces, detect_faces, to_gray
+from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray
 from parameters import DATASET, VIDEO
 
 from .bundle import BundleError, load_bundle
@@ -211,11 +211,8 @@ class Recognizer:
 
     def _face(self, box, probabilities, landmarks):
         x, y, w, h = box
-        side = max(w, h)
-        half = VIDEO.crop_scale * side / 2.0
-        x0 = x + w / 2.0 + VIDEO.crop_shift_x * side - half
-        y0 = y + h / 2.0 + VIDEO.crop_shift_y * side - half
-        k = 2.0 * half / DATASET.image_size
+        x0, y0, side = crop_square(box)  # landmarks back from the 48x48 crop to the image
+        k = side / DATASET.image_size
         best = int(np.argmax(probabilities))
         return {
             "box": [int(x), int(y), int(w), int(h)],
