@@ -62,6 +62,11 @@ def feature_dimensions(params=DATASET):
     }
 
 
+def uses_hog(feature_set):
+    """Whether a feature set needs the HOG features (whole-image or windows)."""
+    return any(name.startswith("hog") for name in FEATURE_SETS[feature_set])
+
+
 def stack_features(arrays, feature_set):
     """Flatten and concatenate the arrays of a feature set, in a fixed order.
 

@@ -10,7 +10,7 @@ conversion uses.
 import cv2
 import numpy as np
 
-from features.extract import extract_features, stack_features
+from features.extract import extract_features, stack_features, uses_hog
 from features.landmarks import clip_landmarks
 from parameters import FEATURE_SETS, TRAINING
 
@@ -131,9 +131,8 @@ def features_of_augmented(images, landmarks, feature_set):
     -------
     (N, D) float32 ndarray
     """
-    names = FEATURE_SETS[feature_set]
-    arrays = extract_features(images, landmarks=False, hog=any(n.startswith("hog") for n in names))
-    if "landmarks" in names:
+    arrays = extract_features(images, landmarks=False, hog=uses_hog(feature_set))
+    if "landmarks" in FEATURE_SETS[feature_set]:
         arrays["landmarks"] = landmarks
     arrays.setdefault("images", images)
     return stack_features(arrays, feature_set)

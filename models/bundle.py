@@ -30,6 +30,33 @@ def atomic_write_json(path, data):
     os.replace(tmp, path)
 
 
+def model_inputs(images, features):
+    """The input dict of a CNN bundle's Keras model.
+
+    Parameters
+    ----------
+    images : (N, 48, 48) uint8 ndarray
+    features : (N, D) ndarray
+        Standardised features (D = 0 for an image-only model).
+
+    Returns
+    -------
+    dict
+        ``image`` (N, 48, 48, 1) float32 and, when D > 0, ``features``.
+    """
+    inputs = {"image": np.asarray(images, dtype=np.float32)[..., None]}
+    if features.shape[1]:
+        inputs["features"] = features
+    return inputs
+
+
+def save_keras(model, path):
+    """Save a Keras model atomically (temporary file, then rename)."""
+    tmp = path.replace(".keras", ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
 class Standardizer:
     """Per-dimension standardisation with statistics from the Training split.
 
@@ -111,16 +138,14 @@ class Bundle:
             from .svm import svm_probabilities
 
             return svm_probabilities(self.model, features)
-        images = np.asarray(images, dtype=np.float32)[..., None]
+        inputs = model_inputs(images, features)
         out = []
         # predict_on_batch reuses one compiled function: no per-call set-up,
         # so one face costs a few milliseconds, and every caller (evaluation,
         # prediction) runs the same computation.
         for start in range(0, len(images), batch_size):
-            inputs = {"image": images[start : start + batch_size]}
-            if features.shape[1]:
-                inputs["features"] = features[start : start + batch_size]
-            out.append(np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32))
+            batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+            out.append(np.asarray(self.model.predict_on_batch(batch), dtype=np.float32))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
 
@@ -144,14 +169,12 @@ def save_model(run_dir, model, kind):
     """Save the model file of a bundle atomically."""
     path = os.path.join(run_dir, MODEL_FILES[kind])
     if kind == "cnn":
-        tmp = path.replace(".keras", ".tmp.keras")
-        model.save(tmp)
+        save_keras(model, path)
     else:
         import skops.io
 
-        tmp = f"{path}.tmp"
-        skops.io.dump(model, tmp)
-    os.replace(tmp, path)
+        skops.io.dump(model, f"{path}.tmp")
+        os.replace(f"{path}.tmp", path)
 
 
 def save_bundle(run_dir, model, meta):

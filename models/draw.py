@@ -74,9 +74,9 @@ def probability_bars(faces, path, title=""):
     path : str
     title : str, optional
     """
-    from .plots import _pyplot
+    from .plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     n = max(1, len(faces))
     fig, axes = plt.subplots(n, 1, figsize=(5, 2.2 * n), squeeze=False)
     for i, face in enumerate(faces):

@@ -3,7 +3,8 @@
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +24,7 @@ def training_curves(history, path):
     path : str
         PNG file to write.
     """
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
@@ -50,7 +51,7 @@ def confusion_matrix_plot(confusion, classes, path, title=""):
         PNG file to write.
     title : str, optional
     """
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(confusion, dtype=np.float64)
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     k = len(classes)

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from features.extract import extract_features, stack_features
+from features.extract import extract_features, stack_features, uses_hog
 from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray
 from parameters import DATASET, VIDEO
 
@@ -142,8 +142,7 @@ class Recognizer:
         crops = np.asarray(crops, dtype=np.uint8)
         if not len(crops):
             return np.zeros((0, len(self.classes)), np.float32), {}
-        needs_hog = any(n.startswith("hog") for n in _feature_names(self.bundle.feature_set))
-        arrays = extract_features(crops, landmarks=True, hog=needs_hog)
+        arrays = extract_features(crops, landmarks=True, hog=uses_hog(self.bundle.feature_set))
         arrays["images"] = crops
         with self._model_lock:
             probabilities = self.bundle.predict_proba(crops, stack_features(arrays, self.bundle.feature_set))
@@ -222,9 +221,3 @@ class Recognizer:
             "landmarks": [[round(float(x0 + (px + 0.5) * k - 0.5), 1), round(float(y0 + (py + 0.5) * k - 0.5), 1)]
                           for px, py in landmarks],
         }
-
-
-def _feature_names(feature_set):
-    from parameters import FEATURE_SETS
-
-    return FEATURE_SETS[feature_set]

@@ -251,9 +251,9 @@ def write_results(trials, base_config, out_dir):
 
 def _plot_trials(rows, path):
     """Objective (PublicTest accuracy) per trial and the best so far."""
-    from .plots import _pyplot
+    from .plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = [r["trial"] for r in rows if r["status"] == "ok"]
     ys = [r["val_accuracy"] for r in rows if r["status"] == "ok"]

@@ -22,7 +22,7 @@ from features.extract import stack_features
 from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
 
 from .augment import augment_batch, features_of_augmented
-from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, save_model
+from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, model_inputs, save_keras, save_model
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
@@ -111,10 +111,7 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
             features = features_of_augmented(images, landmarks, feature_set)
         else:
             features = train["features"][idx]
-        inputs = {"image": images[..., None].astype(np.float32)}
-        if feature_dim:
-            inputs["features"] = standardizer(features)
-        return inputs, eye[train["labels"][idx]]
+        return model_inputs(images, standardizer(features)), eye[train["labels"][idx]]
 
     spec = {"image": tf.TensorSpec((None, *train["images"].shape[1:], 1), tf.float32)}
     if feature_dim:
@@ -271,9 +268,7 @@ def reseed_dropout(model, seed, epoch):
 def _validate(model, val, standardizer, batch_size):
     """Loss and accuracy on the validation split."""
     images, features, labels = val
-    inputs = {"image": images[..., None].astype(np.float32)}
-    if features.shape[1]:
-        inputs["features"] = standardizer(features)
+    inputs = model_inputs(images, standardizer(features))
     probs = np.asarray(model.predict(inputs, batch_size=max(batch_size, 256), verbose=0), dtype=np.float64)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0))))
     return loss, float(np.mean(np.argmax(probs, axis=1) == labels))
@@ -392,8 +387,7 @@ def train(config, resume=False, force=False, log=print, verbose=1):
                 state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
         state["epoch"] = epoch + 1
         # Checkpoint last, atomically: a crash before this line re-runs the epoch.
-        model.save(ckpt_path.replace(".keras", ".tmp.keras"))
-        os.replace(ckpt_path.replace(".keras", ".tmp.keras"), ckpt_path)
+        save_keras(model, ckpt_path)
         atomic_write_json(state_path, state)
         _write_history(run_dir, state["history"])
         log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "

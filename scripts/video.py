@@ -1,5 +1,6 @@
 """fer-video: real-time expression recognition on a webcam or a video file."""
 
+import argparse
 import csv
 import os
 import sys
@@ -38,7 +39,7 @@ def build_parser():
     p.add_argument("--no-display", action="store_true", help="show no window")
     p.add_argument("--time-between-predictions", type=float, default=VIDEO.time_between_predictions,
                    help="seconds between two predictions; frames in between reuse the last result (0: every frame)")
-    p.add_argument("--show-confidence", action=__import__("argparse").BooleanOptionalAction,
+    p.add_argument("--show-confidence", action=argparse.BooleanOptionalAction,
                    default=VIDEO.show_confidence, help="draw the confidence next to the label")
     p.add_argument("--show-probabilities", action="store_true", help="draw every class's probability")
     p.add_argument("--print-emotions", action="store_true", default=VIDEO.print_emotions,
