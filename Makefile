@@ -37,6 +37,7 @@ train-demo: install $(FEATURES)/manifest.json
 
 benchmark: install
 	$(BIN)/python benchmarks/convert.py --csv $(CSV)
+	$(BIN)/python benchmarks/landmarks.py --csv $(CSV)
 
 # Ship a trained run as the package's model (no optimizer state).
 RUN ?= runs/b-hybrid

