@@ -136,3 +136,27 @@ def features_of_augmented(images, landmarks, feature_set):
         arrays["landmarks"] = landmarks
     arrays.setdefault("images", images)
     return stack_features(arrays, feature_set)
+
+
+def mirror_probabilities(bundle, images, landmarks):
+    """A bundle's class probabilities on the mirror images of faces.
+
+    The second view of flip test-time augmentation: the features of the
+    mirror images are made as in training's flip (landmarks mirrored and
+    swapped left/right, HOG recomputed from the flipped image).
+
+    Parameters
+    ----------
+    bundle : models.bundle.Bundle
+    images : (N, 48, 48) uint8 ndarray
+    landmarks : (N, 68, 2) ndarray or None
+        Landmarks of ``images`` (needed when the bundle's feature set uses them).
+
+    Returns
+    -------
+    (N, K) float32 ndarray
+    """
+    flipped = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
+    if landmarks is not None:
+        landmarks = flip_landmarks(np.asarray(landmarks, dtype=np.float32), flipped.shape[2])
+    return bundle.predict_proba(flipped, features_of_augmented(flipped, landmarks, bundle.feature_set))

@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 
-from features.io import DataError, load_manifest, load_split
+from features.io import DataError, load_arrays, load_manifest, load_split
+from parameters import FEATURE_SETS
 
 from .bundle import BundleError, load_bundle
 from .plots import confusion_matrix_plot
@@ -76,8 +77,17 @@ def check_compatible(bundle, manifest, data_dir):
         )
 
 
-def predict_split(bundle, data_dir, split):
+def predict_split(bundle, data_dir, split, tta=False):
     """Probabilities of a bundle on a converted split, and the labels.
+
+    Parameters
+    ----------
+    bundle : models.bundle.Bundle
+    data_dir : str
+    split : str
+    tta : bool, optional
+        Average with the probabilities of the mirror images
+        (:func:`models.augment.mirror_probabilities`).
 
     Returns
     -------
@@ -89,10 +99,18 @@ def predict_split(bundle, data_dir, split):
         images, features, labels = load_split(data_dir, split, bundle.feature_set)
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
-    return bundle.predict_proba(images, features), labels
+    probabilities = bundle.predict_proba(images, features)
+    if tta:
+        from .augment import mirror_probabilities
+
+        landmarks = None
+        if "landmarks" in FEATURE_SETS[bundle.feature_set]:
+            landmarks = load_arrays(data_dir, split, ("landmarks",))["landmarks"]
+        probabilities = (probabilities + mirror_probabilities(bundle, images, landmarks)) / 2
+    return probabilities, labels
 
 
-def evaluate(model_paths, data_dir, split, out_dir=None):
+def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):
     """Evaluate one or several bundles; several also as an ensemble.
 
     Parameters
@@ -105,6 +123,9 @@ def evaluate(model_paths, data_dir, split, out_dir=None):
     out_dir : str, optional
         Where to write the reports (default: the single bundle's folder, or
         the first bundle's folder for an ensemble, in ``eval-<split>``).
+    tta : bool, optional
+        Flip test-time augmentation: average each model's probabilities on
+        the faces and on their mirror images.
 
     Returns
     -------
@@ -118,15 +139,16 @@ def evaluate(model_paths, data_dir, split, out_dir=None):
     probs, members = [], []
     labels = None
     for bundle in bundles:
-        p, labels = predict_split(bundle, data_dir, split)
+        p, labels = predict_split(bundle, data_dir, split, tta)
         probs.append(p)
         members.append({"model": bundle.path, **metrics(p, labels, manifest["classes"])})
     result = metrics(np.mean(probs, axis=0), labels, manifest["classes"])
-    result.update({"split": split, "models": list(model_paths)})
+    result.update({"split": split, "models": list(model_paths), "tta": bool(tta)})
     if len(bundles) > 1:
         result["members"] = members
-    out_dir = out_dir or os.path.join(model_paths[0], f"eval-{split}" + ("-ensemble" if len(bundles) > 1 else ""))
+    out_dir = out_dir or os.path.join(model_paths[0], f"eval-{split}" + ("-ensemble" if len(bundles) > 1 else "")
+                                      + ("-tta" if tta else ""))
     name = "ensemble of " + ", ".join(os.path.basename(os.path.normpath(p)) for p in model_paths) if len(bundles) > 1 else os.path.basename(os.path.normpath(model_paths[0]))
-    write_reports(out_dir, result, f"{name} on {split}: accuracy {result['accuracy']:.3f}")
+    write_reports(out_dir, result, f"{name} on {split}{' (flip TTA)' if tta else ''}: accuracy {result['accuracy']:.3f}")
     result["out_dir"] = out_dir
     return result

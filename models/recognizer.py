@@ -18,6 +18,7 @@ from features.extract import extract_features, stack_features, uses_hog
 from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray
 from parameters import DATASET, VIDEO
 
+from .augment import mirror_probabilities
 from .bundle import BundleError, load_bundle
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
@@ -105,15 +106,19 @@ class Recognizer:
     max_side : int, optional
         Larger images are shrunk to this for detection (boxes stay in the
         original pixels).
+    tta : bool, optional
+        Flip test-time augmentation: average the probabilities of each face
+        and of its mirror image (twice the model work).
     """
 
-    def __init__(self, model=None, detector=VIDEO.detector, upsample=VIDEO.upsample, max_side=VIDEO.detect_max_side):
+    def __init__(self, model=None, detector=VIDEO.detector, upsample=VIDEO.upsample, max_side=VIDEO.detect_max_side,
+                 tta=False):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
         self.bundle = load_bundle(path)
         self.classes = self.bundle.classes
-        self.detector, self.upsample, self.max_side = detector, upsample, max_side
+        self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
@@ -146,6 +151,8 @@ class Recognizer:
         arrays["images"] = crops
         with self._model_lock:
             probabilities = self.bundle.predict_proba(crops, stack_features(arrays, self.bundle.feature_set))
+            if self.tta:
+                probabilities = (probabilities + mirror_probabilities(self.bundle, crops, arrays["landmarks"])) / 2
         return probabilities, arrays
 
     def predict(self, image, boxes=None, color_order="bgr"):

@@ -29,6 +29,9 @@ def build_parser():
     p.add_argument("--split", default="PrivateTest", choices=SPLITS,
                    help="split to evaluate on (report on PrivateTest, choose on PublicTest)")
     p.add_argument("--out", help="folder for the reports (default: <first model>/eval-<split>)")
+    p.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation: average the probabilities of each face and of its "
+                        "mirror image (landmarks mirrored, HOG recomputed, as in training's flip)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (accuracy, macro_f1, per_class, confusion, n, ...) on stdout")
     return p
@@ -40,6 +43,8 @@ def format_table(result):
     for member in result.get("members", []):
         lines.append(f"{member['model']}: accuracy {member['accuracy']:.4f}  macro-F1 {member['macro_f1']:.4f}")
     name = "ensemble" if "members" in result else result["models"][0]
+    if result.get("tta"):
+        name += " with flip TTA"
     lines.append(f"{name} on {result['split']} (n={result['n']}): accuracy {result['accuracy']:.4f}  "
                  f"macro-F1 {result['macro_f1']:.4f}")
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
@@ -55,7 +60,7 @@ def main(argv=None):
     def body():
         from models.evaluate import evaluate
 
-        result = evaluate(args.model, args.data, args.split, out_dir=args.out)
+        result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta)
         print(json.dumps(result) if args.json else format_table(result))
 
     from features.io import DataError

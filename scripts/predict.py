@@ -32,6 +32,9 @@ def build_parser():
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
     p.add_argument("--detector", default=VIDEO.detector, choices=["dlib", "opencv"], help="face detector")
+    p.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation: average each face's probabilities with its mirror "
+                        "image's (a little more accurate, twice the model work)")
     p.add_argument("--upsample", type=int, default=VIDEO.upsample,
                    help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
     p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
@@ -93,7 +96,7 @@ def main(argv=None):
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                                max_side=args.detect_max_side)
+                                max_side=args.detect_max_side, tta=args.tta)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)

@@ -45,6 +45,9 @@ def build_parser():
     p.add_argument("--print-emotions", action="store_true", default=VIDEO.print_emotions,
                    help="print each prediction on the terminal")
     p.add_argument("--detector", default=VIDEO.detector, choices=["dlib", "opencv"], help="face detector")
+    p.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation: average each face's probabilities with its mirror "
+                        "image's (a little more accurate, twice the model work)")
     p.add_argument("--upsample", type=int, default=VIDEO.upsample, help="dlib upsampling (finds smaller faces)")
     p.add_argument("--detect-max-side", type=int, default=VIDEO.video_max_side,
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
@@ -104,7 +107,7 @@ def process(args, out=sys.stdout):
     if display:
         check_display()
     recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                            max_side=args.detect_max_side)
+                            max_side=args.detect_max_side, tta=args.tta)
     capture = open_capture(args)
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     writer = rows = csv_file = None

@@ -229,3 +229,44 @@ def test_shipped_model_is_small_and_beats_chance(real_features):
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=1000)
     probs = bundle.predict_proba(arrays["images"], stack_features(arrays, bundle.feature_set))
     assert np.mean(probs.argmax(1) == arrays["labels"]) > 0.45
+
+
+def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_features, recognizer, tmp_path):
+    """Mirror-image probabilities of mirrored faces are the faces' own
+    probabilities (the flipped features are exact), and evaluation and the
+    recognizer both average the two views."""
+    from models.augment import flip_landmarks, mirror_probabilities
+    from models.evaluate import evaluate
+
+    bundle = recognizer.bundle
+    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=60)
+    images, landmarks = arrays["images"], arrays["landmarks"]
+    plain = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
+    mirrored = mirror_probabilities(bundle, images, landmarks)
+    assert np.abs(mirrored - plain).max() > 1e-3  # a different view...
+    twice = mirror_probabilities(bundle, np.ascontiguousarray(images[:, :, ::-1]), flip_landmarks(landmarks, 48))
+    np.testing.assert_allclose(twice, plain, atol=1e-5)  # ...whose mirror is the original
+    tta = Recognizer(tta=True)
+    probs, _ = tta.predict_crops(images)
+    on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.feature_set))
+    np.testing.assert_allclose(probs, (plain + on_mirror) / 2, atol=1e-5)
+    full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"))
+    both = (bundle.predict_proba(full["images"], stack_features(full, bundle.feature_set))
+            + mirror_probabilities(bundle, full["images"], full["landmarks"])) / 2
+    result = evaluate([PRETRAINED], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True)
+    assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
+
+
+def _mirror_inputs(images, feature_set):
+    """Mirror images and their features built by hand: landmarks mirrored
+    point by point, HOG by the conversion's function on the flipped pixels."""
+    from features.extract import extract_features
+    from features.landmarks import landmarks_batch
+    from models.augment import MIRROR
+
+    flipped = np.ascontiguousarray(images[:, :, ::-1])
+    arrays = extract_features(flipped, landmarks=False)
+    lm = landmarks_batch(images)[:, MIRROR]
+    lm[..., 0] = 47 - lm[..., 0]
+    arrays["landmarks"] = lm
+    return flipped, stack_features(arrays, feature_set)

@@ -133,6 +133,12 @@ def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
     assert len(result["members"]) == 2 and result["n"] == 96
     assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
     assert (tmp_path / "ens" / "classification_report.csv").is_file()
+    assert result["tta"] is False
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--data", synthetic_features,
+           "--split", "PrivateTest", "--tta", "--model", runs[0], "--model", runs[1]]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "with flip TTA" in res.stdout and (tmp_path / "run0" / "eval-PrivateTest-ensemble-tta").is_dir()
 
 
 def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
