@@ -22,6 +22,7 @@ import numpy as np, tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads({threads})
 tf.config.threading.set_inter_op_parallelism_threads({threads})
 import keras
+keras.mixed_precision.set_global_policy({policy!r})
 from models.train import build_from_config, default_config
 config = default_config()
 config.update(model="B", features="landmarks_hog_windows", batch_size={batch})
@@ -38,8 +39,8 @@ print(json.dumps({{"images_per_second": n / dt, "parameters": model.count_params
 """
 
 
-def measure(batch, threads, xla):
-    code = CHILD.format(root=ROOT, batch=batch, threads=threads, xla=xla)
+def measure(batch, threads, xla, policy="float32"):
+    code = CHILD.format(root=ROOT, batch=batch, threads=threads, xla=xla, policy=policy)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -214,6 +214,8 @@ class ShapePredictor:
         if status:
             raise ModelFormatError(f"{name}: not a dlib shape predictor of regular trees (code {status})")
         _, n_shape, n_cascades, n_trees, n_splits, n_leaves, _ = (int(d) for d in dims)
+        if n_cascades * n_trees * n_leaves * n_shape * 2 > buf.size:  # a float takes 2 bytes or more
+            raise ModelFormatError(f"{name}: sizes larger than the file; not a dlib shape predictor")
         self.initial_shape = np.zeros(n_shape, np.float32)
         self.split1 = np.zeros((n_cascades, n_trees, n_splits), np.int32)
         self.split2 = np.zeros_like(self.split1)
