@@ -79,6 +79,17 @@ def _read_column(buf, pos, out):
 
 
 @njit(cache=True)
+def _read_size(buf, pos, dims, i, first):
+    """A size all cascades (or trees) share: stored in ``dims[i]`` when
+    ``first``, otherwise compared with it; returns it, the next position and
+    whether it matched."""
+    n, pos = _read_int(buf, pos)
+    if first:
+        dims[i] = n
+    return n, pos, first or n == dims[i]
+
+
+@njit(cache=True)
 def _walk(buf, fill, initial, split1, split2, thresh, leaves, anchors, deltas):
     """Walk a serialised ``dlib::shape_predictor``.
 
@@ -105,16 +116,12 @@ def _walk(buf, fill, initial, split1, split2, thresh, leaves, anchors, deltas):
     n_cascades, pos = _read_int(buf, pos)
     dims[2] = n_cascades
     for c in range(n_cascades):
-        n_trees, pos = _read_int(buf, pos)
-        if c == 0:
-            dims[3] = n_trees
-        elif n_trees != dims[3]:
+        n_trees, pos, same = _read_size(buf, pos, dims, 3, c == 0)
+        if not same:
             return 2, dims, pos
         for t in range(n_trees):
-            n_splits, pos = _read_int(buf, pos)
-            if c == 0 and t == 0:
-                dims[4] = n_splits
-            elif n_splits != dims[4]:
+            n_splits, pos, same = _read_size(buf, pos, dims, 4, c == 0 and t == 0)
+            if not same:
                 return 2, dims, pos
             for s in range(n_splits):
                 i1, pos = _read_int(buf, pos)
@@ -124,10 +131,8 @@ def _walk(buf, fill, initial, split1, split2, thresh, leaves, anchors, deltas):
                     split1[c, t, s] = i1
                     split2[c, t, s] = i2
                     thresh[c, t, s] = th
-            n_leaves, pos = _read_int(buf, pos)
-            if c == 0 and t == 0:
-                dims[5] = n_leaves
-            elif n_leaves != dims[5]:
+            n_leaves, pos, same = _read_size(buf, pos, dims, 5, c == 0 and t == 0)
+            if not same:
                 return 2, dims, pos
             if n_leaves != n_splits + 1:
                 return 3, dims, pos
@@ -144,10 +149,8 @@ def _walk(buf, fill, initial, split1, split2, thresh, leaves, anchors, deltas):
     if n_anchor_sets != n_cascades:
         return 2, dims, pos
     for c in range(n_cascades):
-        n_pixels, pos = _read_int(buf, pos)
-        if c == 0:
-            dims[6] = n_pixels
-        elif n_pixels != dims[6]:
+        n_pixels, pos, same = _read_size(buf, pos, dims, 6, c == 0)
+        if not same:
             return 2, dims, pos
         if n_pixels > anchors.shape[1]:
             return 3, dims, pos
@@ -158,8 +161,8 @@ def _walk(buf, fill, initial, split1, split2, thresh, leaves, anchors, deltas):
     if n_delta_sets != n_cascades:
         return 2, dims, pos
     for c in range(n_cascades):
-        n_pixels, pos = _read_int(buf, pos)
-        if n_pixels != dims[6]:
+        n_pixels, pos, same = _read_size(buf, pos, dims, 6, False)
+        if not same:
             return 2, dims, pos
         for p in range(n_pixels):
             x, pos = _read_float(buf, pos)
