@@ -1,10 +1,12 @@
-"""Benchmark: training throughput of model B (images/s) by batch size, threads
-and XLA, on random inputs of the real shapes (fused with sliding-window HOG).
+"""Benchmark: training throughput of model B (images/s) by batch size, threads,
+XLA and precision, on random inputs of the real shapes (fused with
+sliding-window HOG).
 
 Each configuration runs in a fresh process (TensorFlow's thread pools are
 fixed at start-up): one warm-up epoch, then a timed one.
 
     python benchmarks/train_speed.py
+    python benchmarks/train_speed.py --precision-repeats 3   # float32 against mixed_bfloat16 only
 """
 
 import argparse
@@ -48,10 +50,21 @@ def measure(batch, threads, xla, policy="float32"):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batches", default="32,64,128")
-    p.add_argument("--threads", default="1,2")
+    p.add_argument("--batches", default="32,64,128", help="batch sizes, comma-separated")
+    p.add_argument("--threads", default="1,2", help="TensorFlow thread counts, comma-separated")
+    p.add_argument("--precision-repeats", type=int, default=0,
+                   help="instead, time float32 and Keras' mixed_bfloat16 policy side by side this many "
+                        "times (batch 64, all cores)")
     args = p.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; model B + landmarks_hog_windows")
+    if args.precision_repeats:
+        print("| repeat | float32 images/s | mixed_bfloat16 images/s |")
+        print("| ---: | ---: | ---: |")
+        for i in range(args.precision_repeats):
+            rates = [measure(64, os.cpu_count(), False, policy)["images_per_second"]
+                     for policy in ("float32", "mixed_bfloat16")]
+            print(f"| {i + 1} | {rates[0]:.0f} | {rates[1]:.0f} |", flush=True)
+        return
     print("| batch | threads | XLA | images/s |")
     print("| ---: | ---: | --- | ---: |")
     for threads in (int(t) for t in args.threads.split(",")):
