@@ -15,7 +15,6 @@ import numpy as np
 
 from parameters import DATASET
 
-N_LANDMARKS = 68
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
 
