@@ -40,7 +40,7 @@ benchmark: install
 	$(BIN)/python benchmarks/landmarks.py --csv $(CSV)
 
 # Ship a trained run as the package's model (no optimizer state).
-RUN ?= runs/b-hybrid
+RUN ?= runs/b-long
 pretrained: install
 	$(BIN)/python -c "from models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained')"
 
