@@ -106,14 +106,11 @@ def main(argv=None):
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480")
 
     # Headless video throughput, as fer-video --no-display runs it.
-    import argparse as _argparse
+    from scripts.video import build_parser, process
 
-    from scripts.video import process
-
-    video_args = _argparse.Namespace(no_display=True, model=None, detector=args.detector, upsample=0, detect_max_side=480, video=os.path.join(SAMPLES, "woman2.mp4"),
-                                     camera=None, csv=None, output=None, time_between_predictions=0.0,
-                                     show_confidence=True, show_probabilities=False, print_emotions=False,
-                                     max_frames=0)
+    # fer-video's own parser, so that every flag has its default.
+    video_args = build_parser().parse_args(["--video", os.path.join(SAMPLES, "woman2.mp4"), "--no-display",
+                                            "--detector", args.detector, "--detect-max-side", "480"])
     summary = process(video_args)
     print(f"fer-video --no-display on woman2.mp4 (596x336): {summary['frames']} frames in {summary['seconds']:.1f} s, "
           f"{summary['frames'] / summary['seconds']:.1f} frames/s")
