@@ -138,25 +138,37 @@ def features_of_augmented(images, landmarks, feature_set):
     return stack_features(arrays, feature_set)
 
 
-def mirror_probabilities(bundle, images, landmarks):
-    """A bundle's class probabilities on the mirror images of faces.
-
-    The second view of flip test-time augmentation: the features of the
-    mirror images are made as in training's flip (landmarks mirrored and
-    swapped left/right, HOG recomputed from the flipped image).
+def mirror_inputs(images, landmarks, feature_set):
+    """Mirror images of faces and their stacked features, made as in
+    training's flip (landmarks mirrored and swapped left/right, HOG
+    recomputed from the flipped image): the second view of flip test-time
+    augmentation.
 
     Parameters
     ----------
-    bundle : models.bundle.Bundle
     images : (N, 48, 48) uint8 ndarray
     landmarks : (N, 68, 2) ndarray or None
-        Landmarks of ``images`` (needed when the bundle's feature set uses them).
+        Landmarks of ``images`` (needed when ``feature_set`` uses them).
+    feature_set : str
+
+    Returns
+    -------
+    flipped : (N, 48, 48) uint8 ndarray
+    features : (N, D) float32 ndarray
+        Raw (unstandardised) features of ``flipped``.
+    """
+    flipped = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
+    if landmarks is not None:
+        landmarks = flip_landmarks(np.asarray(landmarks, dtype=np.float32), flipped.shape[2])
+    return flipped, features_of_augmented(flipped, landmarks, feature_set)
+
+
+def mirror_probabilities(bundle, images, landmarks):
+    """A bundle's class probabilities on the mirror images of faces
+    (:func:`mirror_inputs`).
 
     Returns
     -------
     (N, K) float32 ndarray
     """
-    flipped = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
-    if landmarks is not None:
-        landmarks = flip_landmarks(np.asarray(landmarks, dtype=np.float32), flipped.shape[2])
-    return bundle.predict_proba(flipped, features_of_augmented(flipped, landmarks, bundle.feature_set))
+    return bundle.predict_proba(*mirror_inputs(images, landmarks, bundle.feature_set))

@@ -18,7 +18,7 @@ from features.extract import extract_features, stack_features, uses_hog
 from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray
 from parameters import DATASET, VIDEO
 
-from .augment import mirror_probabilities
+from .augment import mirror_inputs
 from .bundle import BundleError, load_bundle
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
@@ -149,10 +149,13 @@ class Recognizer:
             return np.zeros((0, len(self.classes)), np.float32), {}
         arrays = extract_features(crops, landmarks=True, hog=uses_hog(self.bundle.feature_set))
         arrays["images"] = crops
+        features = stack_features(arrays, self.bundle.feature_set)
+        if self.tta:  # features outside the lock, like the plain view's
+            mirrored = mirror_inputs(crops, arrays["landmarks"], self.bundle.feature_set)
         with self._model_lock:
-            probabilities = self.bundle.predict_proba(crops, stack_features(arrays, self.bundle.feature_set))
+            probabilities = self.bundle.predict_proba(crops, features)
             if self.tta:
-                probabilities = (probabilities + mirror_probabilities(self.bundle, crops, arrays["landmarks"])) / 2
+                probabilities = (probabilities + self.bundle.predict_proba(*mirrored)) / 2
         return probabilities, arrays
 
     def predict(self, image, boxes=None, color_order="bgr"):
