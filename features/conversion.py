@@ -210,10 +210,15 @@ def _convert_chunk(task):
 
 
 def _warm_up():
-    """Load the landmark model once per worker."""
-    from .landmarks import shape_predictor
+    """Load the landmark model once per worker. A failure is left to the
+    first chunk, which raises it again where the main process sees it (a
+    failing pool initializer would only be restarted, forever)."""
+    from .landmarks import MissingModelError, shape_predictor
 
-    shape_predictor()
+    try:
+        shape_predictor()
+    except MissingModelError:
+        pass
 
 
 # --------------------------------------------------------------------------

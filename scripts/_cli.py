@@ -37,11 +37,15 @@ def run(prog, main_body, errors):
     main_body : callable
         Returns the exit code (or None for 0).
     errors : tuple of exception types
-        Errors whose message is shown as one line, without a traceback.
+        Errors whose message is shown as one line, without a traceback (a
+        missing or unreadable landmark model, which every script may load,
+        always is).
     """
+    from features.landmarks import MissingModelError
+
     try:
         return main_body() or 0
-    except errors as e:
+    except (*errors, MissingModelError) as e:
         fail(prog, str(e))
     except KeyboardInterrupt:
         fail(prog, "interrupted", 130)

@@ -70,3 +70,27 @@ def test_truncated_or_foreign_file_is_refused(tmp_path, cut):
     path.write_bytes(head if cut else b"not a dlib model at all, just text" * 10)
     with pytest.raises(ModelFormatError):
         ShapePredictor(str(path))
+
+
+@pytest.mark.parametrize("script, args", [("convert", ["--workers", "2"]), ("predict", [])])
+def test_unusable_landmark_model_is_one_line(tmp_path, synthetic_rows, script, args):
+    """A corrupt landmark model file stops fer-convert (whose workers load it)
+    and fer-predict with one line, and conversion leaves no output."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, write_csv
+
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(bytes(range(256)) * 8)
+    if script == "convert":
+        args = ["--csv", write_csv(tmp_path / "f.csv", synthetic_rows), "--out", str(tmp_path / "out"), *args]
+    code = (f"import sys; sys.path.insert(0, {ROOT!r}); import features.landmarks as L; "
+            f"L.predictor_path = lambda: {str(bad)!r}; from scripts.{script} import main; "
+            f"sys.exit(main({args!r}))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    lines = [l for l in res.stderr.strip().splitlines() if l.startswith(f"fer-{script}: error:")]
+    assert len(lines) == 1 and "unusable landmark model" in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists()
