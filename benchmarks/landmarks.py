@@ -4,6 +4,7 @@ on the same FER-2013 faces, one core each, median of several repeats. Also
 checks that both give the same landmarks.
 
     python benchmarks/landmarks.py --csv ../shared/fer2013/fer2013.csv.gz --rows 4000
+    python benchmarks/landmarks.py --blocks 64,128,256,512,1024   # the batch side by block size
 """
 
 import argparse
@@ -40,6 +41,8 @@ def main():
                    help="FER-2013 CSV (.csv or .csv.gz)")
     p.add_argument("--rows", type=int, default=4000, help="faces to time")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats of each side (median reported)")
+    p.add_argument("--blocks", help="instead, time the batch evaluation with each of these block sizes "
+                                    "(images taken through the trees together), comma-separated")
     args = p.parse_args()
 
     import dlib
@@ -52,6 +55,18 @@ def main():
     rect = dlib.rectangle(*box)
     reference, ours = dlib_shape_predictor(), shape_predictor()
     ours(faces[:8], box)  # compile (or load the compiled code) before timing
+    if args.blocks:
+        sizes = [int(b) for b in args.blocks.split(",")]
+        times = {b: [] for b in sizes}
+        for _ in range(args.repeats):  # interleaved
+            for b in sizes:
+                started = time.perf_counter()
+                ours(faces, box, block=b)
+                times[b].append(time.perf_counter() - started)
+        print(f"faces: {len(faces)}; repeats: {args.repeats}; one core")
+        for b in sizes:
+            print(f"block {b:>5}: {statistics.median(times[b]) / len(faces) * 1e3:.3f} ms an image")
+        return
 
     def run_dlib():
         return np.array([[(q.x, q.y) for q in reference(face, rect).parts()] for face in faces], np.float32)

@@ -248,7 +248,7 @@ class ShapePredictor:
         """Number of landmarks (68 for dlib's face model)."""
         return self.initial_shape.size // 2
 
-    def __call__(self, images, box):
+    def __call__(self, images, box, block=_BLOCK):
         """Landmarks of a batch of grayscale images, all with the same box.
 
         Parameters
@@ -256,6 +256,8 @@ class ShapePredictor:
         images : (N, H, W) uint8 ndarray
         box : tuple of int
             ``(left, top, right, bottom)``, as ``dlib.rectangle``.
+        block : int, optional
+            Images taken through the trees together (a speed setting only).
 
         Returns
         -------
@@ -269,7 +271,7 @@ class ShapePredictor:
         left, top, right, bottom = (float(v) for v in box)
         out = np.empty((len(images), self.n_landmarks, 2), np.float32)
         _predict_batch(images, left, top, right - left, bottom - top, self.initial_shape, self.split1,
-                       self.split2, self.thresholds, self.leaves, self.anchors, self.deltas, out)
+                       self.split2, self.thresholds, self.leaves, self.anchors, self.deltas, out, block)
         return out
 
 
