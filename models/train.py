@@ -236,16 +236,54 @@ def _architecture_png(model, run_dir, log):
     return os.path.isfile(path)
 
 
-def _install_sigterm():
-    """Turn SIGTERM into KeyboardInterrupt so that ``kill`` stops cleanly too."""
+class _StopOnSignal:
+    """Turn Ctrl-C and SIGTERM into a request to stop after the current batch.
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+    Raising KeyboardInterrupt straight from a signal handler can be lost:
+    Python discards an exception raised while a ``__del__`` method or a weakref
+    callback runs, and TensorFlow runs many, so a ``kill`` was once ignored.
+    A flag that the training loop checks after every batch cannot be lost.
+    A second signal raises KeyboardInterrupt at once.
+    """
 
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        pass
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        for sig in self.SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not in the main thread: signals stay as they are
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+    def check(self):
+        """Raise KeyboardInterrupt if a stop was requested."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def callback(self, model):
+        """A Keras callback that ends ``fit`` after the batch during which a stop was requested."""
+        import keras
+
+        def on_batch_end(batch, logs=None):
+            if self.requested:
+                model.stop_training = True
+
+        return keras.callbacks.LambdaCallback(on_train_batch_end=on_batch_end)
 
 
 def reseed_dropout(model, seed, epoch):
@@ -274,7 +312,12 @@ def _validate(model, val, standardizer, batch_size):
     return loss, float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def train(config, resume=False, force=False, log=print, verbose=1):
+#: Settings that a resumed run may take from the new ``config`` instead of its
+#: own: the length of the run (``data`` and ``out`` always come from ``config``).
+RESUME_OVERRIDES = ("epochs", "early_stopping_patience")
+
+
+def train(config, resume=False, force=False, log=print, verbose=1, overrides=RESUME_OVERRIDES):
     """Train a CNN and write its run folder.
 
     Parameters
@@ -289,6 +332,9 @@ def train(config, resume=False, force=False, log=print, verbose=1):
         Receives one line per event.
     verbose : int, optional
         Keras progress bar (1), one line per epoch (2) or nothing (0).
+    overrides : sequence of str, optional
+        On resume, the settings of :data:`RESUME_OVERRIDES` taken from
+        ``config``; the others keep the run's own values.
 
     Returns
     -------
@@ -314,9 +360,9 @@ def train(config, resume=False, force=False, log=print, verbose=1):
     if resume:
         with open(state_path) as f:
             state = json.load(f)
-        # The run's own configuration wins, except for the length of the run.
+        # The run's own configuration wins, except where the run is and, if asked, its length.
         saved = state["config"]
-        for key in ("epochs", "early_stopping_patience", "data", "out"):
+        for key in ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES)):
             saved[key] = config[key]
         config = saved
     os.makedirs(run_dir, exist_ok=True)
@@ -347,56 +393,58 @@ def train(config, resume=False, force=False, log=print, verbose=1):
                      data_sha256=manifest.get("source_sha256"))
     weights = class_weights(train_data["labels"], n_classes) if config["imbalance"] == "class_weights" else None
 
-    _install_sigterm()
     stopped = "epochs"
     log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
         f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
-        + (f", resuming after epoch {state['epoch']}" if resume else ""))
-    while state["epoch"] < config["epochs"]:
-        epoch = state["epoch"]
-        lr = max(config["learning_rate"] * config["decay"] ** epoch * state["lr_scale"], config["min_learning_rate"])
-        model.optimizer.learning_rate = lr
-        reseed_dropout(model, config["seed"], epoch)
-        data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
-        started = time.perf_counter()
-        fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
-                        callbacks=[keras.callbacks.TerminateOnNaN()])
-        seconds = time.perf_counter() - started
-        if not np.isfinite(fit.history["loss"][-1]):
-            raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
-                                f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
-        val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
-        row = {"epoch": epoch + 1, "loss": fit.history["loss"][-1], "accuracy": fit.history["accuracy"][-1],
-               "val_loss": val_loss, "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
-               "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
-        state["history"].append(row)
-        state["seconds"] += seconds
-        improved = val_acc > state["best_val_accuracy"]
-        if improved:
-            state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, stale=0)
-            save_model(run_dir, model, "cnn")
-            meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
-            atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
-        else:
-            state["stale"] += 1
-        if val_loss < state["best_val_loss"] - 1e-4:
-            state.update(best_val_loss=val_loss, plateau_wait=0)
-        else:
-            state["plateau_wait"] += 1
-            if state["plateau_wait"] >= config["plateau_patience"]:
-                state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
-        state["epoch"] = epoch + 1
-        # Checkpoint last, atomically: a crash before this line re-runs the epoch.
-        save_keras(model, ckpt_path)
-        atomic_write_json(state_path, state)
-        _write_history(run_dir, state["history"])
-        log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
-            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
-            f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
-        if state["stale"] >= config["early_stopping_patience"]:
-            stopped = "early stopping"
-            log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
-            break
+        + (f", resuming after epoch {state['epoch']} of {config['epochs']}" if resume else ""))
+    with _StopOnSignal() as stop:
+        while state["epoch"] < config["epochs"]:
+            stop.check()  # between epochs: the last finished one is checkpointed
+            epoch = state["epoch"]
+            lr = max(config["learning_rate"] * config["decay"] ** epoch * state["lr_scale"], config["min_learning_rate"])
+            model.optimizer.learning_rate = lr
+            reseed_dropout(model, config["seed"], epoch)
+            data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
+            started = time.perf_counter()
+            fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
+                            callbacks=[keras.callbacks.TerminateOnNaN(), stop.callback(model)])
+            seconds = time.perf_counter() - started
+            stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
+            if not np.isfinite(fit.history["loss"][-1]):
+                raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
+                                    f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
+            val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
+            row = {"epoch": epoch + 1, "loss": fit.history["loss"][-1], "accuracy": fit.history["accuracy"][-1],
+                   "val_loss": val_loss, "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
+                   "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
+            state["history"].append(row)
+            state["seconds"] += seconds
+            improved = val_acc > state["best_val_accuracy"]
+            if improved:
+                state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, stale=0)
+                save_model(run_dir, model, "cnn")
+                meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
+                atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
+            else:
+                state["stale"] += 1
+            if val_loss < state["best_val_loss"] - 1e-4:
+                state.update(best_val_loss=val_loss, plateau_wait=0)
+            else:
+                state["plateau_wait"] += 1
+                if state["plateau_wait"] >= config["plateau_patience"]:
+                    state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
+            state["epoch"] = epoch + 1
+            # Checkpoint last, atomically: a crash before this line re-runs the epoch.
+            save_keras(model, ckpt_path)
+            atomic_write_json(state_path, state)
+            _write_history(run_dir, state["history"])
+            log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+                f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
+                f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
+            if state["stale"] >= config["early_stopping_patience"]:
+                stopped = "early stopping"
+                log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
+                break
 
     from .plots import training_curves
 

@@ -95,10 +95,18 @@ def build_parser():
     p.add_argument("--val-limit", type=int, default=0, help="use only the first N PublicTest rows (0: all)")
     p.add_argument("--params", help="JSON file of settings (e.g. best.json from fer-optimize); "
                                     "flags given explicitly still win")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint, with its own settings; only "
+                        "--epochs and --early-stopping-patience, if given, change them")
     p.add_argument("--force", action="store_true", help="start afresh over an existing run folder")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     return p
+
+
+def given_flags(argv):
+    """Settings named by an explicit flag on the command line (``--keep-prob`` -> ``keep_prob``)."""
+    return {a.split("=")[0][2:].replace("-", "_") for a in (sys.argv[1:] if argv is None else argv)
+            if a.startswith("--")}
 
 
 def config_from_args(args, argv):
@@ -117,7 +125,7 @@ def config_from_args(args, argv):
         unknown = sorted(set(params) - set(config))
         if unknown:
             fail(PROG, f"{args.params}: unknown setting(s) {', '.join(unknown)}")
-        given = {a.split("=")[0][2:].replace("-", "_") for a in (argv or sys.argv[1:]) if a.startswith("--")}
+        given = given_flags(argv)
         config.update({k: v for k, v in params.items() if k not in given})
     return config
 
@@ -142,7 +150,9 @@ def main(argv=None):
         from models.train import finish_run, train
 
         try:
-            final = train(config, resume=args.resume, force=args.force, verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+            # --resume keeps the run's own settings; --epochs and --early-stopping-patience change them if given.
+            final = train(config, resume=args.resume, force=args.force, overrides=given_flags(argv),
+                          verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
         except KeyboardInterrupt:
             fail(PROG, f"interrupted: the last finished epoch is saved; continue with "
                        f"fer-train --out {config['out']} --resume", 130)

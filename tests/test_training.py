@@ -4,8 +4,10 @@ bundles round-trip, flips mirror landmarks, evaluation and ensembles."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -100,6 +102,37 @@ def test_resume_equals_uninterrupted(synthetic_features, tmp_path):
         np.testing.assert_array_equal(a, b)
     h1, h2 = (json.loads((d / "state.json").read_text())["history"] for d in (whole, split))
     assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, signum):
+    out = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features, "--out", str(out),
+           "--quiet"]
+    proc = subprocess.Popen([*cmd, "--model", "A", "--features", "landmarks", "--batch-size", "8", "--epochs", "1000",
+                             "--early-stopping-patience", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "state.json").is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signum)  # once: the run must stop by itself
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the run did not stop within 120 s of one signal: " + proc.communicate()[1][-2000:])
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
+    state = json.loads((out / "state.json").read_text())
+    assert 1 <= state["epoch"] < 1000 and len(state["history"]) == state["epoch"]
+    # Resuming keeps the run's own settings (not the flags' defaults); only the length given changes.
+    res = subprocess.run([*cmd, "--resume", "--epochs", str(state["epoch"] + 1)], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    resumed = json.loads((out / "state.json").read_text())
+    assert resumed["epoch"] == state["epoch"] + 1 and resumed["config"]["epochs"] == state["epoch"] + 1
+    assert {k: resumed["config"][k] for k in ("batch_size", "early_stopping_patience", "features")} == \
+        {"batch_size": 8, "early_stopping_patience": 1000, "features": "landmarks"}
 
 
 def test_bundle_round_trip_and_evaluation(synthetic_features, tmp_path):
