@@ -7,6 +7,7 @@ the optimizer's state and the dropout generators' state, so a resumed run
 continues where the interrupted one stopped.
 """
 
+import contextlib
 import csv
 import json
 import math
@@ -243,19 +244,30 @@ class _StopOnSignal:
     Python discards an exception raised while a ``__del__`` method or a weakref
     callback runs, and TensorFlow runs many, so a ``kill`` was once ignored.
     A flag that the training loop checks after every batch cannot be lost.
-    A second signal raises KeyboardInterrupt at once.
+    A second signal raises KeyboardInterrupt at once, except inside
+    :meth:`deferred`.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
+        self._deferring = False
         self._previous = {}
 
     def _handler(self, signum, frame):
-        if self.requested:
+        if self.requested and not self._deferring:
             raise KeyboardInterrupt
         self.requested = True
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A block that no signal interrupts (a stop asked for meanwhile waits for its end)."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
 
     def __enter__(self):
         for sig in self.SIGNALS:
@@ -435,8 +447,9 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
                     state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
             state["epoch"] = epoch + 1
             # Checkpoint last, atomically: a crash before this line re-runs the epoch.
-            save_keras(model, ckpt_path)
-            atomic_write_json(state_path, state)
+            with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
+                save_keras(model, ckpt_path)
+                atomic_write_json(state_path, state)
             _write_history(run_dir, state["history"])
             log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
                 f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "

@@ -104,9 +104,11 @@ def build_parser():
 
 
 def given_flags(argv):
-    """Settings named by an explicit flag on the command line (``--keep-prob`` -> ``keep_prob``)."""
-    return {a.split("=")[0][2:].replace("-", "_") for a in (sys.argv[1:] if argv is None else argv)
-            if a.startswith("--")}
+    """Settings set by a flag on the command line (``--keep-prob``, ``--no-augment``, abbreviations)."""
+    p = build_parser()
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
 
 
 def config_from_args(args, argv):

@@ -96,7 +96,7 @@ def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, mon
     import parameters
     from models import search
 
-    space = parameters.OptimizerSearch(learning_rate=(1e8, 1e9), optimizers=("sgd",))
+    space = parameters.OptimizerSearch(learning_rate=(1e30, 1e31), optimizers=("sgd",))  # overflows float32
     monkeypatch.setattr(search, "SEARCH", space)
     monkeypatch.setattr(search.search_space, "__defaults__", (space,))
     config = tiny_cnn_config(synthetic_features)
