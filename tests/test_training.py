@@ -115,6 +115,9 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
     deadline = time.monotonic() + 240
     while not (out / "state.json").is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
+    if not (out / "state.json").is_file():  # signal only a run that is training, not one still starting
+        proc.kill()
+        pytest.fail("no epoch finished within 240 s: " + proc.communicate()[1][-2000:])
     proc.send_signal(signum)  # once: the run must stop by itself
     try:
         _, err = proc.communicate(timeout=120)
