@@ -111,8 +111,8 @@ def given_flags(argv):
     return set(vars(p.parse_args(argv)))
 
 
-def config_from_args(args, argv):
-    """Training configuration: defaults, then ``--params``, then explicit flags."""
+def config_from_args(args, given):
+    """Training configuration: defaults, then ``--params``, then explicit flags (``given``)."""
     from models.train import default_config
 
     config = {k: getattr(args, k) for k in default_config()}
@@ -127,14 +127,14 @@ def config_from_args(args, argv):
         unknown = sorted(set(params) - set(config))
         if unknown:
             fail(PROG, f"{args.params}: unknown setting(s) {', '.join(unknown)}")
-        given = given_flags(argv)
         config.update({k: v for k, v in params.items() if k not in given})
     return config
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    config = config_from_args(args, argv)
+    given = given_flags(argv)
+    config = config_from_args(args, given)
 
     def body():
         if config["model"].lower() == "svm":
@@ -153,7 +153,7 @@ def main(argv=None):
 
         try:
             # --resume keeps the run's own settings; --epochs and --early-stopping-patience change them if given.
-            final = train(config, resume=args.resume, force=args.force, overrides=given_flags(argv),
+            final = train(config, resume=args.resume, force=args.force, overrides=given,
                           verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
         except KeyboardInterrupt:
             fail(PROG, f"interrupted: the last finished epoch is saved; continue with "
