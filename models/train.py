@@ -324,6 +324,59 @@ def _validate(model, val, standardizer, batch_size):
     return loss, float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
+def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr_scale, weights, stop, verbose):
+    """Train one epoch (or until ``stop`` is requested).
+
+    The learning rate is the decayed one, scaled by the plateau reductions so
+    far (``lr_scale``), and the dropout generators are reseeded from the epoch.
+
+    Returns
+    -------
+    loss, accuracy : float
+        Training figures of the epoch.
+    lr : float
+        Its learning rate.
+    seconds : float
+    """
+    import keras
+
+    lr = max(config["learning_rate"] * config["decay"] ** epoch * lr_scale, config["min_learning_rate"])
+    model.optimizer.learning_rate = lr
+    reseed_dropout(model, config["seed"], epoch)
+    data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
+    started = time.perf_counter()
+    fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
+                    callbacks=[keras.callbacks.TerminateOnNaN(), stop.callback(model)])
+    seconds = time.perf_counter() - started
+    return fit.history["loss"][-1], fit.history["accuracy"][-1], lr, seconds
+
+
+def _update_schedule(state, config, row):
+    """Record an epoch's validation figures in the run state.
+
+    Tracks the best epoch and the epochs since (for early stopping), and
+    multiplies the learning rate's scale by ``plateau_factor`` when the
+    validation loss has not improved for ``plateau_patience`` epochs.
+
+    Returns
+    -------
+    bool
+        Whether this epoch is the best so far.
+    """
+    improved = row["val_accuracy"] > state["best_val_accuracy"]
+    if improved:
+        state.update(best_val_accuracy=row["val_accuracy"], best_epoch=row["epoch"], stale=0)
+    else:
+        state["stale"] += 1
+    if row["val_loss"] < state["best_val_loss"] - 1e-4:
+        state.update(best_val_loss=row["val_loss"], plateau_wait=0)
+    else:
+        state["plateau_wait"] += 1
+        if state["plateau_wait"] >= config["plateau_patience"]:
+            state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
+    return improved
+
+
 #: Settings that a resumed run may take from the new ``config`` instead of its
 #: own: the length of the run (``data`` and ``out`` always come from ``config``).
 RESUME_OVERRIDES = ("epochs", "early_stopping_patience")
@@ -413,45 +466,30 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
         while state["epoch"] < config["epochs"]:
             stop.check()  # between epochs: the last finished one is checkpointed
             epoch = state["epoch"]
-            lr = max(config["learning_rate"] * config["decay"] ** epoch * state["lr_scale"], config["min_learning_rate"])
-            model.optimizer.learning_rate = lr
-            reseed_dropout(model, config["seed"], epoch)
-            data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
-            started = time.perf_counter()
-            fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
-                            callbacks=[keras.callbacks.TerminateOnNaN(), stop.callback(model)])
-            seconds = time.perf_counter() - started
+            loss, accuracy, lr, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch,
+                                                     state["lr_scale"], weights, stop, verbose)
             stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
-            if not np.isfinite(fit.history["loss"][-1]):
+            if not np.isfinite(loss):
                 raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
                                     f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
             val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
-            row = {"epoch": epoch + 1, "loss": fit.history["loss"][-1], "accuracy": fit.history["accuracy"][-1],
-                   "val_loss": val_loss, "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
+            row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
+                   "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
                    "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
             state["history"].append(row)
             state["seconds"] += seconds
-            improved = val_acc > state["best_val_accuracy"]
+            improved = _update_schedule(state, config, row)
             if improved:
-                state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, stale=0)
                 save_model(run_dir, model, "cnn")
                 meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
                 atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
-            else:
-                state["stale"] += 1
-            if val_loss < state["best_val_loss"] - 1e-4:
-                state.update(best_val_loss=val_loss, plateau_wait=0)
-            else:
-                state["plateau_wait"] += 1
-                if state["plateau_wait"] >= config["plateau_patience"]:
-                    state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
             state["epoch"] = epoch + 1
             # Checkpoint last, atomically: a crash before this line re-runs the epoch.
             with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
                 save_keras(model, ckpt_path)
                 atomic_write_json(state_path, state)
             _write_history(run_dir, state["history"])
-            log(f"epoch {epoch + 1}/{config['epochs']}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+            log(f"epoch {epoch + 1}/{config['epochs']}  loss {loss:.4f}  acc {accuracy:.4f}  "
                 f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
                 f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
             if state["stale"] >= config["early_stopping_patience"]:
