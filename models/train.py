@@ -34,6 +34,20 @@ class TrainingError(Exception):
     """A problem that stops training before it starts (one line)."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training.
+
+    Attributes
+    ----------
+    epoch : int
+        The last checkpointed epoch, from which ``resume`` continues (0: none).
+    """
+
+    def __init__(self, epoch):
+        super().__init__(epoch)
+        self.epoch = epoch
+
+
 def default_config():
     """Every training setting with its default from ``parameters.py``.
 
@@ -245,12 +259,14 @@ class _StopOnSignal:
     callback runs, and TensorFlow runs many, so a ``kill`` was once ignored.
     A flag that the training loop checks after every batch cannot be lost.
     A second signal raises KeyboardInterrupt at once, except inside
-    :meth:`deferred`.
+    :meth:`deferred`. Either leaves the block as :class:`TrainingInterrupted`
+    with ``saved_epoch``, the last epoch that the loop has checkpointed.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
+        self.saved_epoch = 0
         self.requested = False
         self._deferring = False
         self._previous = {}
@@ -277,9 +293,11 @@ class _StopOnSignal:
                 pass
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        if exc_type is KeyboardInterrupt:
+            raise TrainingInterrupted(self.saved_epoch) from None
         return False
 
     def check(self):
@@ -410,9 +428,16 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
     Raises
     ------
     TrainingError
-    KeyboardInterrupt
-        After the last finished epoch is safely checkpointed.
+    TrainingInterrupted
+        On Ctrl-C or SIGTERM, after the last finished epoch is safely
+        checkpointed (or at once on a second signal).
     """
+    with _StopOnSignal() as stop:  # from the start: a signal while loading is not lost either
+        return _train(config, resume, force, log, verbose, overrides, stop)
+
+
+def _train(config, resume, force, log, verbose, overrides, stop):
+    """:func:`train`'s work, stopped through ``stop`` (a :class:`_StopOnSignal`)."""
     import keras
     import tensorflow as tf
 
@@ -462,40 +487,41 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
     log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
         f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
         + (f", resuming after epoch {state['epoch']} of {config['epochs']}" if resume else ""))
-    with _StopOnSignal() as stop:
-        while state["epoch"] < config["epochs"]:
-            stop.check()  # between epochs: the last finished one is checkpointed
-            epoch = state["epoch"]
-            loss, accuracy, lr, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch,
-                                                     state["lr_scale"], weights, stop, verbose)
-            stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
-            if not np.isfinite(loss):
-                raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
-                                    f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
-            val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
-            row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
-                   "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
-                   "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
-            state["history"].append(row)
-            state["seconds"] += seconds
-            improved = _update_schedule(state, config, row)
-            if improved:
-                save_model(run_dir, model, "cnn")
-                meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
-                atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
-            state["epoch"] = epoch + 1
-            # Checkpoint last, atomically: a crash before this line re-runs the epoch.
-            with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
-                save_keras(model, ckpt_path)
-                atomic_write_json(state_path, state)
-            _write_history(run_dir, state["history"])
-            log(f"epoch {epoch + 1}/{config['epochs']}  loss {loss:.4f}  acc {accuracy:.4f}  "
-                f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
-                f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
-            if state["stale"] >= config["early_stopping_patience"]:
-                stopped = "early stopping"
-                log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
-                break
+    stop.saved_epoch = state["epoch"]
+    while state["epoch"] < config["epochs"]:
+        stop.check()  # between epochs: the last finished one is checkpointed
+        epoch = state["epoch"]
+        loss, accuracy, lr, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch,
+                                                 state["lr_scale"], weights, stop, verbose)
+        stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
+        if not np.isfinite(loss):
+            raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
+                                f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
+        val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
+        row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
+               "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
+               "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
+        state["history"].append(row)
+        state["seconds"] += seconds
+        improved = _update_schedule(state, config, row)
+        if improved:
+            save_model(run_dir, model, "cnn")
+            meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
+            atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
+        state["epoch"] = epoch + 1
+        # Checkpoint last, atomically: a crash before this line re-runs the epoch.
+        with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
+            save_keras(model, ckpt_path)
+            atomic_write_json(state_path, state)
+        stop.saved_epoch = state["epoch"]
+        _write_history(run_dir, state["history"])
+        log(f"epoch {epoch + 1}/{config['epochs']}  loss {loss:.4f}  acc {accuracy:.4f}  "
+            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
+            f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
+        if state["stale"] >= config["early_stopping_patience"]:
+            stopped = "early stopping"
+            log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
+            break
 
     from .plots import training_curves
 

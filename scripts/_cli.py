@@ -1,6 +1,9 @@
 """Helpers shared by the command-line scripts."""
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 
 
@@ -26,6 +29,43 @@ def fail(prog, message, code=1):
     """Print one error line and exit."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def exit_on_signal(prog, message):
+    """A block that Ctrl-C or SIGTERM ends at once, with one error line and exit code 130.
+
+    For work that leaves nothing to save, such as importing TensorFlow:
+    a KeyboardInterrupt raised inside that import can be lost or hang the
+    interpreter at exit.
+    """
+
+    # The terminal's stderr, kept: TensorFlow's import points file descriptor 2 at /dev/null meanwhile.
+    stderr = os.dup(2)
+
+    def handler(signum, frame):
+        os.write(stderr, f"{prog}: error: {message}\n".encode())
+        os._exit(130)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not in the main thread: signals stay as they are
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        os.close(stderr)
+
+
+def import_models(prog):
+    """Import the ``models`` package, and with it TensorFlow (seconds), so
+    that a Ctrl-C meanwhile ends the program at once instead of being lost."""
+    with exit_on_signal(prog, "interrupted while starting"):
+        import models  # noqa: F401
 
 
 def run(prog, main_body, errors):

@@ -10,7 +10,7 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``
 
 from parameters import DATASET, SPLITS
 
-from scripts._cli import parser, run
+from scripts._cli import import_models, parser, run
 
 PROG = "fer-evaluate"
 
@@ -56,6 +56,7 @@ def format_table(result):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import_models(PROG)
 
     def body():
         from models.evaluate import evaluate

@@ -8,7 +8,7 @@ if __package__ in (None, ""):  # run as ``python scripts/optimize.py``
 
 from parameters import DATASET, FEATURE_SETS, NETWORK, SEARCH
 
-from scripts._cli import fail, parser, run
+from scripts._cli import fail, import_models, parser, run
 
 PROG = "fer-optimize"
 
@@ -47,6 +47,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.max_evals < 1:
         fail(PROG, "--max-evals must be at least 1")
+    import_models(PROG)
 
     def body():
         from models.search import run_search

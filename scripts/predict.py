@@ -9,7 +9,7 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``
 
 from parameters import VIDEO
 
-from scripts._cli import parser, run
+from scripts._cli import import_models, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -80,6 +80,7 @@ def table(results):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import_models(PROG)
 
     def body():
         from tqdm import tqdm

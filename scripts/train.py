@@ -10,7 +10,7 @@ if __package__ in (None, ""):  # run as ``python scripts/train.py``
 
 from parameters import FEATURE_SETS
 
-from scripts._cli import fail, parser, run
+from scripts._cli import fail, import_models, parser, run
 
 PROG = "fer-train"
 
@@ -132,6 +132,7 @@ def config_from_args(args, given):
 
 
 def main(argv=None):
+    import_models(PROG)  # first: the parser takes its defaults from models.train, which imports TensorFlow
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
     config = config_from_args(args, given)
@@ -149,14 +150,16 @@ def main(argv=None):
 
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config["cpu_devices"])
-        from models.train import finish_run, train
+        from models.train import TrainingInterrupted, finish_run, train
 
         try:
             # --resume keeps the run's own settings; --epochs and --early-stopping-patience change them if given.
             final = train(config, resume=args.resume, force=args.force, overrides=given,
                           verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
-        except KeyboardInterrupt:
-            fail(PROG, f"interrupted: the last finished epoch is saved; continue with "
+        except TrainingInterrupted as e:
+            if not e.epoch:
+                fail(PROG, "interrupted before the first epoch finished: nothing was saved", 130)
+            fail(PROG, f"interrupted: epoch {e.epoch} is saved; continue with "
                        f"fer-train --out {config['out']} --resume", 130)
         finish_run(config["out"], config["data"], final)
         return 0

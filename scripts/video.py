@@ -11,7 +11,7 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``
 
 from parameters import VIDEO
 
-from scripts._cli import parser, run
+from scripts._cli import import_models, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -169,6 +169,7 @@ def process(args, out=sys.stdout):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import_models(PROG)
 
     def body():
         summary = process(args)

@@ -6,7 +6,7 @@ import sys
 if __package__ in (None, ""):  # run as ``python scripts/web.py``
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scripts._cli import parser, run
+from scripts._cli import import_models, parser, run
 
 PROG = "fer-web"
 
@@ -29,6 +29,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import_models(PROG)
 
     def body():
         from waitress import serve

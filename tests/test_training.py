@@ -125,8 +125,8 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
         proc.kill()
         pytest.fail("the run did not stop within 120 s of one signal: " + proc.communicate()[1][-2000:])
     assert proc.returncode == 130, err[-2000:]
-    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
     state = json.loads((out / "state.json").read_text())
+    assert f"interrupted: epoch {state['epoch']} is saved" in err.strip().splitlines()[-1] and "Traceback" not in err
     assert 1 <= state["epoch"] < 1000 and len(state["history"]) == state["epoch"]
     # Resuming keeps the run's own settings (not the flags' defaults); only the length given changes.
     res = subprocess.run([*cmd, "--resume", "--epochs", str(state["epoch"] + 1)], capture_output=True, text=True,
@@ -136,6 +136,27 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
     assert resumed["epoch"] == state["epoch"] + 1 and resumed["config"]["epochs"] == state["epoch"] + 1
     assert {k: resumed["config"][k] for k in ("batch_size", "early_stopping_patience", "features")} == \
         {"batch_size": 8, "early_stopping_patience": 1000, "features": "landmarks"}
+
+
+def test_signal_while_starting_exits_at_once_and_saves_nothing(synthetic_features, tmp_path):
+    # 1.5 s in, fer-train is importing TensorFlow, where a KeyboardInterrupt was once lost, or loading:
+    # either way one Ctrl-C ends it, with nothing to resume.
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features,
+                             "--out", str(out), "--quiet", "--model", "A", "--epochs", "1000", "--batch-size", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("one Ctrl-C did not stop fer-train within 60 s: " + proc.communicate()[1][-2000:])
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 130, err[-2000:]
+    assert last in ("fer-train: error: interrupted while starting",
+                    "fer-train: error: interrupted before the first epoch finished: nothing was saved"), err[-2000:]
+    assert "Traceback" not in err and not (out / "state.json").exists()
 
 
 def test_bundle_round_trip_and_evaluation(synthetic_features, tmp_path):
