@@ -39,12 +39,15 @@ def exit_on_signal(prog, message):
     a KeyboardInterrupt raised inside that import can be lost or hang the
     interpreter at exit.
     """
-
     # The terminal's stderr, kept: TensorFlow's import points file descriptor 2 at /dev/null meanwhile.
-    stderr = os.dup(2)
+    try:
+        stderr = os.dup(2)
+    except OSError:  # no stderr at all
+        stderr = None
 
     def handler(signum, frame):
-        os.write(stderr, f"{prog}: error: {message}\n".encode())
+        if stderr is not None:
+            os.write(stderr, f"{prog}: error: {message}\n".encode())
         os._exit(130)
 
     previous = {}
@@ -58,7 +61,8 @@ def exit_on_signal(prog, message):
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        os.close(stderr)
+        if stderr is not None:
+            os.close(stderr)
 
 
 def import_models(prog):
