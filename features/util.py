@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import signal
 
 
 @contextlib.contextmanager
@@ -26,3 +27,32 @@ def quiet_stderr():
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+@contextlib.contextmanager
+def handling_signals(handler, signals=(signal.SIGINT, signal.SIGTERM)):
+    """Install ``handler`` for Ctrl-C and SIGTERM for the block, then restore the previous ones.
+
+    Parameters
+    ----------
+    handler : callable
+        A signal handler, ``handler(signum, frame)``.
+    signals : tuple of int, optional
+        The signals to handle.
+
+    Notes
+    -----
+    Outside the main thread Python cannot install handlers; there the
+    signals stay as they are and the block runs anyway.
+    """
+    previous = {}
+    for sig in signals:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not in the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 
-from features.io import DataError, load_arrays, load_manifest, load_split
+from features.extract import stack_features
+from features.io import DataError, load_arrays, load_manifest
 from parameters import FEATURE_SETS
 
 from .bundle import BundleError, load_bundle
@@ -96,18 +97,17 @@ def predict_split(bundle, data_dir, split, tta=False):
     """
     check_compatible(bundle, load_manifest(data_dir), data_dir)
     try:
-        images, features, labels = load_split(data_dir, split, bundle.feature_set)
+        arrays = load_arrays(data_dir, split, FEATURE_SETS[bundle.feature_set])
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
-    probabilities = bundle.predict_proba(images, features)
+    images = arrays["images"]
+    probabilities = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
     if tta:
         from .augment import mirror_probabilities
 
-        landmarks = None
-        if "landmarks" in FEATURE_SETS[bundle.feature_set]:
-            landmarks = load_arrays(data_dir, split, ("landmarks",))["landmarks"]
-        probabilities = (probabilities + mirror_probabilities(bundle, images, landmarks)) / 2
-    return probabilities, labels
+        mirrored = mirror_probabilities(bundle, images, arrays.get("landmarks"))
+        probabilities = (probabilities + mirrored) / 2
+    return probabilities, arrays["labels"]
 
 
 def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):

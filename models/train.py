@@ -12,7 +12,6 @@ import csv
 import json
 import math
 import os
-import signal
 import time
 from dataclasses import asdict
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from features.io import DataError, load_arrays, load_manifest, load_split
 from features.extract import stack_features
+from features.util import handling_signals
 from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
 
 from .augment import augment_batch, features_of_augmented
@@ -263,13 +263,10 @@ class _StopOnSignal:
     with ``saved_epoch``, the last epoch that the loop has checkpointed.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
     def __init__(self):
         self.saved_epoch = 0
         self.requested = False
         self._deferring = False
-        self._previous = {}
 
     def _handler(self, signum, frame):
         if self.requested and not self._deferring:
@@ -286,16 +283,12 @@ class _StopOnSignal:
             self._deferring = False
 
     def __enter__(self):
-        for sig in self.SIGNALS:
-            try:
-                self._previous[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not in the main thread: signals stay as they are
-                pass
+        self._restore = contextlib.ExitStack()
+        self._restore.enter_context(handling_signals(self._handler))
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        self._restore.close()
         if exc_type is KeyboardInterrupt:
             raise TrainingInterrupted(self.saved_epoch) from None
         return False

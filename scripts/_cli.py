@@ -3,8 +3,9 @@
 import argparse
 import contextlib
 import os
-import signal
 import sys
+
+from features.util import handling_signals
 
 
 def parser(prog, description, epilog=None):
@@ -50,17 +51,10 @@ def exit_on_signal(prog, message):
             os.write(stderr, f"{prog}: error: {message}\n".encode())
         os._exit(130)
 
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not in the main thread: signals stay as they are
-            pass
     try:
-        yield
+        with handling_signals(handler):
+            yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         if stderr is not None:
             os.close(stderr)
 
