@@ -1,5 +1,7 @@
 """Figures: training curves and confusion matrices (written as PNG files)."""
 
+import os
+
 import numpy as np
 
 
@@ -11,6 +13,14 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(plt, fig, path):
+    """Write ``fig`` as a PNG file atomically (a run stopped meanwhile keeps the previous file),
+    then close it."""
+    fig.savefig(f"{path}.tmp", dpi=100, format="png")
+    plt.close(fig)
+    os.replace(f"{path}.tmp", path)
 
 
 def training_curves(history, path):
@@ -35,8 +45,7 @@ def training_curves(history, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def confusion_matrix_plot(confusion, classes, path, title=""):
@@ -70,5 +79,4 @@ def confusion_matrix_plot(confusion, classes, path, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)

@@ -251,7 +251,7 @@ def write_results(trials, base_config, out_dir):
 
 def _plot_trials(rows, path):
     """Objective (PublicTest accuracy) per trial and the best so far."""
-    from .plots import pyplot
+    from .plots import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -267,5 +267,4 @@ def _plot_trials(rows, path):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)

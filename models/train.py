@@ -28,6 +28,7 @@ from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, mod
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 HISTORY = "history.csv"
+CURVES = "training_curves.png"
 
 
 class TrainingError(Exception):
@@ -229,13 +230,18 @@ def build_from_config(config, n_classes, feature_dim):
 # Run folder
 
 
-def _write_history(run_dir, history):
+def _write_progress(run_dir, history):
+    """``history.csv`` and ``training_curves.png`` of the epochs so far, each written atomically,
+    so that an interrupted run keeps both."""
+    from .plots import training_curves
+
     path = os.path.join(run_dir, HISTORY)
     with open(f"{path}.tmp", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
     os.replace(f"{path}.tmp", path)
+    training_curves(history, os.path.join(run_dir, CURVES))
 
 
 def _architecture_png(model, run_dir, log):
@@ -507,7 +513,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
             save_keras(model, ckpt_path)
             atomic_write_json(state_path, state)
         stop.saved_epoch = state["epoch"]
-        _write_history(run_dir, state["history"])
+        _write_progress(run_dir, state["history"])
         log(f"epoch {epoch + 1}/{config['epochs']}  loss {loss:.4f}  acc {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
             f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
@@ -516,10 +522,8 @@ def _train(config, resume, force, log, verbose, overrides, stop):
             log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
             break
 
-    from .plots import training_curves
-
-    if state["history"]:
-        training_curves(state["history"], os.path.join(run_dir, "training_curves.png"))
+    if state["history"] and not os.path.isfile(os.path.join(run_dir, CURVES)):
+        _write_progress(run_dir, state["history"])  # resumed with no epoch left, from an older version
     final = {"best_epoch": state["best_epoch"], "val_accuracy": state["best_val_accuracy"],
              "epochs_run": state["epoch"], "seconds": round(state["seconds"], 1),
              "images_per_second": round(np.median([h["images_per_second"] for h in state["history"]]), 1)

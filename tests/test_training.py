@@ -128,6 +128,7 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
     state = json.loads((out / "state.json").read_text())
     assert f"interrupted: epoch {state['epoch']} is saved" in err.strip().splitlines()[-1] and "Traceback" not in err
     assert 1 <= state["epoch"] < 1000 and len(state["history"]) == state["epoch"]
+    assert (out / "training_curves.png").stat().st_size > 0 and (out / "history.csv").is_file()  # nothing lost
     # Resuming keeps the run's own settings (not the flags' defaults); only the length given changes.
     res = subprocess.run([*cmd, "--resume", "--epochs", str(state["epoch"] + 1)], capture_output=True, text=True,
                          timeout=300)
