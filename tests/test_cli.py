@@ -32,3 +32,29 @@ def test_entry_points_are_installed(name):
         pytest.skip("package not installed in this environment (pip install -e .)")
     res = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and f"fer-{name}" in res.stdout
+
+
+def test_signal_handlers_are_installed_for_the_block_and_restored():
+    import signal
+    import threading
+
+    from features.util import handling_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    caught = []
+    with handling_signals(lambda signum, frame: caught.append(signum)):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+    assert caught == [signal.SIGTERM, signal.SIGINT]
+    assert {s: signal.getsignal(s) for s in before} == before
+    # Outside the main thread nothing can be installed: the block runs and the handlers stay.
+    seen = []
+
+    def in_thread():
+        with handling_signals(print):
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    assert seen == [before[signal.SIGTERM]] and {s: signal.getsignal(s) for s in before} == before
