@@ -1,5 +1,5 @@
 """Parameter count of every model/feature-set configuration (default settings),
-and of the shipped model's wider model B.
+and of the shipped model (``models/pretrained``).
 
     python benchmarks/params.py
 """
@@ -8,8 +8,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-WIDE_FILTERS = (64, 128, 256, 256)
 
 
 def main():
@@ -24,12 +22,18 @@ def main():
         for feature_set, names in FEATURE_SETS.items():
             dim = sum(dims[n] for n in names)
             print(f"| {kind} | {feature_set} | {dim} | {build_model(kind, 7, dim).count_params():,} |")
-    # The shipped model: model B with twice the default filters at the first three scales.
-    dim = sum(dims[n] for n in FEATURE_SETS["landmarks_hog_windows"])
-    wide = build_model("B", 7, dim, filters=WIDE_FILTERS)
-    print(f"| B, `--filters-b {','.join(map(str, WIDE_FILTERS))}` | landmarks_hog_windows | {dim} "
-          f"| {wide.count_params():,} |")
+    # The shipped model, built from its own bundle's training arguments.
+    from models.bundle import load_bundle
+    from models.recognizer import PRETRAINED
 
+    shipped = load_bundle(PRETRAINED).meta
+    args, feature_set = shipped["train_args"], shipped["feature_set"]
+    kind = args["model"]
+    filters = args[f"filters_{kind.lower()}"]
+    dim = sum(dims[n] for n in FEATURE_SETS[feature_set])
+    wide = build_model(kind, len(shipped["classes"]), dim, filters=tuple(filters))
+    print(f"| {kind}, `--filters-{kind.lower()} {','.join(map(str, filters))}` | {feature_set} | {dim} "
+          f"| {wide.count_params():,} |")
 
 if __name__ == "__main__":
     main()

@@ -15,11 +15,11 @@ def pyplot():
     return plt
 
 
-def save_figure(plt, fig, path):
+def save_figure(fig, path):
     """Write ``fig`` as a PNG file atomically (a run stopped meanwhile keeps the previous file),
     then close it."""
     fig.savefig(f"{path}.tmp", dpi=100, format="png")
-    plt.close(fig)
+    pyplot().close(fig)
     os.replace(f"{path}.tmp", path)
 
 
@@ -45,7 +45,7 @@ def training_curves(history, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    save_figure(plt, fig, path)
+    save_figure(fig, path)
 
 
 def confusion_matrix_plot(confusion, classes, path, title=""):
@@ -79,4 +79,4 @@ def confusion_matrix_plot(confusion, classes, path, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    save_figure(plt, fig, path)
+    save_figure(fig, path)

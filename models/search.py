@@ -267,4 +267,4 @@ def _plot_trials(rows, path):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    save_figure(plt, fig, path)
+    save_figure(fig, path)
