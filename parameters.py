@@ -117,6 +117,12 @@ class Training:
     cutout_prob: float = 0.0
     contrast_range: tuple = (0.8, 1.2)
     sharpness_prob: float = 0.0
+    #: Stochastic weight averaging: once the main phase ends (its epochs or
+    #: early stopping), train this many more epochs at the constant rate
+    #: swa_learning_rate and average their weights into one model, which is
+    #: kept if it beats the best epoch on PublicTest (0: off).
+    swa_epochs: int = 0
+    swa_learning_rate: float = 1e-4
     #: Optional cap on the number of Training rows (quick runs, searches).
     train_limit: int = 0
     distribute: str = "none"  # none, mirrored, multiworker

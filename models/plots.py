@@ -30,7 +30,8 @@ def training_curves(history, path):
     ----------
     history : list of dict
         One row per epoch with ``epoch``, ``loss``, ``accuracy``, ``val_loss``,
-        ``val_accuracy``.
+        ``val_accuracy`` and optionally ``swa_models`` (epochs averaged, from
+        which on a dashed line marks the weight-averaging phase).
     path : str
         PNG file to write.
     """
@@ -40,6 +41,9 @@ def training_curves(history, path):
     for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
         ax.plot(epochs, [h[key] for h in history], label="train (augmented)")
         ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation (PublicTest)")
+        swa = [h["epoch"] for h in history if int(h.get("swa_models", 0))]
+        if swa:
+            ax.axvline(swa[0] - 0.5, color="grey", linestyle="--", label="weight averaging (validation: the average)")
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)

@@ -1,5 +1,5 @@
 """Training of the CNNs: augmentation, class imbalance, validation, schedules,
-checkpoints that resume exactly, and the run folder.
+stochastic weight averaging, checkpoints that resume exactly, and the run folder.
 
 The order of the data and every random augmentation of a batch derive from
 ``(seed, epoch, batch)`` alone, and each epoch's checkpoint holds the weights,
@@ -29,6 +29,8 @@ CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 HISTORY = "history.csv"
 CURVES = "training_curves.png"
+#: Running average of the weights during stochastic weight averaging.
+SWA_WEIGHTS = "swa.npz"
 
 
 class TrainingError(Exception):
@@ -237,7 +239,8 @@ def _write_progress(run_dir, history):
 
     path = os.path.join(run_dir, HISTORY)
     with open(f"{path}.tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        columns = list(dict.fromkeys(key for row in history for key in row))  # rows of older versions lack some
+        writer = csv.DictWriter(f, fieldnames=columns, restval=0)
         writer.writeheader()
         writer.writerows(history)
     os.replace(f"{path}.tmp", path)
@@ -341,23 +344,25 @@ def _validate(model, val, standardizer, batch_size):
     return loss, float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr_scale, weights, stop, verbose):
-    """Train one epoch (or until ``stop`` is requested).
+def scheduled_learning_rate(config, epoch, lr_scale):
+    """Learning rate of a main-phase epoch: the decayed one, scaled by the
+    plateau reductions so far (``lr_scale``), never below the floor."""
+    return max(config["learning_rate"] * config["decay"] ** epoch * lr_scale, config["min_learning_rate"])
 
-    The learning rate is the decayed one, scaled by the plateau reductions so
-    far (``lr_scale``), and the dropout generators are reseeded from the epoch.
+
+def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr, weights, stop, verbose):
+    """Train one epoch at learning rate ``lr`` (or until ``stop`` is requested).
+
+    The dropout generators are reseeded from the epoch first.
 
     Returns
     -------
     loss, accuracy : float
         Training figures of the epoch.
-    lr : float
-        Its learning rate.
     seconds : float
     """
     import keras
 
-    lr = max(config["learning_rate"] * config["decay"] ** epoch * lr_scale, config["min_learning_rate"])
     model.optimizer.learning_rate = lr
     reseed_dropout(model, config["seed"], epoch)
     data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
@@ -365,15 +370,12 @@ def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr_sca
     fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
                     callbacks=[keras.callbacks.TerminateOnNaN(), stop.callback(model)])
     seconds = time.perf_counter() - started
-    return fit.history["loss"][-1], fit.history["accuracy"][-1], lr, seconds
+    return fit.history["loss"][-1], fit.history["accuracy"][-1], seconds
 
 
-def _update_schedule(state, config, row):
-    """Record an epoch's validation figures in the run state.
-
-    Tracks the best epoch and the epochs since (for early stopping), and
-    multiplies the learning rate's scale by ``plateau_factor`` when the
-    validation loss has not improved for ``plateau_patience`` epochs.
+def _track_best(state, row):
+    """Record whether an epoch's validation accuracy is the best so far, and
+    count the epochs since the best one (for early stopping).
 
     Returns
     -------
@@ -385,6 +387,22 @@ def _update_schedule(state, config, row):
         state.update(best_val_accuracy=row["val_accuracy"], best_epoch=row["epoch"], stale=0)
     else:
         state["stale"] += 1
+    return improved
+
+
+def _update_schedule(state, config, row):
+    """Record a main-phase epoch's validation figures in the run state.
+
+    Tracks the best epoch (:func:`_track_best`), and multiplies the learning
+    rate's scale by ``plateau_factor`` when the validation loss has not
+    improved for ``plateau_patience`` epochs.
+
+    Returns
+    -------
+    bool
+        Whether this epoch is the best so far.
+    """
+    improved = _track_best(state, row)
     if row["val_loss"] < state["best_val_loss"] - 1e-4:
         state.update(best_val_loss=row["val_loss"], plateau_wait=0)
     else:
@@ -394,9 +412,116 @@ def _update_schedule(state, config, row):
     return improved
 
 
+def _main_phase_ended(state, config):
+    """Why the main phase is over (``"epochs"``, ``"early stopping"``), or None."""
+    if state["epoch"] and state["stale"] >= config["early_stopping_patience"]:
+        return "early stopping"
+    if state["epoch"] >= config["epochs"]:
+        return "epochs"
+    return None
+
+
+# --------------------------------------------------------------------------
+# Stochastic weight averaging
+
+
+def average_into(average, model, count):
+    """Add a model's trainable weights to a running average.
+
+    Parameters
+    ----------
+    average : list of ndarray or None
+        Mean of the trainable weights of ``count`` models (None when 0).
+    model : keras.Model
+    count : int
+
+    Returns
+    -------
+    list of ndarray
+        Mean of ``count + 1`` models.
+    """
+    weights = [np.asarray(v.numpy()) for v in model.trainable_weights]
+    if not count:
+        return [w.copy() for w in weights]
+    return [a + (w - a) / (count + 1) for a, w in zip(average, weights)]
+
+
+@contextlib.contextmanager
+def swapped_weights(model, trainable):
+    """Run a block with the model's trainable weights set to ``trainable``.
+
+    Every weight, the batch-norm statistics included, is restored afterwards.
+    """
+    saved = [v.numpy() for v in model.weights]
+    for variable, value in zip(model.trainable_weights, trainable):
+        variable.assign(value)
+    try:
+        yield model
+    finally:
+        for variable, value in zip(model.weights, saved):
+            variable.assign(value)
+
+
+def recompute_batch_norm(model, images, features, standardizer, batch_size=256):
+    """Re-estimate every batch-norm layer's moving statistics on some images.
+
+    Averaged weights need statistics of their own (Izmailov et al., 2018,
+    "Averaging weights leads to wider optima and better generalization"):
+    each moving mean and variance becomes the mean of the layer's batch
+    statistics over ``images``, computed as in training (dropout on).
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : (N, 48, 48) uint8 ndarray
+    features : (N, D) ndarray
+        The images' features, not standardised.
+    standardizer : Standardizer
+    batch_size : int, optional
+
+    Returns
+    -------
+    int
+        How many batch-norm layers were updated.
+    """
+    import keras
+
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for t, start in enumerate(range(0, len(images) if layers else 0, batch_size)):
+            for layer in layers:  # moving = t/(t+1) moving + 1/(t+1) batch: the mean of the batches
+                layer.momentum = t / (t + 1)
+            end = start + batch_size
+            model(model_inputs(images[start:end], standardizer(features[start:end])), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
+
+
+def _save_average(path, average, count):
+    """Write the running average of the weights atomically."""
+    with open(f"{path}.tmp", "wb") as f:
+        np.savez(f, count=count, *average)
+    os.replace(f"{path}.tmp", path)
+
+
+def _load_average(path, count):
+    """The running average written by :func:`_save_average`, checked against the run state."""
+    try:
+        with np.load(path) as saved:
+            if int(saved["count"]) != count:
+                raise TrainingError(f"{path} averages {int(saved['count'])} epochs, the run state says {count}")
+            return [saved[f"arr_{i}"] for i in range(len(saved.files) - 1)]
+    except (OSError, ValueError, KeyError) as e:
+        raise TrainingError(f"{path}: cannot read the averaged weights ({e})") from None
+
+
 #: Settings that a resumed run may take from the new ``config`` instead of its
-#: own: the length of the run (``data`` and ``out`` always come from ``config``).
-RESUME_OVERRIDES = ("epochs", "early_stopping_patience")
+#: own: the length of the run and of its weight-averaging phase (``data`` and
+#: ``out`` always come from ``config``).
+RESUME_OVERRIDES = ("epochs", "early_stopping_patience", "swa_epochs", "swa_learning_rate")
 
 
 def train(config, resume=False, force=False, log=print, verbose=1, overrides=RESUME_OVERRIDES):
@@ -450,7 +575,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         with open(state_path) as f:
             state = json.load(f)
         # The run's own configuration wins, except where the run is and, if asked, its length.
-        saved = state["config"]
+        saved = {**default_config(), **state["config"]}  # settings added since the run began: defaults
         for key in ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES)):
             saved[key] = config[key]
         config = saved
@@ -477,57 +602,82 @@ def _train(config, resume, force, log, verbose, overrides, stop):
                  "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,
                  "history": [], "seconds": 0.0}
         _architecture_png(model, run_dir, log)
+    state.setdefault("swa_done", 0)  # epochs of weight averaging so far (none in runs older than it)
+    state.setdefault("main_stopped", None)
     meta = make_meta("cnn", classes, manifest["class_ids"], config["features"], standardizer, config,
                      model=config["model"].upper(), parameters=int(model.count_params()),
                      data_sha256=manifest.get("source_sha256"))
     weights = class_weights(train_data["labels"], n_classes) if config["imbalance"] == "class_weights" else None
 
-    stopped = "epochs"
     log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
         f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
         + (f", resuming after epoch {state['epoch']} of {config['epochs']}" if resume else ""))
+    swa_path = os.path.join(run_dir, SWA_WEIGHTS)
+    average = _load_average(swa_path, state["swa_done"]) if state["swa_done"] else None
     stop.saved_epoch = state["epoch"]
-    while state["epoch"] < config["epochs"]:
+    while True:
+        if not state["swa_done"]:  # once averaging has begun, the main phase stays over
+            state["main_stopped"] = _main_phase_ended(state, config)
+        swa = state["main_stopped"] is not None
+        if swa and state["swa_done"] >= config["swa_epochs"]:
+            if state["main_stopped"] == "early stopping" and not state["swa_done"]:
+                log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
+            break
+        if swa and not state["swa_done"]:
+            log(f"main phase over ({state['main_stopped']}): {config['swa_epochs']} epochs of stochastic "
+                f"weight averaging at learning rate {config['swa_learning_rate']:.2e}")
         stop.check()  # between epochs: the last finished one is checkpointed
         epoch = state["epoch"]
-        loss, accuracy, lr, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch,
-                                                 state["lr_scale"], weights, stop, verbose)
+        lr = config["swa_learning_rate"] if swa else scheduled_learning_rate(config, epoch, state["lr_scale"])
+        loss, accuracy, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr,
+                                             weights, stop, verbose)
         stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
         if not np.isfinite(loss):
             raise TrainingError(f"training diverged: the loss became NaN in epoch {epoch + 1} "
                                 f"(try a lower --learning-rate); the last good epoch is kept in {run_dir}")
-        val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
-        row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
-               "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
-               "images_per_second": round(len(train_data["labels"]) / seconds, 1)}
+        if swa:  # validate (and keep, if best) the average of the SWA epochs so far
+            average = average_into(average, model, state["swa_done"])
+            evaluated = swapped_weights(model, average)
+        else:
+            evaluated = contextlib.nullcontext(model)
+        with evaluated:
+            if swa:
+                recompute_batch_norm(model, train_data["images"], train_data["features"], standardizer)
+            val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
+            row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
+                   "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
+                   "images_per_second": round(len(train_data["labels"]) / seconds, 1),
+                   "swa_models": state["swa_done"] + 1 if swa else 0}
+            improved = _track_best(state, row) if swa else _update_schedule(state, config, row)
+            if improved:
+                save_model(run_dir, model, "cnn")
+                meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1,
+                                   "swa_models": row["swa_models"]}
+                atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
         state["history"].append(row)
         state["seconds"] += seconds
-        improved = _update_schedule(state, config, row)
-        if improved:
-            save_model(run_dir, model, "cnn")
-            meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1}
-            atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
         state["epoch"] = epoch + 1
+        if swa:
+            state["swa_done"] += 1
         # Checkpoint last, atomically: a crash before this line re-runs the epoch.
         with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
             save_keras(model, ckpt_path)
+            if swa:
+                _save_average(swa_path, average, state["swa_done"])
             atomic_write_json(state_path, state)
         stop.saved_epoch = state["epoch"]
         _write_progress(run_dir, state["history"])
-        log(f"epoch {epoch + 1}/{config['epochs']}  loss {loss:.4f}  acc {accuracy:.4f}  "
+        log((f"epoch {epoch + 1} (SWA {state['swa_done']}/{config['swa_epochs']})" if swa
+             else f"epoch {epoch + 1}/{config['epochs']}") + f"  loss {loss:.4f}  acc {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
             f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
-        if state["stale"] >= config["early_stopping_patience"]:
-            stopped = "early stopping"
-            log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
-            break
 
     if state["history"] and not os.path.isfile(os.path.join(run_dir, CURVES)):
         _write_progress(run_dir, state["history"])  # resumed with no epoch left, from an older version
     final = {"best_epoch": state["best_epoch"], "val_accuracy": state["best_val_accuracy"],
              "epochs_run": state["epoch"], "seconds": round(state["seconds"], 1),
              "images_per_second": round(np.median([h["images_per_second"] for h in state["history"]]), 1)
-             if state["history"] else 0.0, "stopped": stopped}
+             if state["history"] else 0.0, "stopped": state["main_stopped"], "swa_epochs": state["swa_done"]}
     return final
 
 

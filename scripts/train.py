@@ -53,6 +53,10 @@ HELP = {
     "cutout_prob": "probability of a cut-out",
     "contrast_range": "contrast factor range, comma-separated",
     "sharpness_prob": "probability of a random blur/sharpen",
+    "swa_epochs": "stochastic weight averaging: after the main phase (--epochs or early stopping), train this "
+                  "many more epochs at --swa-learning-rate and average their weights into one model, kept if "
+                  "it beats the best epoch on PublicTest (0: off)",
+    "swa_learning_rate": "constant learning rate of the weight-averaging epochs",
     "train_limit": "use only the first N Training rows (0: all)",
     "distribute": "none, mirrored (all GPUs, or logical CPUs, of this machine) or multiworker "
                   "(several machines, configured through TF_CONFIG)",
@@ -97,7 +101,8 @@ def build_parser():
                                     "flags given explicitly still win")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint, with its own settings; only "
-                        "--epochs and --early-stopping-patience, if given, change them")
+                        "--epochs, --early-stopping-patience, --swa-epochs and --swa-learning-rate, if "
+                        "given, change them")
     p.add_argument("--force", action="store_true", help="start afresh over an existing run folder")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     return p
@@ -153,7 +158,7 @@ def main(argv=None):
         from models.train import TrainingInterrupted, finish_run, train
 
         try:
-            # --resume keeps the run's own settings; --epochs and --early-stopping-patience change them if given.
+            # --resume keeps the run's own settings; those of RESUME_OVERRIDES change them if given.
             final = train(config, resume=args.resume, force=args.force, overrides=given,
                           verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
         except TrainingInterrupted as e:

@@ -104,6 +104,64 @@ def test_resume_equals_uninterrupted(synthetic_features, tmp_path):
     assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
 
 
+def test_weight_averaging_resumes_and_averages_the_epochs(synthetic_features, tmp_path):
+    base = dict(model="B", features="landmarks_hog", filters_b=[8, 16], image_units=16, feature_units=[16],
+                fusion_units=16, deterministic=True, epochs=2)
+    whole = tmp_path / "whole"
+    final = train(config(synthetic_features, whole, swa_epochs=2, **base), **QUIET)
+    assert final["swa_epochs"] == 2 and final["epochs_run"] == 4 and final["stopped"] == "epochs"
+    history = json.loads((whole / "state.json").read_text())["history"]
+    assert [r["swa_models"] for r in history] == [0, 0, 1, 2]
+    assert [r["learning_rate"] for r in history][2:] == [1e-4, 1e-4]
+    # A run stopped after the first averaged epoch, and resumed: the same weights and the same average.
+    split = tmp_path / "split"
+    train(config(synthetic_features, split, swa_epochs=1, **base), **QUIET)
+    after_3 = weights_of(split / "checkpoint.keras")
+    train(config(synthetic_features, split, swa_epochs=2, **base), resume=True, **QUIET)
+    after_4 = weights_of(split / "checkpoint.keras")
+    for a, b in zip(weights_of(whole / "checkpoint.keras"), after_4):
+        np.testing.assert_array_equal(a, b)
+    import keras
+
+    model = keras.models.load_model(whole / "checkpoint.keras", compile=False)
+    trainable = {id(v) for v in model.trainable_weights}
+    mask = [id(v) in trainable for v in model.weights]
+    expected = [(w3 + w4) / 2 for w3, w4, t in zip(after_3, after_4, mask) if t]
+    for path in (whole, split):
+        with np.load(path / "swa.npz") as saved:
+            assert int(saved["count"]) == 2
+            for i, e in enumerate(expected):
+                np.testing.assert_allclose(saved[f"arr_{i}"], e, rtol=1e-5, atol=1e-7)
+    assert [r["val_loss"] for r in history] == \
+        [r["val_loss"] for r in json.loads((split / "state.json").read_text())["history"]]
+    # Resuming a finished run trains nothing more.
+    assert train(config(synthetic_features, split, swa_epochs=2, **base), resume=True, **QUIET)["epochs_run"] == 4
+
+
+def test_recompute_batch_norm_takes_the_mean_of_the_batches(synthetic_features):
+    import keras
+
+    from models.train import build_from_config, load_training_data, recompute_batch_norm
+
+    c = config(synthetic_features, "unused", model="B", features="landmarks", filters_b=[8], image_units=8,
+               feature_units=[8], fusion_units=8)
+    train_data, _, standardizer, _ = load_training_data(c)
+    model = build_from_config(c, 7, train_data["features"].shape[1])
+    bn = model.get_layer("b1b_bn")  # after two convolutions, no dropout before it
+    images = train_data["images"][:96]
+    assert recompute_batch_norm(model, images, train_data["features"][:96], standardizer, batch_size=32) >= 2
+    probe = keras.Model(model.inputs, bn.input)
+    from models.bundle import model_inputs
+
+    acts = np.asarray(probe(model_inputs(images, standardizer(train_data["features"][:96])), training=False))
+    axes = tuple(range(acts.ndim - 1))
+    batches = [acts[i:i + 32] for i in range(0, 96, 32)]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), acts.mean(axis=axes), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([b.var(axis=axes) for b in batches], axis=0),
+                               rtol=1e-3, atol=1e-4)
+    assert bn.momentum == 0.99  # restored
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, signum):
     out = tmp_path / "run"
