@@ -578,7 +578,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         saved = {**default_config(), **state["config"]}  # settings added since the run began: defaults
         for key in ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES)):
             saved[key] = config[key]
-        config = saved
+        state["config"] = config = saved
     os.makedirs(run_dir, exist_ok=True)
 
     keras.utils.set_random_seed(config["seed"])
@@ -642,7 +642,10 @@ def _train(config, resume, force, log, verbose, overrides, stop):
             evaluated = contextlib.nullcontext(model)
         with evaluated:
             if swa:
+                started = time.perf_counter()
                 recompute_batch_norm(model, train_data["images"], train_data["features"], standardizer)
+                log(f"averaged {state['swa_done'] + 1} epochs' weights and re-estimated batch norm in "
+                    f"{time.perf_counter() - started:.1f} s")
             val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
             row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                    "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),

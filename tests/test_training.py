@@ -119,6 +119,7 @@ def test_weight_averaging_resumes_and_averages_the_epochs(synthetic_features, tm
     after_3 = weights_of(split / "checkpoint.keras")
     train(config(synthetic_features, split, swa_epochs=2, **base), resume=True, **QUIET)
     after_4 = weights_of(split / "checkpoint.keras")
+    assert json.loads((split / "state.json").read_text())["config"]["swa_epochs"] == 2  # the run's new length
     for a, b in zip(weights_of(whole / "checkpoint.keras"), after_4):
         np.testing.assert_array_equal(a, b)
     import keras
