@@ -63,7 +63,8 @@ class Network:
     batch_norm_conv: bool = True
     batch_norm_dense: bool = True
     #: Filters of each convolution block of model A / model B. The shipped model
-    #: is model B with ``(64, 128, 256, 256)`` (``--filters-b``; BENCHMARKS.md).
+    #: is model B with ``(64, 128, 256, 256)`` (``--filters-b``) and
+    #: ``swa_epochs=20`` (BENCHMARKS.md).
     filters_a: tuple = (32, 64, 128)
     filters_b: tuple = (32, 64, 128, 256)
     #: Width of the image embedding, the feature branch and the fusion layer.
@@ -78,7 +79,7 @@ class Hyperparameters:
 
     The defaults (with :class:`Training`'s and :class:`Network`'s) are the
     recipe of the shipped model (BENCHMARKS.md), whose model B is wider than
-    :class:`Network`'s default. The first recipe, kept for
+    :class:`Network`'s default and which adds 20 epochs of weight averaging. The first recipe, kept for
     the A/B comparison there, was momentum SGD at 0.01, decay 0.95, keep_prob
     0.6, weight decay 5e-4, noise 4, cut-out 0.3, sharpness 0.2.
     """
