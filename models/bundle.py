@@ -8,6 +8,7 @@ Training writes one, evaluation and prediction read it.
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -16,10 +17,95 @@ from parameters import FEATURE_SETS, VERSION
 BUNDLE_JSON = "bundle.json"
 FORMAT = "fer-toolkit-bundle"
 MODEL_FILES = {"cnn": "model.keras", "svm": "model.skops"}
+#: Largest ``bundle.json`` read (the shipped model's is about 90 KB).
+MAX_BUNDLE_JSON_BYTES = 64 << 20
+
+
+#: Every node that an SVM bundle written by ``fer-train --model svm`` holds (both
+#: kernels), as skops records it: ``(loader, fully qualified type)``. A
+#: ``model.skops`` with any other node (a function, a method, another
+#: estimator such as ``FunctionTransformer``) is refused before anything in it
+#: is loaded: skops' own defaults trust far more than this toolkit writes.
+SVM_NODES = frozenset({
+    ("ObjectNode", "sklearn.pipeline.Pipeline"),
+    ("ObjectNode", "sklearn.kernel_approximation.Nystroem"),
+    ("ObjectNode", "sklearn.svm._classes.LinearSVC"),
+    ("NdArrayNode", "numpy.ndarray"),
+    ("DictNode", "builtins.dict"),
+    ("ListNode", "builtins.list"),
+    ("TupleNode", "builtins.tuple"),
+    ("JsonNode", "builtins.str"),
+    ("TypeNode", "builtins.str"),
+})
+#: Largest ``schema.json`` read from a ``model.skops`` (the toolkit's are a few KB).
+MAX_SKOPS_SCHEMA_BYTES = 1 << 20
 
 
 class BundleError(Exception):
     """A missing, corrupt or incompatible bundle (one line)."""
+
+
+def skops_nodes(path):
+    """The ``(loader, type)`` of every node of a skops file, read from its
+    schema without loading anything.
+
+    Parameters
+    ----------
+    path : str
+        A ``.skops`` archive.
+
+    Returns
+    -------
+    set of (str, str)
+
+    Raises
+    ------
+    BundleError
+        Not a skops archive, or a schema too large or malformed to inspect.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("schema.json")
+            if info.file_size > MAX_SKOPS_SCHEMA_BYTES:
+                raise BundleError(f"{path}: schema.json is {info.file_size:,} bytes, over the "
+                                  f"{MAX_SKOPS_SCHEMA_BYTES:,} a model of this toolkit can have")
+            schema = json.loads(archive.read(info))
+    except BundleError:
+        raise
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RecursionError) as e:
+        raise BundleError(f"{path}: not a readable skops archive ({type(e).__name__})") from None
+    nodes, stack = set(), [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__loader__" in node or "__class__" in node:
+                nodes.add((str(node.get("__loader__")), f"{node.get('__module__')}.{node.get('__class__')}"))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return nodes
+
+
+def load_svm(path):
+    """Load an SVM pipeline saved by the toolkit, refusing any other content.
+
+    Every node must be in :data:`SVM_NODES` (exact types, no prefixes), so a
+    crafted file cannot make loading or prediction call a function of its
+    choosing.
+
+    Raises
+    ------
+    BundleError
+        A node outside the allow-list, or an unreadable file.
+    """
+    import skops.io
+
+    refused = sorted(f"{t} ({loader})" for loader, t in skops_nodes(path) - SVM_NODES)
+    if refused:
+        shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise BundleError(f"{path}: refuses to load types that fer-train never writes: {shown}")
+    untrusted = skops.io.get_untrusted_types(file=path)  # all within the allow-list, checked above
+    return skops.io.load(path, trusted=untrusted)
 
 
 def atomic_write_json(path, data):
@@ -184,23 +270,106 @@ def save_bundle(run_dir, model, meta):
     atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)
 
 
+def _number_list(value):
+    """Whether ``value`` is a list of finite numbers (booleans excluded)."""
+    return isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+
+
+def validate_meta(meta, json_path):
+    """Check the contents of a ``bundle.json`` against its schema.
+
+    Parameters
+    ----------
+    meta : object
+        The parsed JSON.
+    json_path : str
+        Named in the error.
+
+    Raises
+    ------
+    BundleError
+        One line naming the file and the first field that is wrong.
+    """
+    from features.extract import feature_dimensions
+
+    def wrong(field, problem):
+        return BundleError(f"{json_path}: field {field!r} {problem}")
+
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise BundleError(f"{json_path}: not a fer-toolkit bundle (no 'format': {FORMAT!r})")
+    if meta.get("kind") not in MODEL_FILES:
+        raise wrong("kind", f"must be one of {', '.join(MODEL_FILES)}")
+    if meta.get("feature_set") not in FEATURE_SETS:
+        raise wrong("feature_set", f"must be one of {', '.join(FEATURE_SETS)}")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+        raise wrong("classes", f"must be a list of class names, got {type(classes).__name__}")
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise wrong("classes", "must name at least two distinct classes")
+    class_ids = meta.get("class_ids", list(range(len(classes))))
+    if not isinstance(class_ids, list) or len(class_ids) != len(classes) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in class_ids):
+        raise wrong("class_ids", "must be a list of integers, one per class")
+    norm = meta.get("normalization")
+    if not isinstance(norm, dict):
+        raise wrong("normalization", "must be an object with 'mean' and 'std'")
+    for key in ("mean", "std"):
+        if not _number_list(norm.get(key)):
+            raise wrong(f"normalization.{key}", "must be a list of finite numbers")
+    if len(norm["mean"]) != len(norm["std"]):
+        raise wrong("normalization.std", f"has {len(norm['std'])} values for {len(norm['mean'])} means")
+    if any(v <= 0 for v in norm["std"]):
+        raise wrong("normalization.std", "must be positive (a standard deviation of 0 or below)")
+    dims = feature_dimensions()
+    expected = sum(dims[name] for name in FEATURE_SETS[meta["feature_set"]])
+    if len(norm["mean"]) != expected:
+        raise wrong("normalization.mean", f"has {len(norm['mean'])} dimensions, but feature set "
+                                          f"{meta['feature_set']!r} has {expected}")
+    for key in ("train_args", "metrics"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise wrong(key, "must be an object")
+
+
 def read_meta(path):
-    """``bundle.json`` of a bundle folder, checked."""
+    """``bundle.json`` of a bundle folder, checked by :func:`validate_meta`."""
     json_path = os.path.join(path, BUNDLE_JSON)
     if not os.path.isdir(path):
         raise BundleError(f"{path}: no such model bundle (a folder written by fer-train)")
     try:
-        with open(json_path) as f:
+        if os.path.getsize(json_path) > MAX_BUNDLE_JSON_BYTES:
+            raise BundleError(f"{json_path}: over {MAX_BUNDLE_JSON_BYTES >> 20} MB, not a bundle description")
+        with open(json_path, "rb") as f:
             meta = json.load(f)
     except FileNotFoundError:
         raise BundleError(f"{path}: not a model bundle ({BUNDLE_JSON} missing)") from None
-    except (OSError, ValueError) as e:
-        raise BundleError(f"{json_path}: corrupt bundle description ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise BundleError(f"{json_path}: not a fer-toolkit bundle")
-    if meta.get("kind") not in MODEL_FILES or meta.get("feature_set") not in FEATURE_SETS:
-        raise BundleError(f"{json_path}: unknown model kind or feature set")
+    except (OSError, ValueError, RecursionError) as e:
+        raise BundleError(f"{json_path}: corrupt bundle description ({str(e)[:120]})") from None
+    validate_meta(meta, json_path)
     return meta
+
+
+def check_model(model, meta, model_path):
+    """Raise a one-line :class:`BundleError` when a loaded model does not fit its ``bundle.json``.
+
+    The feature input must have as many dimensions as the normalisation
+    statistics, and the output one value per class.
+    """
+    n_features, n_classes = len(meta["normalization"]["mean"]), len(meta["classes"])
+    if meta["kind"] == "svm":
+        got_features = getattr(model, "n_features_in_", None)
+        got_classes = len(getattr(model, "classes_", []))
+    else:
+        shapes = {t.name.split(":")[0]: t.shape for t in model.inputs}
+        if "image" not in shapes or tuple(shapes["image"][1:]) != (48, 48, 1):
+            raise BundleError(f"{model_path}: the model has no 48x48x1 'image' input")
+        got_features = shapes["features"][-1] if "features" in shapes else 0
+        got_classes = model.outputs[0].shape[-1]
+    if got_features != n_features:
+        raise BundleError(f"{model_path}: the model takes {got_features} features, bundle.json's "
+                          f"normalization has {n_features}")
+    if got_classes != n_classes:
+        raise BundleError(f"{model_path}: the model gives {got_classes} classes, bundle.json names {n_classes}")
 
 
 def load_bundle(path):
@@ -227,15 +396,13 @@ def load_bundle(path):
         if meta["kind"] == "cnn":
             import keras
 
-            model = keras.models.load_model(model_path, compile=False)
+            if not zipfile.is_zipfile(model_path):
+                raise BundleError(f"{model_path}: not a Keras model archive (truncated or corrupt)")
+            # safe_mode (Keras' default, stated here on purpose): a Lambda layer's code is refused.
+            model = keras.models.load_model(model_path, compile=False, safe_mode=True)
         else:
-            import skops.io
-
-            untrusted = skops.io.get_untrusted_types(file=model_path)
-            allowed = [t for t in untrusted if t.startswith(("sklearn.", "numpy."))]
-            if len(allowed) != len(untrusted):
-                raise BundleError(f"{model_path}: refuses to load untrusted types {sorted(set(untrusted) - set(allowed))}")
-            model = skops.io.load(model_path, trusted=allowed)
+            model = load_svm(model_path)
+        check_model(model, meta, model_path)
     except BundleError:
         raise
     except Exception as e:  # corrupt archives raise many kinds of errors

@@ -76,6 +76,15 @@ def check_compatible(bundle, manifest, data_dir):
             f"{bundle.path}: trained on classes {', '.join(bundle.classes)}, but {data_dir} has "
             f"{', '.join(manifest['classes'])}"
         )
+    have = manifest.get("feature_dimensions", {})
+    names = FEATURE_SETS[bundle.feature_set]
+    if all(n in have for n in names):
+        dims = sum(int(have[n]) for n in names)
+        if dims != len(bundle.standardizer.mean):
+            raise BundleError(
+                f"{bundle.path}: takes {len(bundle.standardizer.mean)} {bundle.feature_set} features, but "
+                f"{data_dir} was converted with {dims} ({', '.join(f'{n} {have[n]}' for n in names)})"
+            )
 
 
 def predict_split(bundle, data_dir, split, tta=False):
