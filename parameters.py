@@ -163,6 +163,14 @@ class OptimizerSearch:
     max_evals: int = 20
     epochs: int = 3
     train_limit: int = 6000
+    batch_size: int = 64
+    #: Seed of the search (TPE) and of each trial's training run.
+    seed: int = 0
+    out: str = "runs/optimize"
+    #: Trials file inside ``out`` when ``--trials`` is not given (JSON).
+    trials_file: str = "trials.json"
+    #: Trials run at once on Spark.
+    parallelism: int = 2
     learning_rate: tuple = (1e-4, 1e-1)  # log-uniform
     decay: tuple = (0.85, 1.0)
     optimizers: tuple = ("sgd", "adam", "rmsprop")

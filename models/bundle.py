@@ -108,11 +108,14 @@ def load_svm(path):
     return skops.io.load(path, trusted=untrusted)
 
 
-def atomic_write_json(path, data):
-    """Write JSON to a temporary file, then rename it over ``path``."""
+def atomic_write_json(path, data, default=None):
+    """Write JSON to a temporary file, then rename it over ``path``.
+
+    ``default`` is handed to :func:`json.dump` (converts other types).
+    """
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
+        json.dump(data, f, indent=1, default=default)
     os.replace(tmp, path)
 
 

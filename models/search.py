@@ -7,10 +7,10 @@ on Spark), so re-running the same command resumes the search.
 """
 
 import csv
+import datetime
 import json
 import math
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -101,33 +101,139 @@ def objective(sample, base_config, work_dir):
         shutil.rmtree(config["out"], ignore_errors=True)
 
 
-def load_trials(path):
-    """Trials saved by an earlier run, or a new ``Trials``."""
+TRIALS_FORMAT = "fer-toolkit-trials"
+#: Largest trials file read (a thousand trials take about 1 MB).
+MAX_TRIALS_BYTES = 256 << 20
+_PICKLE_MAGIC = b"\x80"
+
+
+def _to_json(value):
+    """``json.dump``'s fallback for the non-JSON values of hyperopt's trial documents."""
+    if isinstance(value, datetime.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store a {type(value).__name__} in a trials file")
+
+
+def _from_json(obj):
+    """``json.load``'s object hook: the inverse of :func:`_to_json`."""
+    if len(obj) == 1 and "$datetime" in obj:
+        return datetime.datetime.fromisoformat(obj["$datetime"])
+    return obj
+
+
+def _check_trial(doc, i):
+    """The problem with one trial document, or None."""
+    if not isinstance(doc, dict):
+        return f"trial {i} is not an object"
+    misc, result = doc.get("misc"), doc.get("result")
+    if not isinstance(doc.get("tid"), int) or not isinstance(doc.get("state"), int):
+        return f"trial {i}: 'tid' and 'state' must be integers"
+    if not isinstance(misc, dict) or not isinstance(result, dict):
+        return f"trial {i}: 'misc' and 'result' must be objects"
+    for key in ("idxs", "vals"):
+        if not isinstance(misc.get(key), dict) or not all(isinstance(v, list) for v in misc[key].values()):
+            return f"trial {i}: 'misc.{key}' must map names to lists"
+    return None
+
+
+def load_trials(path, trust_pickle=False, log=print):
+    """Trials saved by an earlier run, or a new ``Trials``.
+
+    Trials are stored as JSON (:func:`save_trials`), which cannot run code.
+    Files of older versions are pickles, which can: they are read only with
+    ``trust_pickle``.
+
+    Parameters
+    ----------
+    path : str
+    trust_pickle : bool, optional
+        Read a pickle file (only for a file you made yourself).
+    log : callable, optional
+        Receives the warning about a trusted pickle.
+
+    Returns
+    -------
+    hyperopt.Trials
+
+    Raises
+    ------
+    SearchError
+        An unreadable, malformed or (without ``trust_pickle``) pickled file.
+    """
     from hyperopt import Trials
 
     if not path or not os.path.exists(path):
         return Trials()
     try:
+        if os.path.isdir(path):
+            raise SearchError(f"{path}: is a folder, not a trials file")
+        if os.path.getsize(path) > MAX_TRIALS_BYTES:
+            raise SearchError(f"{path}: over {MAX_TRIALS_BYTES >> 20} MB, not a trials file")
         with open(path, "rb") as f:
-            trials = pickle.load(f)
+            raw = f.read()
+    except OSError as e:
+        raise SearchError(f"{path}: cannot read ({e.strerror})") from None
+    if raw[:1] == _PICKLE_MAGIC:
+        return _load_pickled_trials(path, raw, trust_pickle, log)
+    try:
+        saved = json.loads(raw, object_hook=_from_json)
+    except (ValueError, RecursionError) as e:
+        raise SearchError(f"{path}: unreadable trials file ({str(e)[:100]})") from None
+    if not isinstance(saved, dict) or saved.get("format") != TRIALS_FORMAT or not isinstance(saved.get("trials"), list):
+        raise SearchError(f"{path}: not a fer-optimize trials file")
+    docs = saved["trials"]
+    for i, doc in enumerate(docs):
+        problem = _check_trial(doc, i)
+        if problem:
+            raise SearchError(f"{path}: {problem}")
+        if isinstance(doc["misc"].get("cmd"), list):
+            doc["misc"]["cmd"] = tuple(doc["misc"]["cmd"])
+    trials = Trials()
+    try:
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+    except Exception as e:  # hyperopt checks the documents with asserts and KeyErrors
+        raise SearchError(f"{path}: malformed trial documents ({type(e).__name__}: {str(e)[:100]})") from None
+    return trials
+
+
+def _load_pickled_trials(path, raw, trust_pickle, log):
+    """A trials pickle of an older version, read only when trusted."""
+    if not trust_pickle:
+        raise SearchError(f"{path}: a pickle (older fer-optimize trials format), which can run code when read: "
+                          "refused. If you made this file yourself, add --trust-pickle to convert it to JSON")
+    import pickle
+
+    from hyperopt import Trials
+
+    log(f"warning: reading {path} with pickle (--trust-pickle): this runs any code the file holds; "
+        "it is saved as JSON from now on")
+    try:
+        trials = pickle.loads(raw)
     except Exception as e:
-        raise SearchError(f"{path}: unreadable trials file ({type(e).__name__}: {e})") from None
+        raise SearchError(f"{path}: unreadable trials pickle ({type(e).__name__})") from None
     if not isinstance(trials, Trials):
         raise SearchError(f"{path}: not a hyperopt trials file")
     return trials
 
 
 def save_trials(trials, path):
-    """Pickle the trials as a plain ``Trials`` object, atomically."""
+    """Save the trial documents as JSON, atomically, and return them as a
+    plain ``Trials`` object (as :func:`load_trials` would read them back)."""
     from hyperopt import Trials
 
-    plain = Trials()
-    plain.insert_trial_docs([dict(t) for t in trials.trials])
-    plain.refresh()
+    from .bundle import atomic_write_json
+
+    docs = [dict(t) for t in trials.trials]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(f"{path}.tmp", "wb") as f:
-        pickle.dump(plain, f)
-    os.replace(f"{path}.tmp", path)
+    atomic_write_json(path, {"format": TRIALS_FORMAT, "trials": docs}, default=_to_json)
+    plain = Trials()
+    plain.insert_trial_docs(docs)
+    plain.refresh()
     return plain
 
 
@@ -144,7 +250,8 @@ def _spark_session(master):
     return SparkSession.builder.master(master).appName("fer-optimize").getOrCreate()
 
 
-def run_search(base_config, max_evals, trials_path, out_dir, spark=None, parallelism=2, seed=0, log=print):
+def run_search(base_config, max_evals, trials_path, out_dir, spark=None, parallelism=2, seed=SEARCH.seed,
+               trust_pickle=False, log=print):
     """Run (or resume) a TPE search and write its results.
 
     Parameters
@@ -163,6 +270,8 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
     parallelism : int, optional
         Trials run at once on Spark.
     seed : int, optional
+    trust_pickle : bool, optional
+        Read a trials file of the old pickle format (it can run code).
 
     Returns
     -------
@@ -172,7 +281,7 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
     from hyperopt import fmin, tpe
     from hyperopt.exceptions import AllTrialsFailed
 
-    trials = load_trials(trials_path)
+    trials = load_trials(trials_path, trust_pickle, log)
     space = search_space(base_config["model"])
     work_dir = os.path.join(out_dir, "trial-runs")
     fn = _Objective(base_config, work_dir)

@@ -29,17 +29,21 @@ def build_parser():
     p.add_argument("--model", default=NETWORK.model, choices=["A", "B", "svm"], help="model to tune")
     p.add_argument("--features", default=NETWORK.features, choices=list(FEATURE_SETS), help="feature set")
     p.add_argument("--max-evals", type=int, default=SEARCH.max_evals, help="total number of trials")
-    p.add_argument("--trials", help="trials file, saved after every trial (default: <out>/trials.pickle)")
-    p.add_argument("--out", default="runs/optimize", help="folder for best.json, trials.csv, trials.png")
+    p.add_argument("--trials", help=f"trials file (JSON), saved after every trial (default: <out>/{SEARCH.trials_file})")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="read a --trials file of the old pickle format (older versions wrote one). A pickle can "
+                        "run any code when read: use this only for a file you made yourself; it is rewritten "
+                        "as JSON")
+    p.add_argument("--out", default=SEARCH.out, help="folder for best.json, trials.csv, trials.png")
     p.add_argument("--epochs", type=int, default=SEARCH.epochs, help="epochs of each trial's training run")
     p.add_argument("--train-limit", type=int, default=SEARCH.train_limit,
                    help="Training rows used by each trial (0: all)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size of each trial")
-    p.add_argument("--seed", type=int, default=0, help="seed of the search and of each trial")
+    p.add_argument("--batch-size", type=int, default=SEARCH.batch_size, help="batch size of each trial")
+    p.add_argument("--seed", type=int, default=SEARCH.seed, help="seed of the search and of each trial")
     p.add_argument("--spark", metavar="MASTER_URL",
                    help="run trials in parallel on Spark through hyperopt's SparkTrials, e.g. local[2] or "
                         "spark://host:7077 (needs the 'spark' extra and Java)")
-    p.add_argument("--parallelism", type=int, default=2, help="trials run at once with --spark")
+    p.add_argument("--parallelism", type=int, default=SEARCH.parallelism, help="trials run at once with --spark")
     return p
 
 
@@ -57,9 +61,13 @@ def main(argv=None):
         config.update(data=args.data, model=args.model, features=args.features, epochs=args.epochs,
                       train_limit=args.train_limit, batch_size=args.batch_size, seed=args.seed,
                       early_stopping_patience=args.epochs + 1)
-        trials = args.trials or os.path.join(args.out, "trials.pickle")
+        trials = args.trials or os.path.join(args.out, SEARCH.trials_file)
+        legacy = os.path.join(args.out, "trials.pickle")  # the default of older versions
+        if not args.trials and not os.path.exists(trials) and os.path.exists(legacy):
+            fail(PROG, f"{legacy}: trials of an older version, in pickle format (it can run code when read); "
+                       f"if you made it yourself, resume with --trials {legacy} --trust-pickle")
         best = run_search(config, args.max_evals, trials, args.out, spark=args.spark,
-                          parallelism=args.parallelism, seed=args.seed)
+                          parallelism=args.parallelism, seed=args.seed, trust_pickle=args.trust_pickle)
         print(f"best PublicTest accuracy {best['val_accuracy']:.4f} (trial {best['trial']} of {best['n_trials']}, "
               f"{best['n_failed']} failed): {best['params']}")
         print(f"wrote {os.path.join(args.out, 'best.json')}; train with: fer-train --params "

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models.bundle import load_bundle
-from models.search import run_search
+from models.search import load_trials, run_search
 from models.train import default_config
 
 from conftest import ROOT
@@ -69,13 +69,12 @@ def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
     out = tmp_path / "opt"
     best = run_search(tiny_cnn_config(synthetic_features), 2, str(trials), str(out), log=QUIET)
     assert best["n_trials"] == 2
-    with open(trials, "rb") as f:
-        first = pickle.load(f)
+    assert json.loads(trials.read_text())["format"] == "fer-toolkit-trials"  # JSON, not a pickle
+    first = load_trials(str(trials))
     tids = [t["tid"] for t in first.trials]
     seen = [t["misc"]["vals"] for t in first.trials]
     best = run_search(tiny_cnn_config(synthetic_features), 3, str(trials), str(out), log=QUIET)
-    with open(trials, "rb") as f:
-        resumed = pickle.load(f)
+    resumed = load_trials(str(trials))
     assert len(resumed.trials) == 3 and [t["tid"] for t in resumed.trials[:2]] == tids
     assert [t["misc"]["vals"] for t in resumed.trials[:2]] == seen  # finished trials were not re-run
     assert best["n_trials"] == 3
@@ -103,8 +102,7 @@ def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, mon
     config["weight_decay"] = 0.0
     with pytest.raises(search.SearchError, match="no trial succeeded"):
         run_search(config, 2, str(tmp_path / "t.trials"), str(tmp_path / "out"), log=QUIET)
-    with open(tmp_path / "t.trials", "rb") as f:
-        trials = pickle.load(f)
+    trials = load_trials(str(tmp_path / "t.trials"))
     assert [t["result"]["status"] for t in trials.trials] == ["fail", "fail"]
     assert "diverged" in trials.trials[0]["result"]["error"] or "NaN" in trials.trials[0]["result"]["error"]
 
@@ -119,3 +117,56 @@ def test_search_on_spark_local(synthetic_features, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     best = json.loads((tmp_path / "spark" / "best.json").read_text())
     assert best["n_trials"] == 2 and best["params"]["model"] == "svm"
+
+
+class _CreatesFile:
+    """Unpickling this calls ``open(path, "w")``: a file appears if pickle is used."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def svm_search(data, out, *extra):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "optimize.py"), "--data", data,
+                           "--model", "svm", "--features", "landmarks", "--out", str(out), *map(str, extra)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_crafted_trials_pickle_runs_no_code(synthetic_features, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.trials"
+    evil.write_bytes(pickle.dumps(_CreatesFile(str(marker))))
+    res = svm_search(synthetic_features, tmp_path / "out", "--max-evals", 1, "--trials", evil)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert "--trust-pickle" in res.stderr and "pickle" in res.stderr
+    assert not marker.exists()
+    (tmp_path / "legacy").mkdir()  # the old default file name is pointed out, never read
+    (tmp_path / "legacy" / "trials.pickle").write_bytes(pickle.dumps(_CreatesFile(str(marker))))
+    res = svm_search(synthetic_features, tmp_path / "legacy", "--max-evals", 1)
+    assert res.returncode == 1 and "--trust-pickle" in res.stderr and not marker.exists(), res.stderr
+
+
+def test_old_pickle_trials_resume_only_when_trusted(synthetic_features, tmp_path):
+    from models.search import save_trials
+
+    out = tmp_path / "opt"
+    assert svm_search(synthetic_features, out, "--max-evals", 1).returncode == 0
+    trials = load_trials(str(out / "trials.json"))
+    old = tmp_path / "old.trials"
+    old.write_bytes(pickle.dumps(save_trials(trials, str(tmp_path / "copy.json"))))  # as older versions wrote
+    res = svm_search(synthetic_features, out, "--max-evals", 2, "--trials", old, "--trust-pickle")
+    assert res.returncode == 0, res.stderr
+    assert "warning" in res.stderr and "resuming: 1 trial" in res.stdout + res.stderr
+    resumed = load_trials(str(old))  # now JSON
+    assert len(resumed.trials) == 2 and resumed.trials[0]["misc"]["vals"] == trials.trials[0]["misc"]["vals"]
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"format": "fer-toolkit-trials", "trials": [{"tid": "x"}]}',
+                                  '{"format": "fer-toolkit-trials", "trials": [{"tid": 0, "state": 2, "misc": 1}]}'])
+def test_malformed_trials_file_is_one_line(synthetic_features, tmp_path, text):
+    (tmp_path / "t.json").write_text(text)
+    res = svm_search(synthetic_features, tmp_path / "out", "--max-evals", 1, "--trials", tmp_path / "t.json")
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "t.json" in res.stderr, res.stderr
