@@ -144,6 +144,11 @@ class VideoPredictor:
     #: The same for video frames, where speed matters more: at 480 a 640x480
     #: frame is searched for faces of about 107 pixels and up (BENCHMARKS.md).
     video_max_side: int = 480
+    #: Images with more pixels are refused from their header, before any
+    #: decoding (a small PNG can otherwise expand to gigabytes).
+    max_pixels: int = 50_000_000
+    #: Images per batch when fer-predict works through a folder.
+    batch_size: int = 16
     #: dlib detector upsampling (1 finds faces down to ~40 px, 4x slower).
     upsample: int = 0
     #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).
@@ -154,6 +159,22 @@ class VideoPredictor:
     crop_scale: float = 1.28
     crop_shift_x: float = 0.040
     crop_shift_y: float = -0.053
+
+
+@dataclass(frozen=True)
+class WebServer:
+    """``fer-web`` defaults: the address, upload limits and the server's capacity."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: float = 10.0
+    #: Requests worked on at once.
+    threads: int = 8
+    #: Connections held open at once (waitress' own default is 100: that many
+    #: idle clients would block everyone else).
+    connection_limit: int = 1000
+    #: Seconds an idle connection is kept before it is closed.
+    channel_timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -196,5 +217,6 @@ NETWORK = Network()
 HYPERPARAMETERS = Hyperparameters()
 TRAINING = Training()
 VIDEO = VideoPredictor()
+WEB = WebServer()
 SEARCH = OptimizerSearch()
 SVM = Svm()

@@ -23,6 +23,7 @@ import numpy as np
 from parameters import DATASET, EMOTIONS, SPLITS, VERSION
 
 from .extract import extract_features, feature_dimensions
+from .util import clean_stale, replace_folder, short
 
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
 MANIFEST = "manifest.json"
@@ -106,7 +107,7 @@ def parse_header(line, path="CSV"):
     if missing:
         raise ConversionError(
             f"{path}: line 1: missing column(s) {', '.join(missing)} "
-            f"(expected a header with {', '.join(REQUIRED_COLUMNS)}; found {', '.join(names) or 'nothing'})"
+            f"(expected a header with {', '.join(REQUIRED_COLUMNS)}; found {short(', '.join(names), 120) if names else 'nothing'})"
         )
     return {c: names.index(c) for c in REQUIRED_COLUMNS} | {"n_fields": len(names)}
 
@@ -130,12 +131,12 @@ def check_row(fields, columns):
     try:
         label = int(raw_label)
     except ValueError:
-        return None, None, f"label {raw_label.decode(errors='replace')!r} is not an integer"
+        return None, None, f"label {short(raw_label)} is not an integer"
     if not 0 <= label < len(EMOTIONS):
         return None, None, f"label {label} outside 0..{len(EMOTIONS) - 1}"
     split = fields[columns["Usage"]].decode(errors="replace")
     if split not in SPLITS:
-        return None, None, f"unknown Usage {split!r} (expected one of {', '.join(SPLITS)})"
+        return None, None, f"unknown Usage {short(split)} (expected one of {', '.join(SPLITS)})"
     return label, split, None
 
 
@@ -162,7 +163,7 @@ def parse_pixels(text, n_pixels):
     if values is None or (values.size != n_pixels and values.size < len(text.split())):
         for i, token in enumerate(text.split()):
             if not token.lstrip(b"-").isdigit():
-                return None, f"pixel {i + 1} is not an integer: {token.decode(errors='replace')!r}"
+                return None, f"pixel {i + 1} is not an integer: {short(token)}"
         values = np.array(text.split(), dtype=np.int64)
     if values.size != n_pixels:
         return None, f"expected {n_pixels} pixel values, got {values.size}"
@@ -347,6 +348,7 @@ def convert(
     if not expressions or len(set(expressions)) != len(expressions) or not all(0 <= e < len(EMOTIONS) for e in expressions):
         raise ConversionError(f"--expressions must be distinct class ids in 0..{len(EMOTIONS) - 1}, got {expressions}")
     out_dir = os.path.abspath(out_dir)
+    clean_stale(out_dir)  # temporary folders of killed conversions
     if os.path.exists(out_dir) and not force:
         raise ConversionError(f"{out_dir} already exists: use --force to replace it")
     pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
@@ -419,9 +421,7 @@ def convert(
         manifest["seconds"] = round(time.perf_counter() - started, 2)
         with open(os.path.join(tmp_dir, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(tmp_dir, out_dir)
+        replace_folder(tmp_dir, out_dir)  # the old output stays until the new one is in place
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise

@@ -18,6 +18,37 @@ class ImageError(Exception):
     """An unreadable or unusable image (one line)."""
 
 
+def to_uint8(image):
+    """An image array scaled to 8 bits.
+
+    16-bit integers are scaled from 0..65535 (as are wider integers whose
+    values exceed 255), floats from 0..1 when they stay within it; other
+    values are rounded and clipped to 0..255.
+
+    Parameters
+    ----------
+    image : ndarray
+
+    Returns
+    -------
+    uint8 ndarray
+    """
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    if np.issubdtype(image.dtype, np.integer):
+        if image.dtype.itemsize == 2 and not np.issubdtype(image.dtype, np.signedinteger) \
+                or (image.size and image.max() > 255):
+            return ((np.clip(image, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
+        return np.clip(image, 0, 255).astype(np.uint8)
+    image = image.astype(np.float64)
+    if image.size and np.nanmax(image) <= 1.0:
+        image = image * 255.0
+    return np.clip(np.rint(np.nan_to_num(image)), 0, 255).astype(np.uint8)
+
+
 def to_gray(image):
     """8-bit grey image from a grey, BGR, BGRA (as OpenCV reads) array.
 
@@ -31,11 +62,7 @@ def to_gray(image):
     -------
     (H, W) uint8 ndarray
     """
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        if np.issubdtype(image.dtype, np.floating) and image.size and image.max() <= 1.0:
-            image = image * 255.0
-        image = np.clip(image, 0, 255).astype(np.uint8)
+    image = to_uint8(image)
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 1:

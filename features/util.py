@@ -1,8 +1,29 @@
 """Small helpers shared across the toolkit."""
 
 import contextlib
+import glob
 import os
+import shutil
 import signal
+
+
+def short(text, limit=40):
+    """At most ``limit`` characters of ``text``, an input quoted in an error
+    message, marked when cut (a malformed CSV line can be megabytes long).
+
+    Parameters
+    ----------
+    text : str or bytes
+    limit : int, optional
+
+    Returns
+    -------
+    str
+    """
+    n, head = len(text), text[:limit]
+    if isinstance(head, (bytes, bytearray)):
+        head = bytes(head).decode(errors="replace")
+    return repr(str(head)) if n <= limit else f"{str(head)!r}... ({n:,} characters)"
 
 
 @contextlib.contextmanager
@@ -56,3 +77,60 @@ def handling_signals(handler, signals=(signal.SIGINT, signal.SIGTERM)):
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid: leave it alone
+    return True
+
+
+def clean_stale(path):
+    """Tidy what killed runs left beside the folder ``path``.
+
+    ``<path>.tmp-<pid>`` folders of processes no longer running are removed;
+    a ``<path>.old-<pid>`` of such a process is put back when ``path`` is
+    missing (the run died between the two renames of :func:`replace_folder`)
+    and removed otherwise.
+
+    Returns
+    -------
+    list of str
+        The folders removed or restored.
+    """
+    done = []
+    for kind in ("tmp", "old"):
+        for leftover in sorted(glob.glob(f"{glob.escape(path)}.{kind}-*")):
+            pid = leftover.rsplit("-", 1)[1]
+            if not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            if kind == "old" and not os.path.exists(path):
+                os.rename(leftover, path)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
+            done.append(leftover)
+    return done
+
+
+def replace_folder(new, path):
+    """Move the finished folder ``new`` to ``path``, replacing what is there.
+
+    The old folder is renamed aside, the new one renamed into place, and only
+    then is the old one removed: at every moment one complete folder exists
+    (:func:`clean_stale` finishes the job after a kill).
+    """
+    if not os.path.exists(path):
+        os.rename(new, path)
+        return
+    old = f"{path}.old-{os.getpid()}"
+    os.rename(path, old)
+    try:
+        os.rename(new, path)
+    except BaseException:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

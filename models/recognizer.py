@@ -9,13 +9,17 @@ The path from a face crop to probabilities is the one evaluation uses:
 and model.
 """
 
+import io
+import math
 import os
 import threading
+import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from features.extract import extract_features, stack_features, uses_hog
-from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray
+from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray, to_uint8
 from parameters import DATASET, VIDEO
 
 from .augment import mirror_inputs
@@ -24,42 +28,108 @@ from .bundle import BundleError, load_bundle
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 
 
-def load_image(source, color_order="bgr"):
-    """An image as a numpy array in OpenCV's channel order.
+class ImageTooLarge(ImageError):
+    """An image with more pixels than the limit (refused before decoding)."""
+
+
+#: A decoded image: the array (grey, BGR or BGRA), the factor from its pixels
+#: to the file's (above 1 when a JPEG was decoded at reduced size) and the
+#: file's (width, height).
+DecodedImage = namedtuple("DecodedImage", "array scale size")
+
+
+def _open_image(opener, name, max_pixels, reduce_to):
+    """Open an image file, check its pixel count from the header, then decode it.
 
     Parameters
     ----------
-    source : str, os.PathLike, bytes, PIL.Image.Image or ndarray
+    opener : callable
+        Returns what ``PIL.Image.open`` takes (a path or a file object).
+    name : str
+        Prefix of error messages ("" for uploads).
+    max_pixels : int
+        Larger images are refused before any pixel is decoded (0: Pillow's own limit only).
+    reduce_to : int
+        When positive, a JPEG whose longer side is at least twice this is
+        decoded at 1/2, 1/4 or 1/8 size, never below this.
+
+    Returns
+    -------
+    img : PIL.Image.Image
+        Decoded, EXIF orientation applied.
+    scale : float
+    size : (int, int)
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    prefix = f"{name}: " if name else ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
+            with Image.open(opener()) as img:
+                w, h = img.size
+                if max_pixels and w * h > max_pixels:
+                    raise ImageTooLarge(f"{prefix}{w}x{h} pixels ({w * h / 1e6:.0f} megapixels) is over the limit "
+                                        f"of {max_pixels / 1e6:g} megapixels (--max-pixels)")
+                if reduce_to and img.format == "JPEG" and max(w, h) >= 2 * reduce_to:
+                    k = reduce_to / max(w, h)
+                    img.draft(img.mode, (math.ceil(w * k), math.ceil(h * k)))
+                scale = w / img.size[0]
+                img.load()
+                return ImageOps.exif_transpose(img), scale, (w, h)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{prefix}too many pixels to decode safely (over Pillow's limit)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{prefix}not an image (or an unsupported format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{prefix}unreadable image ({str(e)[:100]})") from None
+
+
+def _pil_to_array(img):
+    """A decoded PIL image as an 8-bit array (grey, RGB or RGBA); 16-bit and
+    float images are scaled to 8 bits, not clipped."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        return to_uint8(np.asarray(img))
+    if img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    return np.asarray(img)
+
+
+def decode_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels, reduce_to=0):
+    """An image as a numpy array in OpenCV's channel order, checked and bounded.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, PIL.Image.Image, ndarray or DecodedImage
         A file path, an encoded file's bytes, a PIL image, or an array
         (grey, or colour in ``color_order``).
     color_order : {"bgr", "rgb"}
         Channel order of an array ``source``.
+    max_pixels : int, optional
+        Files with more pixels are refused from their header, before decoding.
+    reduce_to : int, optional
+        Decode large JPEGs at a reduced size whose longer side stays at least
+        this (0: full size); ``scale`` says by how much.
 
     Returns
     -------
-    (H, W) or (H, W, 3|4) uint8 ndarray
-        Grey, BGR or BGRA.
+    DecodedImage
+        ``array`` (H, W) or (H, W, 3|4) uint8: grey, BGR or BGRA.
 
     Raises
     ------
+    ImageTooLarge
+        Over ``max_pixels``.
     ImageError
         Missing, empty, truncated or non-image file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    if isinstance(source, DecodedImage):
+        return source
+    scale, size = 1.0, None
     if isinstance(source, (bytes, bytearray, memoryview)):  # an encoded file in memory (uploads)
-        import io
-
         if not len(source):
             raise ImageError("empty file")
-        try:
-            with Image.open(io.BytesIO(source)) as img:
-                img.load()
-                source = ImageOps.exif_transpose(img)
-        except UnidentifiedImageError:
-            raise ImageError("not an image (or an unsupported format)") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise ImageError(f"unreadable image ({e})") from None
+        source, scale, size = _open_image(lambda: io.BytesIO(source), "", max_pixels, reduce_to)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.exists(path):
@@ -68,19 +138,9 @@ def load_image(source, color_order="bgr"):
             raise ImageError(f"{path}: is a folder")
         if os.path.getsize(path) == 0:
             raise ImageError(f"{path}: empty file")
-        try:
-            with Image.open(path) as img:
-                img.load()
-                source = ImageOps.exif_transpose(img)
-        except UnidentifiedImageError:
-            raise ImageError(f"{path}: not an image (or an unsupported format)") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise ImageError(f"{path}: unreadable image ({e})") from None
+        source, scale, size = _open_image(lambda: path, path, max_pixels, reduce_to)
     if hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
-        img = source
-        if img.mode not in ("L", "RGB", "RGBA"):
-            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
-        array = np.asarray(img)
+        array = _pil_to_array(source)
         color_order = "rgb"
     else:
         array = np.asarray(source)
@@ -88,7 +148,21 @@ def load_image(source, color_order="bgr"):
         raise ImageError(f"unsupported image array of shape {array.shape}")
     if array.ndim == 3 and array.shape[2] in (3, 4) and color_order == "rgb":
         array = array[..., [2, 1, 0, 3][: array.shape[2]]]
-    return np.ascontiguousarray(array)
+    size = size or (array.shape[1], array.shape[0])
+    return DecodedImage(np.ascontiguousarray(array), scale, size)
+
+
+def load_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels):
+    """An image as a numpy array in OpenCV's channel order, at full size.
+
+    See :func:`decode_image` for the parameters and errors.
+
+    Returns
+    -------
+    (H, W) or (H, W, 3|4) uint8 ndarray
+        Grey, BGR or BGRA.
+    """
+    return decode_image(source, color_order, max_pixels).array
 
 
 class Recognizer:
@@ -109,24 +183,34 @@ class Recognizer:
     tta : bool, optional
         Flip test-time augmentation: average the probabilities of each face
         and of its mirror image (twice the model work).
+    max_pixels : int, optional
+        Image files with more pixels are refused (:class:`ImageTooLarge`)
+        before they are decoded.
     """
 
     def __init__(self, model=None, detector=VIDEO.detector, upsample=VIDEO.upsample, max_side=VIDEO.detect_max_side,
-                 tta=False):
+                 tta=False, max_pixels=VIDEO.max_pixels):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
         self.bundle = load_bundle(path)
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
+        self.max_pixels = max_pixels
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
 
+    def decode(self, image, color_order="bgr"):
+        """:func:`decode_image` with this recognizer's limits: large JPEGs are
+        decoded at the reduced size that detection would shrink them to anyway."""
+        return decode_image(image, color_order, self.max_pixels, reduce_to=self.max_side)
+
     def detect(self, image, color_order="bgr"):
-        """Face boxes ``(x, y, w, h)`` of an image, largest first."""
-        gray = to_gray(load_image(image, color_order))
-        return detect_faces(gray, self.detector, self.max_side, self.upsample)
+        """Face boxes ``(x, y, w, h)`` of an image, largest first, in the image's pixels."""
+        decoded = self.decode(image, color_order)
+        boxes = detect_faces(to_gray(decoded.array), self.detector, self.max_side, self.upsample)
+        return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of 48x48 grey face crops.
@@ -163,9 +247,10 @@ class Recognizer:
 
         Parameters
         ----------
-        image : str, os.PathLike, PIL.Image.Image or ndarray
-            Path, PIL image, or array (grey, BGR, BGRA, or RGB(A) with
-            ``color_order="rgb"``), any size.
+        image : str, os.PathLike, bytes, PIL.Image.Image, ndarray or DecodedImage
+            Path, encoded file bytes, PIL image, or array (grey, BGR, BGRA,
+            or RGB(A) with ``color_order="rgb"``), any size up to the
+            recognizer's ``max_pixels``.
         boxes : sequence of (x, y, w, h), optional
             Face boxes to use instead of detecting faces.
         color_order : {"bgr", "rgb"}, optional
@@ -178,12 +263,16 @@ class Recognizer:
             (class name to probability) and ``landmarks`` (68 [x, y] points
             in image pixels).
         """
-        gray = to_gray(load_image(image, color_order))
+        decoded = self.decode(image, color_order)
+        gray = to_gray(decoded.array)
         if boxes is None:
             boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
-        boxes = [tuple(int(v) for v in b) for b in boxes]
+        else:  # given in the file's pixels
+            boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
+        boxes = [tuple(int(round(v)) for v in b) for b in boxes]
         probabilities, arrays = self.predict_crops(crop_faces(gray, boxes))
-        return [self._face(box, p, lm) for box, p, lm in zip(boxes, probabilities, arrays.get("landmarks", []))]
+        return [self._face(box, p, lm, decoded.scale)
+                for box, p, lm in zip(boxes, probabilities, arrays.get("landmarks", []))]
 
     def predict_batch(self, sources, color_order="bgr"):
         """:meth:`predict` over several images, with one model call for all faces.
@@ -197,34 +286,37 @@ class Recognizer:
         -------
         list
             Per source, the list of faces, or the :class:`ImageError` that
-            made it unusable.
+            made it unusable (:class:`ImageTooLarge` over ``max_pixels``).
         """
-        results, crops, owners, all_boxes = [], [], [], []
+        results, crops, owners, all_boxes, scales = [], [], [], [], []
         for i, source in enumerate(sources):
             try:
-                gray = to_gray(load_image(source, color_order))
+                decoded = self.decode(source, color_order)
             except ImageError as e:
                 results.append(e)
                 continue
             results.append([])
+            gray = to_gray(decoded.array)
             boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
             if boxes:
                 crops.append(crop_faces(gray, boxes))
                 owners.extend([i] * len(boxes))
                 all_boxes.extend(boxes)
+                scales.extend([decoded.scale] * len(boxes))
         if crops:
             probabilities, arrays = self.predict_crops(np.concatenate(crops))
-            for i, box, p, lm in zip(owners, all_boxes, probabilities, arrays["landmarks"]):
-                results[i].append(self._face(box, p, lm))
+            for i, box, p, lm, scale in zip(owners, all_boxes, probabilities, arrays["landmarks"], scales):
+                results[i].append(self._face(box, p, lm, scale))
         return results
 
-    def _face(self, box, probabilities, landmarks):
-        x, y, w, h = box
+    def _face(self, box, probabilities, landmarks, scale=1.0):
+        """One face's result; ``scale`` maps the decoded image's pixels to the file's."""
         x0, y0, side = crop_square(box)  # landmarks back from the 48x48 crop to the image
         k = side / DATASET.image_size
         best = int(np.argmax(probabilities))
+        x0, y0, k = x0 * scale, y0 * scale, k * scale
         return {
-            "box": [int(x), int(y), int(w), int(h)],
+            "box": [int(round(v * scale)) for v in box],
             "label": self.classes[best],
             "confidence": float(probabilities[best]),
             "probabilities": {c: float(p) for c, p in zip(self.classes, probabilities)},

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import signal
 import time
 from dataclasses import asdict
 
@@ -25,11 +26,19 @@ from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VE
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, model_inputs, save_keras, save_model
 
+#: The checkpoint of older versions (one file, overwritten every epoch).
 CHECKPOINT = "checkpoint.keras"
+#: Checkpoint and averaged weights of an epoch: ``state.json`` names the pair
+#: it belongs to, so a kill between writing them and the state never mixes epochs.
+CHECKPOINT_FILE = "checkpoint-{:04d}.keras"
+SWA_FILE = "swa-{:04d}.npz"
 STATE = "state.json"
+#: Test hook: the process kills itself right after writing this epoch's
+#: checkpoint, before the run state (the moment that once desynchronised them).
+KILL_AFTER_CHECKPOINT_ENV = "FER_TOOLKIT_TEST_KILL_AFTER_CHECKPOINT"
 HISTORY = "history.csv"
 CURVES = "training_curves.png"
-#: Running average of the weights during stochastic weight averaging.
+#: Running average of the weights during stochastic weight averaging (older versions).
 SWA_WEIGHTS = "swa.npz"
 
 
@@ -518,6 +527,89 @@ def _load_average(path, count):
         raise TrainingError(f"{path}: cannot read the averaged weights ({e})") from None
 
 
+#: Fields of ``state.json`` and the types they must have.
+STATE_FIELDS = {"config": dict, "epoch": int, "best_val_accuracy": (int, float), "best_epoch": int,
+                "best_val_loss": (int, float), "plateau_wait": int, "stale": int, "lr_scale": (int, float),
+                "history": list, "seconds": (int, float)}
+
+
+def _same_kind(value, default):
+    """Whether a saved setting has the type of its default (an int passes for a float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def read_state(path):
+    """The run state of a run folder, checked field by field.
+
+    Raises
+    ------
+    TrainingError
+        One line naming the file and the first field that is missing or wrong.
+    """
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except (OSError, ValueError, RecursionError) as e:
+        raise TrainingError(f"{path}: corrupt run state ({str(e)[:100]}); start afresh with --force") from None
+    if not isinstance(state, dict):
+        raise TrainingError(f"{path}: corrupt run state (not an object); start afresh with --force")
+    for field, kind in STATE_FIELDS.items():
+        if field not in state:
+            raise TrainingError(f"{path}: field {field!r} missing; start afresh with --force")
+        if not isinstance(state[field], kind) or isinstance(state[field], bool):
+            raise TrainingError(f"{path}: field {field!r} has the wrong type; start afresh with --force")
+    if state["epoch"] < 0 or state["epoch"] != len(state["history"]):
+        raise TrainingError(f"{path}: field 'epoch' ({state['epoch']}) does not match its {len(state['history'])} "
+                            "history rows")
+    for key, default in default_config().items():
+        if key in state["config"] and not _same_kind(state["config"][key], default):
+            raise TrainingError(f"{path}: field 'config.{key}' must be a {type(default).__name__}")
+    for key in ("checkpoint", "swa_file"):
+        name = state.get(key)
+        if name is not None and (not isinstance(name, str) or os.path.basename(name) != name):
+            raise TrainingError(f"{path}: field {key!r} must be a file name in the run folder")
+    return state
+
+
+def _load_checkpoint(path):
+    """The Keras model of a checkpoint (with its optimizer), or a one-line :class:`TrainingError`."""
+    import keras
+
+    if not os.path.isfile(path):
+        raise TrainingError(f"{path}: the checkpoint named by {STATE} is missing; start afresh with --force")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as e:  # truncated or foreign archives raise many kinds of errors
+        raise TrainingError(f"{path}: corrupt checkpoint ({type(e).__name__}); start afresh with --force") from None
+
+
+def _write_checkpoint(run_dir, model, state, average):
+    """Write an epoch's checkpoint (and running average), then the run state naming them.
+
+    Each file is written atomically under a name of its own epoch, the state
+    last; files of earlier epochs go once the state no longer names them.
+    A kill at any moment leaves a state whose files are all there.
+    """
+    epoch = state["epoch"]
+    state["checkpoint"] = CHECKPOINT_FILE.format(epoch)
+    save_keras(model, os.path.join(run_dir, state["checkpoint"]))
+    if average is not None:
+        state["swa_file"] = SWA_FILE.format(epoch)
+        _save_average(os.path.join(run_dir, state["swa_file"]), average, state["swa_done"])
+    if os.environ.get(KILL_AFTER_CHECKPOINT_ENV) == str(epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
+    atomic_write_json(os.path.join(run_dir, STATE), state)
+    keep = {state["checkpoint"], state.get("swa_file")}
+    for name in os.listdir(run_dir):
+        if name not in keep and (name == CHECKPOINT or name == SWA_WEIGHTS
+                                 or (name.startswith(("checkpoint-", "swa-")) and name.endswith((".keras", ".npz")))):
+            os.remove(os.path.join(run_dir, name))
+
+
 #: Settings that a resumed run may take from the new ``config`` instead of its
 #: own: the length of the run and of its weight-averaging phase (``data`` and
 #: ``out`` always come from ``config``).
@@ -566,14 +658,13 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     import tensorflow as tf
 
     run_dir = config["out"]
-    state_path, ckpt_path = os.path.join(run_dir, STATE), os.path.join(run_dir, CHECKPOINT)
+    state_path = os.path.join(run_dir, STATE)
     if resume and not os.path.isfile(state_path):
         raise TrainingError(f"{run_dir}: nothing to resume (no {STATE}); start without --resume")
     if not resume and os.path.isfile(state_path) and not force:
         raise TrainingError(f"{run_dir} holds a run already: use --resume to continue it or --force to start afresh")
     if resume:
-        with open(state_path) as f:
-            state = json.load(f)
+        state = read_state(state_path)
         # The run's own configuration wins, except where the run is and, if asked, its length.
         saved = {**default_config(), **state["config"]}  # settings added since the run began: defaults
         for key in ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES)):
@@ -594,7 +685,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     scope = strategy.scope() if strategy else _NullScope()
     with scope:
         if resume:
-            model = keras.models.load_model(ckpt_path)
+            model = _load_checkpoint(os.path.join(run_dir, state.get("checkpoint", CHECKPOINT)))
         else:
             model = build_from_config(config, n_classes, feature_dim)
     if not resume:
@@ -612,7 +703,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
         f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
         + (f", resuming after epoch {state['epoch']} of {config['epochs']}" if resume else ""))
-    swa_path = os.path.join(run_dir, SWA_WEIGHTS)
+    swa_path = os.path.join(run_dir, state.get("swa_file", SWA_WEIGHTS))
     average = _load_average(swa_path, state["swa_done"]) if state["swa_done"] else None
     stop.saved_epoch = state["epoch"]
     while True:
@@ -662,12 +753,9 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         state["epoch"] = epoch + 1
         if swa:
             state["swa_done"] += 1
-        # Checkpoint last, atomically: a crash before this line re-runs the epoch.
-        with stop.deferred():  # never a checkpoint of one epoch beside the state of the one before
-            save_keras(model, ckpt_path)
-            if swa:
-                _save_average(swa_path, average, state["swa_done"])
-            atomic_write_json(state_path, state)
+        # Checkpoint last: a crash before the state is written re-runs the epoch.
+        with stop.deferred():  # no signal between the files of one epoch
+            _write_checkpoint(run_dir, model, state, average if swa else None)
         stop.saved_epoch = state["epoch"]
         _write_progress(run_dir, state["history"])
         log((f"epoch {epoch + 1} (SWA {state['swa_done']}/{config['swa_epochs']})" if swa

@@ -10,19 +10,21 @@ import os
 from flask import Flask, jsonify, request, send_from_directory
 
 from features.faces import ImageError
+from parameters import WEB
 
-from .recognizer import Recognizer, load_image
+from .recognizer import ImageTooLarge, Recognizer
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 
 
-def create_app(recognizer=None, max_upload_mb=10.0):
+def create_app(recognizer=None, max_upload_mb=WEB.max_upload_mb):
     """The Flask application.
 
     Parameters
     ----------
     recognizer : Recognizer, optional
-        Loaded once and shared by all requests (default: the shipped model).
+        Loaded once and shared by all requests (default: the shipped model);
+        its ``max_pixels`` bounds the images accepted (413 above).
     max_upload_mb : float, optional
         Larger uploads are refused with 413.
 
@@ -50,7 +52,7 @@ def create_app(recognizer=None, max_upload_mb=10.0):
     @app.get("/health")
     def health():
         return jsonify({"status": "ok", "classes": recognizer.classes, "feature_set": recognizer.bundle.feature_set,
-                        "max_upload_mb": max_upload_mb})
+                        "max_upload_mb": max_upload_mb, "max_pixels": recognizer.max_pixels})
 
     @app.post("/api/predict")
     def predict():
@@ -59,13 +61,16 @@ def create_app(recognizer=None, max_upload_mb=10.0):
             return error(400, "no file: send the image as multipart form field 'file'")
         data = upload.read()
         try:
-            image = load_image(data)
+            image = recognizer.decode(data)  # pixel count checked from the header first
+        except ImageTooLarge as e:
+            return error(413, f"{upload.filename or 'upload'}: {e}")
         except ImageError as e:
             return error(400, f"{upload.filename or 'upload'}: {e}")
+        del data
         faces = recognizer.predict(image)
         if not faces:
             return error(422, "no face found in this image")
-        return jsonify({"faces": faces, "width": int(image.shape[1]), "height": int(image.shape[0])})
+        return jsonify({"faces": faces, "width": int(image.size[0]), "height": int(image.size[1])})
 
     @app.errorhandler(413)
     def too_large(_):

@@ -26,8 +26,15 @@ def int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+#: Longest error line printed: a message quoting a hostile input is cut here.
+MAX_ERROR_CHARS = 400
+
+
 def fail(prog, message, code=1):
-    """Print one error line and exit."""
+    """Print one error line (newlines folded, at most :data:`MAX_ERROR_CHARS`) and exit."""
+    message = " ".join(str(message).split())
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + "..."
     print(f"{prog}: error: {message}", file=sys.stderr)
     sys.exit(code)
 
@@ -77,7 +84,8 @@ def run(prog, main_body, errors):
     errors : tuple of exception types
         Errors whose message is shown as one line, without a traceback (a
         missing or unreadable landmark model, which every script may load,
-        always is).
+        always is, and so is a file-system error on a named path: a folder
+        given as a file, an unwritable output).
     """
     from features.landmarks import MissingModelError
 
@@ -90,3 +98,7 @@ def run(prog, main_body, errors):
     except BrokenPipeError:  # output piped into a command that stopped reading (| head)
         sys.stderr.close()
         return 0
+    except OSError as e:
+        if e.filename is None:
+            raise
+        fail(prog, f"{e.filename}: {e.strerror or e}")

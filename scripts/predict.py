@@ -39,7 +39,10 @@ def build_parser():
                    help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
     p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
                    help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
-    p.add_argument("--batch-size", type=int, default=16, help="images per batch in folders")
+    p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
+                   help="refuse images with more pixels than this, checked from the file's header before decoding "
+                        "(a folder skips and lists them)")
+    p.add_argument("--batch-size", type=int, default=VIDEO.batch_size, help="images per batch in folders")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -97,7 +100,7 @@ def main(argv=None):
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                                max_side=args.detect_max_side, tta=args.tta)
+                                max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)
@@ -112,7 +115,7 @@ def main(argv=None):
             if isinstance(faces, Exception):
                 continue
             if args.output:
-                image = load_image(source)
+                image = load_image(source, max_pixels=args.max_pixels)
                 write_image(output_path(args.output, source, several, "annotated"), annotate(image, faces, numbered=True))
             if args.bars:
                 probability_bars(faces, output_path(args.bars, source, several, "bars"),

@@ -165,7 +165,7 @@ def main(argv=None):
             if not e.epoch:
                 fail(PROG, "interrupted before the first epoch finished: nothing was saved", 130)
             fail(PROG, f"interrupted: epoch {e.epoch} is saved; continue with "
-                       f"fer-train --out {config['out']} --resume", 130)
+                       f"fer-train --data {config['data']} --out {config['out']} --resume", 130)
         finish_run(config["out"], config["data"], final)
         return 0
 

@@ -11,7 +11,7 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``
 
 from parameters import VIDEO
 
-from scripts._cli import import_models, parser, run
+from scripts._cli import fail, import_models, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -89,6 +89,8 @@ def open_capture(args):
             raise VideoError(f"{args.video}: cannot read this video")
         return capture
     index = VIDEO.camera if args.camera is None else args.camera
+    if index < 0:  # OpenCV may crash the process on a negative index
+        raise VideoError(f"--camera {index}: a camera index is 0 or more")
     with quiet_stderr():
         capture = cv2.VideoCapture(index)
     if not capture.isOpened():
@@ -169,6 +171,8 @@ def process(args, out=sys.stdout):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.camera is not None and args.camera < 0:  # OpenCV may crash the process on a negative index
+        fail(PROG, f"--camera {args.camera}: a camera index is 0 or more")
     import_models(PROG)
 
     def body():

@@ -6,9 +6,15 @@ import sys
 if __package__ in (None, ""):  # run as ``python scripts/web.py``
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from parameters import VIDEO, WEB
+
 from scripts._cli import import_models, parser, run
 
 PROG = "fer-web"
+
+
+class WebError(Exception):
+    """The server cannot start (one line)."""
 
 
 def build_parser():
@@ -19,11 +25,19 @@ def build_parser():
         "same objects as fer-predict --json; GET /health. Binds to localhost unless --host says otherwise.",
         epilog="example: fer-web --port 8000, then open http://127.0.0.1:8000",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--host", default=WEB.host, help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=WEB.port, help="port to listen on")
     p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
-    p.add_argument("--max-upload-mb", type=float, default=10.0, help="largest accepted upload, in MB")
-    p.add_argument("--threads", type=int, default=8, help="requests served at once")
+    p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
+                   help="largest accepted upload, in MB (larger: 413)")
+    p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
+                   help="largest accepted image in pixels, checked from the file's header before decoding "
+                        "(larger: 413)")
+    p.add_argument("--threads", type=int, default=WEB.threads, help="requests worked on at once")
+    p.add_argument("--connection-limit", type=int, default=WEB.connection_limit,
+                   help="connections held open at once; more wait to be accepted")
+    p.add_argument("--channel-timeout", type=int, default=WEB.channel_timeout,
+                   help="seconds after which an idle connection is closed (slow clients cannot hold one forever)")
     return p
 
 
@@ -32,23 +46,31 @@ def main(argv=None):
     import_models(PROG)
 
     def body():
-        from waitress import serve
+        import numpy as np
+        from waitress import create_server
 
         from models.recognizer import Recognizer
         from models.webapp import create_app
 
-        recognizer = Recognizer(args.model)
-        import numpy as np
-
+        recognizer = Recognizer(args.model, max_pixels=args.max_pixels)
         recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
         app = create_app(recognizer, args.max_upload_mb)
+        try:  # binds the port: a port in use fails here, before anything says "serving"
+            server = create_server(app, host=args.host, port=args.port, threads=args.threads,
+                                   connection_limit=args.connection_limit, channel_timeout=args.channel_timeout,
+                                   _quiet=True)
+        except OSError as e:
+            raise WebError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
         print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-        serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        try:
+            server.run()
+        finally:
+            server.close()
 
     from features.faces import ImageError
     from models.bundle import BundleError
 
-    return run(PROG, body, (ImageError, BundleError, OSError))
+    return run(PROG, body, (ImageError, BundleError, WebError))
 
 
 if __name__ == "__main__":

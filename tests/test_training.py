@@ -36,6 +36,11 @@ def weights_of(path):
     return keras.models.load_model(path, compile=False).get_weights()
 
 
+def run_file(run, key):
+    """A file of a run folder named by its state.json (``checkpoint`` or ``swa_file``)."""
+    return run / json.loads((run / "state.json").read_text())[key]
+
+
 def test_flip_mirrors_landmarks():
     lm = np.random.default_rng(0).uniform(0, 47, (4, 68, 2)).astype(np.float32)
     flipped = flip_landmarks(lm, 48)
@@ -78,7 +83,9 @@ def test_short_real_training_beats_chance(real_features, tmp_path):
     labels = np.load(os.path.join(real_features, "PublicTest", "labels.npy"))
     majority = np.bincount(labels).max() / len(labels)
     assert final["val_accuracy"] >= majority + 0.05, (final, majority)
-    for name in ("model.keras", "bundle.json", "history.csv", "training_curves.png", "checkpoint.keras",
+    assert run_file(out, "checkpoint").name == "checkpoint-0006.keras"
+    assert sorted(p.name for p in out.glob("checkpoint*")) == ["checkpoint-0006.keras"]  # older epochs' removed
+    for name in ("model.keras", "bundle.json", "history.csv", "training_curves.png",
                  "classification_report.csv", "confusion_matrix.png"):
         assert (out / name).is_file(), name
     if shutil.which("dot"):  # Graphviz present: Keras draws the architecture
@@ -98,7 +105,7 @@ def test_resume_equals_uninterrupted(synthetic_features, tmp_path):
     with pytest.raises(Exception, match="--resume"):
         train(config(synthetic_features, split, epochs=3, **base), **QUIET)
     train(config(synthetic_features, split, epochs=3, **base), resume=True, **QUIET)
-    for a, b in zip(weights_of(whole / "checkpoint.keras"), weights_of(split / "checkpoint.keras")):
+    for a, b in zip(weights_of(run_file(whole, "checkpoint")), weights_of(run_file(split, "checkpoint"))):
         np.testing.assert_array_equal(a, b)
     h1, h2 = (json.loads((d / "state.json").read_text())["history"] for d in (whole, split))
     assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
@@ -116,20 +123,20 @@ def test_weight_averaging_resumes_and_averages_the_epochs(synthetic_features, tm
     # A run stopped after the first averaged epoch, and resumed: the same weights and the same average.
     split = tmp_path / "split"
     train(config(synthetic_features, split, swa_epochs=1, **base), **QUIET)
-    after_3 = weights_of(split / "checkpoint.keras")
+    after_3 = weights_of(run_file(split, "checkpoint"))
     train(config(synthetic_features, split, swa_epochs=2, **base), resume=True, **QUIET)
-    after_4 = weights_of(split / "checkpoint.keras")
+    after_4 = weights_of(run_file(split, "checkpoint"))
     assert json.loads((split / "state.json").read_text())["config"]["swa_epochs"] == 2  # the run's new length
-    for a, b in zip(weights_of(whole / "checkpoint.keras"), after_4):
+    for a, b in zip(weights_of(run_file(whole, "checkpoint")), after_4):
         np.testing.assert_array_equal(a, b)
     import keras
 
-    model = keras.models.load_model(whole / "checkpoint.keras", compile=False)
+    model = keras.models.load_model(run_file(whole, "checkpoint"), compile=False)
     trainable = {id(v) for v in model.trainable_weights}
     mask = [id(v) in trainable for v in model.weights]
     expected = [(w3 + w4) / 2 for w3, w4, t in zip(after_3, after_4, mask) if t]
     for path in (whole, split):
-        with np.load(path / "swa.npz") as saved:
+        with np.load(run_file(path, "swa_file")) as saved:
             assert int(saved["count"]) == 2
             for i, e in enumerate(expected):
                 np.testing.assert_allclose(saved[f"arr_{i}"], e, rtol=1e-5, atol=1e-7)
@@ -293,3 +300,63 @@ def test_mirrored_strategy_on_two_logical_cpus(real_features, tmp_path):
     assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
     assert history[1]["loss"] < history[0]["loss"]  # it trains
     assert load_bundle(str(out)).predict_proba(np.zeros((2, 48, 48), np.uint8), np.zeros((2, 136))).shape == (2, 7)
+
+
+TINY_B = dict(model="B", features="landmarks_hog", filters_b=[8, 16], image_units=16, feature_units=[16],
+              fusion_units=16, deterministic=True)
+
+
+def test_kill_between_checkpoint_and_state_resumes_the_right_epoch(synthetic_features, tmp_path):
+    """A kill after epoch 2's checkpoint is written but before its state: the
+    state still names epoch 1's checkpoint, and resuming equals an uninterrupted run."""
+    from models.train import KILL_AFTER_CHECKPOINT_ENV
+
+    whole = tmp_path / "whole"
+    train(config(synthetic_features, whole, epochs=3, **TINY_B), **QUIET)
+    killed = tmp_path / "killed"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import json; from models.train import train; "
+            "train(json.loads(sys.argv[2]), log=lambda *_: None, verbose=0)")
+    res = subprocess.run([sys.executable, "-c", code, ROOT, json.dumps(config(synthetic_features, killed, epochs=3,
+                                                                                **TINY_B))],
+                         env={**os.environ, KILL_AFTER_CHECKPOINT_ENV: "2"}, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
+    state = json.loads((killed / "state.json").read_text())
+    assert state["epoch"] == 1 and state["checkpoint"] == "checkpoint-0001.keras"
+    assert (killed / "checkpoint-0002.keras").is_file()  # the newer checkpoint exists, but is not the state's
+    train(config(synthetic_features, killed, epochs=3, **TINY_B), resume=True, **QUIET)
+    for a, b in zip(weights_of(run_file(whole, "checkpoint")), weights_of(run_file(killed, "checkpoint"))):
+        np.testing.assert_array_equal(a, b)
+    h1, h2 = (json.loads((d / "state.json").read_text())["history"] for d in (whole, killed))
+    assert [r["val_loss"] for r in h1] == [r["val_loss"] for r in h2]
+    assert sorted(p.name for p in killed.glob("checkpoint*")) == ["checkpoint-0003.keras"]
+
+
+def test_corrupt_run_state_or_checkpoint_is_one_line(synthetic_features, tmp_path):
+    from models.train import TrainingError
+
+    run = tmp_path / "run"
+    train(config(synthetic_features, run, epochs=1, **TINY_B), **QUIET)
+    good = (run / "state.json").read_text()
+    state = json.loads(good)
+    cases = {
+        "truncated": (good[:100], "corrupt run state"),
+        "missing key": (json.dumps({k: v for k, v in state.items() if k != "epoch"}), "'epoch'"),
+        "wrong type": (json.dumps({**state, "history": "x"}), "'history'"),
+        "epoch out of step": (json.dumps({**state, "epoch": 5}), "'epoch'"),
+        "bad config value": (json.dumps({**state, "config": {**state["config"], "batch_size": "big"}}),
+                             "'config.batch_size'"),
+        "checkpoint outside the run": (json.dumps({**state, "checkpoint": "../x.keras"}), "'checkpoint'"),
+    }
+    for name, (text, expected) in cases.items():
+        (run / "state.json").write_text(text)
+        with pytest.raises(TrainingError) as info:
+            train(config(synthetic_features, run, epochs=2, **TINY_B), resume=True, **QUIET)
+        assert expected in str(info.value) and "state.json" in str(info.value), (name, str(info.value))
+    (run / "state.json").write_text(good)
+    checkpoint = run_file(run, "checkpoint")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:5000])
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features,
+                          "--out", str(run), "--resume", "--epochs", "2"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-2000:]
+    assert "checkpoint-0001.keras" in res.stderr and "corrupt checkpoint" in res.stderr
