@@ -143,7 +143,7 @@ def decode_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels, reduce_
         array = _pil_to_array(source)
         color_order = "rgb"
     else:
-        array = np.asarray(source)
+        array = to_uint8(source)
     if array.size == 0 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ImageError(f"unsupported image array of shape {array.shape}")
     if array.ndim == 3 and array.shape[2] in (3, 4) and color_order == "rgb":

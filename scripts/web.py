@@ -57,8 +57,7 @@ def main(argv=None):
         app = create_app(recognizer, args.max_upload_mb)
         try:  # binds the port: a port in use fails here, before anything says "serving"
             server = create_server(app, host=args.host, port=args.port, threads=args.threads,
-                                   connection_limit=args.connection_limit, channel_timeout=args.channel_timeout,
-                                   _quiet=True)
+                                   connection_limit=args.connection_limit, channel_timeout=args.channel_timeout)
         except OSError as e:
             raise WebError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
         print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)

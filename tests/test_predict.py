@@ -188,6 +188,7 @@ def test_video_errors_are_one_line(tmp_path):
              (["--video", str(tmp_path / "nope.mp4"), "--no-display"], "no such file")]
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
     cases.append((["--video", str(tmp_path / "bad.mp4"), "--no-display"], "cannot read"))
+    cases.append((["--camera", "-1", "--no-display"], "camera index is 0 or more"))  # once a segfault
     for args, message in cases:
         res = run_script("video", *args, env=env)
         assert res.returncode == 1 and message in res.stderr and res.stderr.count("\n") == 1, res.stderr

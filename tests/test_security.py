@@ -162,3 +162,230 @@ def test_bundle_features_that_do_not_match_the_data_are_one_line(synthetic_featu
     line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", data, "--out", tmp_path / "e"),
                           "fer-evaluate")
     assert "1936" in line and str(data) in line
+
+
+# --------------------------------------------------------------------------
+# Images: bounded memory, decoded right
+
+
+SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
+
+
+def png_header_only(width, height):
+    """A tiny PNG whose header claims ``width`` x ``height`` grey pixels (a
+    decompression bomb as far as any check before decoding can tell)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height", [(10000, 6000), (30000, 30000)])  # over our limit; over Pillow's too
+def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, width, height):
+    from models.recognizer import ImageTooLarge, Recognizer, load_image
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(width, height))
+    for source in (bomb, bomb.read_bytes()):
+        with pytest.raises(ImageTooLarge):
+            load_image(source)
+    line = one_line_error(run_script("predict", bomb), "fer-predict")
+    assert "pixels" in line
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(bomb, folder)
+    shutil.copy(os.path.join(SAMPLES, "obama.jpg"), folder)
+    res = run_script("predict", folder, "--json")
+    assert res.returncode == 0, res.stderr
+    by_file = {os.path.basename(r["file"]): r for r in json.loads(res.stdout)}
+    assert "pixels" in by_file["bomb.png"]["error"] and len(by_file["obama.jpg"]["faces"]) == 1
+    assert Recognizer(max_pixels=0).max_pixels == 0  # the limit can be lifted for a trusted caller
+
+
+def test_max_pixels_flag_sets_the_limit(tmp_path):
+    line = one_line_error(run_script("predict", os.path.join(SAMPLES, "obama.jpg"), "--max-pixels", 1_000_000),
+                          "fer-predict")
+    assert "910x1137" in line and "--max-pixels" in line
+
+
+def test_sixteen_bit_png_and_tiff_are_scaled_not_clipped(tmp_path):
+    import cv2
+
+    from models.recognizer import Recognizer, load_image
+
+    recognizer = Recognizer()
+    gray = cv2.cvtColor(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), cv2.COLOR_BGR2GRAY)
+    expected = recognizer.predict(gray)
+    assert len(expected) == 1
+    for name in ("face16.png", "face16.tif"):
+        cv2.imwrite(str(tmp_path / name), gray.astype(np.uint16) * 257)
+        np.testing.assert_array_equal(load_image(tmp_path / name), gray)
+        faces = recognizer.predict(str(tmp_path / name))
+        assert [f["box"] for f in faces] == [f["box"] for f in expected]
+        np.testing.assert_allclose(list(faces[0]["probabilities"].values()),
+                                   list(expected[0]["probabilities"].values()), atol=1e-6)
+    np.testing.assert_array_equal(load_image(gray.astype(np.uint16) * 257), gray)  # arrays too
+
+
+def test_large_jpeg_is_decoded_at_reduced_size_with_boxes_in_file_pixels(tmp_path):
+    import cv2
+
+    from models.recognizer import Recognizer
+
+    photo = cv2.imread(os.path.join(SAMPLES, "two_people.jpg"))
+    big = cv2.resize(photo, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 4504 x 2644
+    cv2.imwrite(str(tmp_path / "big.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    recognizer = Recognizer()
+    decoded = recognizer.decode(str(tmp_path / "big.jpg"))
+    assert decoded.scale == 2 and decoded.size == (big.shape[1], big.shape[0])
+    assert max(decoded.array.shape) >= recognizer.max_side
+    reduced = recognizer.predict(str(tmp_path / "big.jpg"))
+    full = recognizer.predict(big)  # an array: decoded at full size
+    assert len(reduced) == len(full) == 2
+    for a, b in zip(reduced, full):
+        assert np.abs(np.subtract(a["box"], b["box"])).max() <= 0.03 * b["box"][2], (a["box"], b["box"])
+        assert a["label"] == b["label"]
+        assert np.abs(np.subtract(a["landmarks"], b["landmarks"])).mean() <= 0.03 * b["box"][2]
+
+
+def test_web_refuses_over_limit_images_with_413(tmp_path):
+    import io
+
+    from models.recognizer import Recognizer
+    from models.webapp import create_app
+
+    client = create_app(Recognizer(), max_upload_mb=2).test_client()
+    r = client.post("/api/predict", data={"file": (io.BytesIO(png_header_only(10000, 6000)), "b.png")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 413 and "megapixels" in r.get_json()["error"]
+    r = client.post("/api/predict", data={"file": (io.BytesIO(png_header_only(30000, 30000)), "b.png")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 413
+    assert client.get("/health").get_json()["max_pixels"] == 50_000_000
+
+
+# --------------------------------------------------------------------------
+# The server under idle connections, and a port in use
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_web(port, *extra):
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "web.py"), "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("fer-web did not start: " + proc.communicate()[1][-2000:])
+
+
+def test_idle_connections_do_not_starve_real_requests():
+    import socket
+    import time
+    import urllib.request
+
+    port = _free_port()
+    proc = _start_web(port)
+    idle = []
+    try:
+        for _ in range(110):  # more than waitress' default limit of 100
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finishes its request
+            idle.append(s)
+        started = time.monotonic()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read()
+        assert b'"ok"' in body and time.monotonic() - started < 5
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_port_in_use_is_one_line_before_serving():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        res = run_script("web", "--port", taken.getsockname()[1], timeout=120)
+    line = one_line_error(res, "fer-web")
+    assert "cannot listen" in line and "serving" not in res.stdout
+
+
+# --------------------------------------------------------------------------
+# Command lines: paths and hostile lines
+
+
+def test_path_errors_are_one_line(tmp_path, synthetic_features):
+    video = os.path.join(SAMPLES, "woman2.mp4")
+    line = one_line_error(run_script("video", "--video", video, "--no-display", "--csv", tmp_path,
+                                     "--max-frames", 2), "fer-video")
+    assert str(tmp_path) in line
+    line = one_line_error(run_script("video", "--camera", -1, "--no-display"), "fer-video")
+    assert "--camera -1" in line
+    (tmp_path / "ro").mkdir()
+    line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", synthetic_features,
+                                     "--out", tmp_path / "file.txt" / "sub"
+                                     if (tmp_path / "file.txt").write_text("x") else None), "fer-evaluate")
+    assert "file.txt" in line
+
+
+def test_hostile_csv_lines_are_quoted_short(tmp_path):
+    huge = "9" * 2_000_000
+    csv = tmp_path / "f.csv"
+    csv.write_text(f"emotion,pixels,Usage\n{huge}x,1 2 3,Training\n")
+    res = run_script("convert", "--csv", csv, "--out", tmp_path / "out")
+    line = one_line_error(res, "fer-convert")
+    assert len(line) < 300 and "2,000,001 characters" in line, line[:300]
+    csv.write_text("emotion,pixels,Usage\n0," + "1 " * 2303 + "x" * 1_000_000 + ",Training\n")
+    line = one_line_error(run_script("convert", "--csv", csv, "--out", tmp_path / "out"), "fer-convert")
+    assert len(line) < 300, line[:300]
+
+
+def test_force_keeps_the_old_output_until_the_new_one_is_in_place(tmp_path, monkeypatch, synthetic_rows):
+    from conftest import write_csv
+
+    from features import conversion, util
+
+    csv = write_csv(tmp_path / "f.csv", synthetic_rows)
+    out = tmp_path / "out"
+    conversion.convert(csv, str(out), progress=False, workers=1, landmarks=False, hog=False)
+    real_rename = os.rename
+
+    def failing_rename(src, dst):
+        if ".tmp-" in str(src):
+            raise OSError(28, "No space left on device", str(dst))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(util.os, "rename", failing_rename)
+    with pytest.raises(OSError):
+        conversion.convert(csv, str(out), progress=False, workers=1, landmarks=False, hog=False, force=True)
+    monkeypatch.undo()
+    assert (out / "manifest.json").is_file()  # the old output is intact
+    assert not list(tmp_path.glob("out.tmp-*")) and not list(tmp_path.glob("out.old-*"))
+    # A killed conversion's temporary folder (its process is gone) is removed by the next run.
+    stale = tmp_path / "out.tmp-999999999"
+    stale.mkdir()
+    (stale / "images.npy").write_bytes(b"half")
+    conversion.convert(csv, str(out), progress=False, workers=1, landmarks=False, hog=False, force=True)
+    assert not stale.exists() and (out / "manifest.json").is_file()
