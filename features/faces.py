@@ -39,8 +39,8 @@ def to_uint8(image):
     if image.dtype == np.bool_:
         return image.astype(np.uint8) * 255
     if np.issubdtype(image.dtype, np.integer):
-        if image.dtype.itemsize == 2 and not np.issubdtype(image.dtype, np.signedinteger) \
-                or (image.size and image.max() > 255):
+        sixteen_bit = image.dtype == np.uint16
+        if sixteen_bit or (image.size and image.max() > 255):
             return ((np.clip(image, 0, 65535).astype(np.uint32) + 128) // 257).astype(np.uint8)
         return np.clip(image, 0, 255).astype(np.uint8)
     image = image.astype(np.float64)

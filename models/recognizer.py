@@ -36,6 +36,7 @@ class ImageTooLarge(ImageError):
 #: to the file's (above 1 when a JPEG was decoded at reduced size) and the
 #: file's (width, height).
 DecodedImage = namedtuple("DecodedImage", "array scale size")
+_EXIF_ORIENTATION = 0x0112
 
 
 def _open_image(opener, name, max_pixels, reduce_to):
@@ -76,6 +77,8 @@ def _open_image(opener, name, max_pixels, reduce_to):
                     img.draft(img.mode, (math.ceil(w * k), math.ceil(h * k)))
                 scale = w / img.size[0]
                 img.load()
+                if img.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned by 90 degrees
+                    w, h = h, w
                 return ImageOps.exif_transpose(img), scale, (w, h)
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{prefix}too many pixels to decode safely (over Pillow's limit)") from None
@@ -114,7 +117,8 @@ def decode_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels, reduce_
     Returns
     -------
     DecodedImage
-        ``array`` (H, W) or (H, W, 3|4) uint8: grey, BGR or BGRA.
+        ``array`` (H, W) or (H, W, 3|4) uint8: grey, BGR or BGRA, with the
+        EXIF orientation applied (``size`` too).
 
     Raises
     ------

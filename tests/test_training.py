@@ -192,7 +192,9 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
         pytest.fail("the run did not stop within 120 s of one signal: " + proc.communicate()[1][-2000:])
     assert proc.returncode == 130, err[-2000:]
     state = json.loads((out / "state.json").read_text())
-    assert f"interrupted: epoch {state['epoch']} is saved" in err.strip().splitlines()[-1] and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert f"interrupted: epoch {state['epoch']} is saved" in last and "Traceback" not in err
+    assert f"--data {synthetic_features} --out {out} --resume" in last  # the hint runs as printed
     assert 1 <= state["epoch"] < 1000 and len(state["history"]) == state["epoch"]
     assert (out / "training_curves.png").stat().st_size > 0 and (out / "history.csv").is_file()  # nothing lost
     # Resuming keeps the run's own settings (not the flags' defaults); only the length given changes.
