@@ -8,6 +8,9 @@
    ``--requests`` mixed requests (good photos, non-images, truncated files,
    over-limit images, empty bodies, requests without a file). Reports every
    status code, the latency of the good requests and the server's peak memory.
+3. ``fer-web`` with 110 connections held idle mid-request, with the default
+   ``--connection-limit`` and with waitress' own default of 100: how long a
+   real request then waits.
 
     python benchmarks/security.py --clients 50 --requests 2000
 """
@@ -64,10 +67,16 @@ def make_images(folder):
     return paths
 
 
-def start_web(port):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_web(port, *flags):
     import requests
 
-    proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, "web.py"), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, "web.py"), "--port", str(port), *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -80,16 +89,48 @@ def start_web(port):
     raise SystemExit("fer-web did not start")
 
 
+def idle_connections(n, flags):
+    """Seconds a real request waits while ``n`` connections sit idle mid-request (None: no answer in 15 s)."""
+    import requests
+
+    port = free_port()
+    proc = start_web(port, *flags)
+    idle = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finishes its request
+            idle.append(s)
+        t = time.perf_counter()
+        try:
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=15)
+            return time.perf_counter() - t
+        except requests.RequestException:
+            return None
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=50, help="concurrent clients of the mixed load")
     p.add_argument("--requests", type=int, default=2000, help="requests of the mixed load, all clients together")
     p.add_argument("--seed", type=int, default=0, help="order of the mixed requests")
+    p.add_argument("--idle-only", action="store_true", help="only the idle-connections comparison")
     args = p.parse_args(argv)
 
     import requests
 
     print(f"machine: {os.cpu_count()} cores")
+    for flags in ([], ["--connection-limit", "100"]):
+        waited = idle_connections(110, flags)
+        print(f"fer-web {' '.join(flags) or '(default flags)'}: with 110 idle connections a request is "
+              + (f"answered in {waited * 1e3:.0f} ms" if waited is not None else "not answered within 15 s"))
+    if args.idle_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(tmp)
         print("\nfer-predict --json, peak memory (max RSS):")
@@ -100,9 +141,7 @@ def main(argv=None):
                               "--json"])
         print(f"  {'obama.jpg (910x1137)':<22} {'':>16}  exit {rc}  peak {mb:6.0f} MB")
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         proc = start_web(port)
         url = f"http://127.0.0.1:{port}/api/predict"
         try:
