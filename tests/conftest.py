@@ -17,6 +17,15 @@ REAL_ROWS = 2000
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
+def free_port():
+    """A local TCP port that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def dataset_path():
     """Path of the real FER-2013 CSV, or None."""
     path = os.environ.get(DATASET.env_var)

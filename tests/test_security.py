@@ -12,7 +12,7 @@ import pytest
 
 from models.bundle import SVM_NODES, BundleError, load_bundle, skops_nodes
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 PRETRAINED = os.path.join(ROOT, "models", "pretrained")
 
@@ -273,14 +273,6 @@ def test_web_refuses_over_limit_images_with_413(tmp_path):
 # The server under idle connections, and a port in use
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_web(port, *extra):
     import time
     import urllib.request
@@ -303,7 +295,7 @@ def test_idle_connections_do_not_starve_real_requests():
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     proc = _start_web(port)
     idle = []
     try:

@@ -4,13 +4,12 @@ concurrency) and an end-to-end upload in a real headless browser."""
 import io
 import os
 import shutil
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -95,12 +94,6 @@ def test_fifty_concurrent_requests(client, recognizer):
         assert status == 200 and labels == expected[name]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
                     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 def test_browser_upload_shows_two_faces_with_bar_charts(recognizer):
@@ -113,7 +106,7 @@ def test_browser_upload_shows_two_faces_with_bar_charts(recognizer):
 
     from models.webapp import create_app
 
-    port = _free_port()
+    port = free_port()
     server = create_server(create_app(recognizer), host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
