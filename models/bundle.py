@@ -12,7 +12,7 @@ import zipfile
 
 import numpy as np
 
-from parameters import FEATURE_SETS, VERSION
+from parameters import DATASET, FEATURE_SETS, VERSION
 
 BUNDLE_JSON = "bundle.json"
 FORMAT = "fer-toolkit-bundle"
@@ -364,8 +364,9 @@ def check_model(model, meta, model_path):
         got_classes = len(getattr(model, "classes_", []))
     else:
         shapes = {t.name.split(":")[0]: t.shape for t in model.inputs}
-        if "image" not in shapes or tuple(shapes["image"][1:]) != (48, 48, 1):
-            raise BundleError(f"{model_path}: the model has no 48x48x1 'image' input")
+        size = DATASET.image_size
+        if "image" not in shapes or tuple(shapes["image"][1:]) != (size, size, 1):
+            raise BundleError(f"{model_path}: the model has no {size}x{size}x1 'image' input")
         got_features = shapes["features"][-1] if "features" in shapes else 0
         got_classes = model.outputs[0].shape[-1]
     if got_features != n_features:

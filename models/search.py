@@ -192,12 +192,19 @@ def load_trials(path, trust_pickle=False, log=print):
             raise SearchError(f"{path}: {problem}")
         if isinstance(doc["misc"].get("cmd"), list):
             doc["misc"]["cmd"] = tuple(doc["misc"]["cmd"])
-    trials = Trials()
     try:
-        trials.insert_trial_docs(docs)
-        trials.refresh()
+        return _trials_of(docs)
     except Exception as e:  # hyperopt checks the documents with asserts and KeyErrors
         raise SearchError(f"{path}: malformed trial documents ({type(e).__name__}: {str(e)[:100]})") from None
+
+
+def _trials_of(docs):
+    """A plain hyperopt ``Trials`` holding trial documents."""
+    from hyperopt import Trials
+
+    trials = Trials()
+    trials.insert_trial_docs(docs)
+    trials.refresh()
     return trials
 
 
@@ -224,17 +231,12 @@ def _load_pickled_trials(path, raw, trust_pickle, log):
 def save_trials(trials, path):
     """Save the trial documents as JSON, atomically, and return them as a
     plain ``Trials`` object (as :func:`load_trials` would read them back)."""
-    from hyperopt import Trials
-
     from .bundle import atomic_write_json
 
     docs = [dict(t) for t in trials.trials]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_json(path, {"format": TRIALS_FORMAT, "trials": docs}, default=_to_json)
-    plain = Trials()
-    plain.insert_trial_docs(docs)
-    plain.refresh()
-    return plain
+    return _trials_of(docs)
 
 
 def _spark_session(master):
@@ -250,7 +252,7 @@ def _spark_session(master):
     return SparkSession.builder.master(master).appName("fer-optimize").getOrCreate()
 
 
-def run_search(base_config, max_evals, trials_path, out_dir, spark=None, parallelism=2, seed=SEARCH.seed,
+def run_search(base_config, max_evals, trials_path, out_dir, spark=None, parallelism=SEARCH.parallelism, seed=SEARCH.seed,
                trust_pickle=False, log=print):
     """Run (or resume) a TPE search and write its results.
 
