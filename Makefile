@@ -11,7 +11,10 @@ FEATURES ?= data/features
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# setuptools' one notice about editable installs of a mapped package
+	# ("folders ... with the same name as your package") does not apply: no
+	# folder here is called fer_toolkit.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -42,7 +45,7 @@ benchmark: install
 # Ship a trained run as the package's model (no optimizer state).
 RUN ?= runs/b-long
 pretrained: install
-	$(BIN)/python -c "from models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained')"
+	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained')"
 
 clean:
 	rm -rf $(VENV) runs/demo demo-annotated.png demo-bars.png

@@ -18,7 +18,6 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main(argv=None):
@@ -41,13 +40,13 @@ def main(argv=None):
     for model in args.models.split(","):
         for fs in args.features.split(","):
             with tempfile.TemporaryDirectory() as out:
-                subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", args.data,
+                subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--data", args.data,
                                 "--model", model, "--features", fs, "--epochs", str(args.epochs),
                                 "--train-limit", str(args.train_limit), "--out", out, "--quiet", *args.train_args],
                                check=True, capture_output=True)
                 meta = json.load(open(os.path.join(out, "bundle.json")))
                 history = json.load(open(os.path.join(out, "state.json")))["history"]
-                res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--model", out,
+                res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--model", out,
                                       "--data", args.data, "--split", "PrivateTest", "--json"],
                                      check=True, capture_output=True, text=True)
                 private = json.loads(res.stdout)["accuracy"]

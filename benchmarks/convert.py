@@ -22,7 +22,6 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def naive_loop(csv_path, rows):
@@ -31,8 +30,8 @@ def naive_loop(csv_path, rows):
     import numpy as np
     from skimage.feature import hog
 
-    from features.landmarks import predictor_path
-    from parameters import DATASET as P
+    from fer_toolkit.features.landmarks import predictor_path
+    from fer_toolkit.parameters import DATASET as P
 
     predictor = dlib.shape_predictor(predictor_path())
     rect = dlib.rectangle(*P.landmark_box)
@@ -95,7 +94,7 @@ def _tree_pss(root_pid):
 
 def fast_convert(csv_path, out_dir, workers):
     """Run fer-convert in a subprocess; returns (seconds, peak bytes, manifest)."""
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "convert.py"), "--csv", csv_path, "--out", out_dir,
+    cmd = [sys.executable, "-m", "fer_toolkit.scripts.convert", "--csv", csv_path, "--out", out_dir,
            "--force", "--no-progress", "--workers", str(workers)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)

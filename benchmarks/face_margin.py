@@ -12,11 +12,9 @@ to frame the face as FER-2013 does. The results go into parameters.py
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def measure(images, scale=4):

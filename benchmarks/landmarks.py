@@ -10,13 +10,11 @@ checks that both give the same landmarks.
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def read_faces(csv_path, rows):
@@ -47,8 +45,8 @@ def main():
 
     import dlib
 
-    from features.landmarks import dlib_shape_predictor, shape_predictor
-    from parameters import DATASET
+    from fer_toolkit.features.landmarks import dlib_shape_predictor, shape_predictor
+    from fer_toolkit.parameters import DATASET
 
     faces = read_faces(args.csv, args.rows)
     box = DATASET.landmark_box

@@ -4,16 +4,13 @@ and of the shipped model (``models/pretrained``).
     python benchmarks/params.py
 """
 
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main():
-    from features.extract import feature_dimensions
-    from models.cnn import build_model
-    from parameters import FEATURE_SETS
+    from fer_toolkit.features.extract import feature_dimensions
+    from fer_toolkit.models.cnn import build_model
+    from fer_toolkit.parameters import FEATURE_SETS
 
     dims = feature_dimensions()
     print("| model | features | feature dim | parameters |")
@@ -23,8 +20,8 @@ def main():
             dim = sum(dims[n] for n in names)
             print(f"| {kind} | {feature_set} | {dim} | {build_model(kind, 7, dim).count_params():,} |")
     # The shipped model, built from its own bundle's training arguments.
-    from models.bundle import load_bundle
-    from models.recognizer import PRETRAINED
+    from fer_toolkit.models.bundle import load_bundle
+    from fer_toolkit.models.recognizer import PRETRAINED
 
     shipped = load_bundle(PRETRAINED).meta
     args, feature_set = shipped["train_args"], shipped["feature_set"]

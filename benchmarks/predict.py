@@ -19,7 +19,6 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
@@ -62,7 +61,7 @@ def main(argv=None):
     p.add_argument("--detector", default="dlib", choices=["dlib", "opencv"])
     args = p.parse_args(argv)
 
-    from models.recognizer import Recognizer
+    from fer_toolkit.models.recognizer import Recognizer
 
     frames = frames_640x480(args.frames)
     ours = Recognizer(detector=args.detector, max_side=640)
@@ -106,7 +105,7 @@ def main(argv=None):
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480")
 
     # Headless video throughput, as fer-video --no-display runs it.
-    from scripts.video import build_parser, process
+    from fer_toolkit.scripts.video import build_parser, process
 
     # fer-video's own parser, so that every flag has its default.
     video_args = build_parser().parse_args(["--video", os.path.join(SAMPLES, "woman2.mp4"), "--no-display",

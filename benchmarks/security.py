@@ -29,9 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
-SCRIPTS = os.path.join(ROOT, "scripts")
 
 
 def peak_rss_mb(cmd):
@@ -76,7 +74,7 @@ def free_port():
 def start_web(port, *flags):
     import requests
 
-    proc = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, "web.py"), "--port", str(port), *flags],
+    proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.web", "--port", str(port), *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -135,9 +133,9 @@ def main(argv=None):
         paths = make_images(tmp)
         print("\nfer-predict --json, peak memory (max RSS):")
         for name, path in paths.items():
-            rc, mb = peak_rss_mb([sys.executable, os.path.join(SCRIPTS, "predict.py"), path, "--json"])
+            rc, mb = peak_rss_mb([sys.executable, "-m", "fer_toolkit.scripts.predict", path, "--json"])
             print(f"  {name:<22} {os.path.getsize(path) / 1e6:7.2f} MB file  exit {rc}  peak {mb:6.0f} MB")
-        rc, mb = peak_rss_mb([sys.executable, os.path.join(SCRIPTS, "predict.py"), os.path.join(SAMPLES, "obama.jpg"),
+        rc, mb = peak_rss_mb([sys.executable, "-m", "fer_toolkit.scripts.predict", os.path.join(SAMPLES, "obama.jpg"),
                               "--json"])
         print(f"  {'obama.jpg (910x1137)':<22} {'':>16}  exit {rc}  peak {mb:6.0f} MB")
 

@@ -11,13 +11,11 @@ approximation costs and saves.
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(argv=None):
@@ -27,11 +25,11 @@ def main(argv=None):
     p.add_argument("--features", default="landmarks,landmarks_hog,landmarks_hog_windows")
     args = p.parse_args(argv)
 
-    from features.io import load_split
-    from models.bundle import Standardizer, load_bundle
-    from models.evaluate import predict_split
-    from models.svm import build_svm, train_svm
-    from models.train import default_config
+    from fer_toolkit.features.io import load_split
+    from fer_toolkit.models.bundle import Standardizer, load_bundle
+    from fer_toolkit.models.evaluate import predict_split
+    from fer_toolkit.models.svm import build_svm, train_svm
+    from fer_toolkit.models.train import default_config
 
     print(f"machine: {os.cpu_count()} cores")
     print("| features | kernel | fit (s) | PublicTest | PrivateTest |")

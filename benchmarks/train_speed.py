@@ -19,13 +19,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
 import json, sys, time
-sys.path.insert(0, {root!r})
 import numpy as np, tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads({threads})
 tf.config.threading.set_inter_op_parallelism_threads({threads})
 import keras
 keras.mixed_precision.set_global_policy({policy!r})
-from models.train import build_from_config, default_config
+from fer_toolkit.models.train import build_from_config, default_config
 config = default_config()
 config.update(model="B", features="landmarks_hog_windows", batch_size={batch})
 model = build_from_config(config, 7, 1936)

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
@@ -32,8 +31,8 @@ def main(argv=None):
     import requests
     from waitress.server import create_server
 
-    from models.recognizer import Recognizer
-    from models.webapp import create_app
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.models.webapp import create_app
 
     from predict import letterbox
 

@@ -20,7 +20,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from parameters import DATASET, EMOTIONS, SPLITS, VERSION
+from ..parameters import DATASET, EMOTIONS, SPLITS, VERSION
 
 from .extract import extract_features, feature_dimensions
 from .util import clean_stale, replace_folder, short

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from parameters import DATASET, FEATURE_SETS
+from ..parameters import DATASET, FEATURE_SETS
 
 from .hog import hog_batch, hog_windows_batch
 from .landmarks import landmarks_batch

@@ -11,7 +11,7 @@ import threading
 import cv2
 import numpy as np
 
-from parameters import DATASET, VIDEO
+from ..parameters import DATASET, VIDEO
 
 
 class ImageError(Exception):

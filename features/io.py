@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from parameters import FEATURE_SETS
+from ..parameters import FEATURE_SETS
 
 from .conversion import MANIFEST
 from .extract import stack_features

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from parameters import DATASET
+from ..parameters import DATASET
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 

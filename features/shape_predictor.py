@@ -15,7 +15,12 @@ import math
 import os
 
 import numpy as np
-from numba import njit
+
+from .util import use_numba_cache_dir
+
+use_numba_cache_dir()
+
+from numba import njit  # noqa: E402  (after the cache folder is chosen)
 
 #: Images evaluated together, tree by tree (their shapes, 544 bytes each, stay
 #: in the L2 cache while each tree's leaves stay in L1).

@@ -5,6 +5,7 @@ import glob
 import os
 import shutil
 import signal
+import sys
 
 
 def short(text, limit=40):
@@ -134,3 +135,43 @@ def replace_folder(new, path):
         os.rename(old, path)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def user_cache_dir(*parts):
+    """The toolkit's folder in the user's cache (not created).
+
+    ``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches`` on
+    macOS, ``%LOCALAPPDATA%`` on Windows; then ``fer-toolkit`` and ``parts``.
+
+    Parameters
+    ----------
+    *parts : str
+        Sub-folders.
+
+    Returns
+    -------
+    str
+    """
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "fer-toolkit", *parts)
+
+
+def use_numba_cache_dir():
+    """Point Numba's cache of compiled functions at :func:`user_cache_dir`
+    (``numba``), unless ``NUMBA_CACHE_DIR`` says otherwise.
+
+    Numba's default puts it in ``__pycache__`` beside the source, which for an
+    installed package is site-packages. Call before functions are decorated.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    os.environ["NUMBA_CACHE_DIR"] = user_cache_dir("numba")
+    if "numba" in sys.modules:  # imported earlier: its configuration was read then
+        from numba.core import config
+
+        config.reload_config()

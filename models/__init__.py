@@ -1,21 +1,9 @@
 """CNN models A and B with feature fusion, the SVM baseline, training,
-evaluation, and recognition of expressions in images (:class:`Recognizer`)."""
+evaluation, and recognition of expressions in images (:class:`Recognizer`).
 
-import os
-
-
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up log lines silenced (only an
-    environment variable set before Python starts stops them otherwise)."""
-    from features.util import quiet_stderr
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with quiet_stderr():
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-
-
-_import_tensorflow_quietly()
+Importing this package loads nothing heavy: Keras and TensorFlow load when a
+model is built or read (:mod:`models.backend`).
+"""
 
 
 def __getattr__(name):
@@ -23,7 +11,7 @@ def __getattr__(name):
         from .recognizer import Recognizer
 
         return Recognizer
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Recognizer"]

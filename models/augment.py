@@ -10,9 +10,9 @@ conversion uses.
 import cv2
 import numpy as np
 
-from features.extract import extract_features, stack_features, uses_hog
-from features.landmarks import clip_landmarks
-from parameters import FEATURE_SETS, TRAINING
+from ..features.extract import extract_features, stack_features, uses_hog
+from ..features.landmarks import clip_landmarks
+from ..parameters import FEATURE_SETS, TRAINING
 
 
 def _mirror_permutation():

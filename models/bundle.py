@@ -12,7 +12,8 @@ import zipfile
 
 import numpy as np
 
-from parameters import DATASET, FEATURE_SETS, VERSION
+from ..parameters import DATASET, FEATURE_SETS, VERSION
+from .backend import import_keras
 
 BUNDLE_JSON = "bundle.json"
 FORMAT = "fer-toolkit-bundle"
@@ -294,7 +295,7 @@ def validate_meta(meta, json_path):
     BundleError
         One line naming the file and the first field that is wrong.
     """
-    from features.extract import feature_dimensions
+    from ..features.extract import feature_dimensions
 
     def wrong(field, problem):
         return BundleError(f"{json_path}: field {field!r} {problem}")
@@ -398,7 +399,7 @@ def load_bundle(path):
         raise BundleError(f"{path}: model file {MODEL_FILES[meta['kind']]} missing")
     try:
         if meta["kind"] == "cnn":
-            import keras
+            keras = import_keras()
 
             if not zipfile.is_zipfile(model_path):
                 raise BundleError(f"{model_path}: not a Keras model archive (truncated or corrupt)")

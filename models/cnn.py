@@ -7,10 +7,11 @@ when a feature set is used, ``features`` (D,) standardised floats. The feature
 branch and the fusion head are written once and shared.
 """
 
-import keras
-from keras import layers
+from ..parameters import NETWORK
+from .backend import import_keras
 
-from parameters import NETWORK
+keras = import_keras()
+layers = keras.layers
 
 
 def _dense_block(x, units, activation, batch_norm, dropout, name):

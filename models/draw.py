@@ -47,7 +47,7 @@ def annotate(image, faces, show_confidence=True, show_probabilities=False, numbe
 
 def write_image(path, image):
     """Write an image file, or raise a one-line :class:`features.faces.ImageError`."""
-    from features.faces import ImageError
+    from ..features.faces import ImageError
 
     try:
         ok = cv2.imwrite(path, image)
@@ -97,7 +97,7 @@ def probability_bars(faces, path, title=""):
     try:
         fig.savefig(path, dpi=100)
     except (OSError, ValueError) as e:
-        from features.faces import ImageError
+        from ..features.faces import ImageError
 
         raise ImageError(f"{path}: cannot write the chart there ({e})") from None
     finally:

@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 
-from features.extract import stack_features
-from features.io import DataError, load_arrays, load_manifest
-from parameters import FEATURE_SETS
+from ..features.extract import stack_features
+from ..features.io import DataError, load_arrays, load_manifest
+from ..parameters import FEATURE_SETS
 
 from .bundle import BundleError, load_bundle
 from .plots import confusion_matrix_plot

@@ -18,9 +18,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from features.extract import extract_features, stack_features, uses_hog
-from features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray, to_uint8
-from parameters import DATASET, VIDEO
+from ..features.extract import extract_features, stack_features, uses_hog
+from ..features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray, to_uint8
+from ..parameters import DATASET, VIDEO
 
 from .augment import mirror_inputs
 from .bundle import BundleError, load_bundle

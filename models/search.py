@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from parameters import SEARCH
+from ..parameters import SEARCH
 
 TRIAL_KEYS = ("learning_rate", "decay", "optimizer", "momentum", "keep_prob", "svm_c", "svm_gamma")
 

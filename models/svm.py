@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from parameters import FEATURE_SETS
+from ..parameters import FEATURE_SETS
 
 from .bundle import make_meta, save_bundle
 from .train import TrainingError, finish_run, load_training_data

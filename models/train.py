@@ -18,11 +18,12 @@ from dataclasses import asdict
 
 import numpy as np
 
-from features.io import DataError, load_arrays, load_manifest, load_split
-from features.extract import stack_features
-from features.util import handling_signals
-from parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
+from ..features.io import DataError, load_arrays, load_manifest, load_split
+from ..features.extract import stack_features
+from ..features.util import handling_signals
+from ..parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
 
+from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, model_inputs, save_keras, save_model
 
@@ -118,7 +119,7 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     tf.data.Dataset
         Yields ``({"image", ["features"]}, one-hot labels)``.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     seed, bs, feature_set = config["seed"], config["batch_size"], config["features"]
     order = _sampling_order(train["labels"], n_classes, np.random.default_rng([seed, epoch]), config["imbalance"])
@@ -181,7 +182,7 @@ def load_training_data(config):
 
 def _strategy(config):
     """The ``tf.distribute`` strategy asked for, or None."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     kind = config["distribute"]
     if kind == "none":
@@ -198,7 +199,7 @@ def _strategy(config):
 
 def build_optimizer(config):
     """Momentum SGD, Adam or RMSprop with the configured settings."""
-    import keras
+    keras = import_keras()
 
     name, lr, wd = config["optimizer"], config["learning_rate"], config["weight_decay"] or None
     if name == "sgd":
@@ -213,7 +214,7 @@ def build_optimizer(config):
 
 def build_loss(config):
     """Cross-entropy, or focal loss for ``imbalance=focal``."""
-    import keras
+    keras = import_keras()
 
     if config["imbalance"] == "focal":
         return keras.losses.CategoricalFocalCrossentropy(gamma=config["focal_gamma"],
@@ -258,7 +259,7 @@ def _write_progress(run_dir, history):
 
 def _architecture_png(model, run_dir, log):
     """``architecture.png`` via Keras ``plot_model`` (needs Graphviz)."""
-    import keras
+    keras = import_keras()
 
     path = os.path.join(run_dir, "architecture.png")
     try:
@@ -318,7 +319,7 @@ class _StopOnSignal:
 
     def callback(self, model):
         """A Keras callback that ends ``fit`` after the batch during which a stop was requested."""
-        import keras
+        keras = import_keras()
 
         def on_batch_end(batch, logs=None):
             if self.requested:
@@ -334,7 +335,7 @@ def reseed_dropout(model, seed, epoch):
     so without this a resumed run would draw other dropout masks than the
     uninterrupted one.
     """
-    import keras
+    keras = import_keras()
 
     generators = [g for layer in model._flatten_layers() for g in vars(layer).values()
                   if isinstance(g, keras.random.SeedGenerator)]
@@ -370,7 +371,7 @@ def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr, we
         Training figures of the epoch.
     seconds : float
     """
-    import keras
+    keras = import_keras()
 
     model.optimizer.learning_rate = lr
     reseed_dropout(model, config["seed"], epoch)
@@ -493,7 +494,7 @@ def recompute_batch_norm(model, images, features, standardizer, batch_size=256):
     int
         How many batch-norm layers were updated.
     """
-    import keras
+    keras = import_keras()
 
     layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in layers]
@@ -577,7 +578,7 @@ def read_state(path):
 
 def _load_checkpoint(path):
     """The Keras model of a checkpoint (with its optimizer), or a one-line :class:`TrainingError`."""
-    import keras
+    keras = import_keras()
 
     if not os.path.isfile(path):
         raise TrainingError(f"{path}: the checkpoint named by {STATE} is missing; start afresh with --force")
@@ -654,8 +655,8 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
 
 def _train(config, resume, force, log, verbose, overrides, stop):
     """:func:`train`'s work, stopped through ``stop`` (a :class:`_StopOnSignal`)."""
-    import keras
-    import tensorflow as tf
+    keras = import_keras()
+    tf = import_tensorflow()
 
     run_dir = config["out"]
     state_path = os.path.join(run_dir, STATE)

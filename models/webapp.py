@@ -9,8 +9,8 @@ import os
 
 from flask import Flask, jsonify, request, send_from_directory
 
-from features.faces import ImageError
-from parameters import WEB
+from ..features.faces import ImageError
+from ..parameters import WEB
 
 from .recognizer import ImageTooLarge, Recognizer
 

@@ -5,7 +5,7 @@ import contextlib
 import os
 import sys
 
-from features.util import handling_signals
+from ..features.util import handling_signals
 
 
 def parser(prog, description, epilog=None):
@@ -66,11 +66,14 @@ def exit_on_signal(prog, message):
             os.close(stderr)
 
 
-def import_models(prog):
-    """Import the ``models`` package, and with it TensorFlow (seconds), so
-    that a Ctrl-C meanwhile ends the program at once instead of being lost."""
+def load_keras(prog):
+    """Import Keras and TensorFlow (seconds), so that a Ctrl-C meanwhile ends
+    the program at once instead of being lost. Call it once the arguments and
+    input files have been checked: ``--help`` and bad input never wait for it."""
+    from ..models.backend import import_keras
+
     with exit_on_signal(prog, "interrupted while starting"):
-        import models  # noqa: F401
+        import_keras()
 
 
 def run(prog, main_body, errors):
@@ -87,7 +90,7 @@ def run(prog, main_body, errors):
         always is, and so is a file-system error on a named path: a folder
         given as a file, an unwritable output).
     """
-    from features.landmarks import MissingModelError
+    from ..features.landmarks import MissingModelError
 
     try:
         return main_body() or 0

@@ -1,14 +1,16 @@
 """fer-convert: turn fer2013.csv into numpy arrays of pixels and features."""
 
-import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/convert.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/convert.py``: run the installed package's copy
+    import runpy
 
-from parameters import DATASET
+    runpy.run_module("fer_toolkit.scripts.convert", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import int_list, parser, run
+from ..parameters import DATASET
+
+from ._cli import int_list, parser, run
 
 PROG = "fer-convert"
 
@@ -39,7 +41,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from features.conversion import ConversionError, convert, summary
+    from ..features.conversion import ConversionError, convert, summary
 
     def body():
         manifest = convert(

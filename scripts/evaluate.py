@@ -2,15 +2,17 @@
 one model bundle, or of an ensemble of several."""
 
 import json
-import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the installed package's copy
+    import runpy
 
-from parameters import DATASET, SPLITS
+    runpy.run_module("fer_toolkit.scripts.evaluate", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import import_models, parser, run
+from ..parameters import DATASET, SPLITS
+
+from ._cli import load_keras, parser, run
 
 PROG = "fer-evaluate"
 
@@ -56,16 +58,16 @@ def format_table(result):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import_models(PROG)
+    load_keras(PROG)
 
     def body():
-        from models.evaluate import evaluate
+        from ..models.evaluate import evaluate
 
         result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta)
         print(json.dumps(result) if args.json else format_table(result))
 
-    from features.io import DataError
-    from models.bundle import BundleError
+    from ..features.io import DataError
+    from ..models.bundle import BundleError
 
     return run(PROG, body, (DataError, BundleError))
 

@@ -3,12 +3,15 @@
 import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/optimize.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/optimize.py``: run the installed package's copy
+    import runpy
 
-from parameters import DATASET, FEATURE_SETS, NETWORK, SEARCH
+    runpy.run_module("fer_toolkit.scripts.optimize", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import fail, import_models, parser, run
+from ..parameters import DATASET, FEATURE_SETS, NETWORK, SEARCH
+
+from ._cli import fail, load_keras, parser, run
 
 PROG = "fer-optimize"
 
@@ -51,11 +54,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.max_evals < 1:
         fail(PROG, "--max-evals must be at least 1")
-    import_models(PROG)
+    load_keras(PROG)
 
     def body():
-        from models.search import run_search
-        from models.train import default_config
+        from ..models.search import run_search
+        from ..models.train import default_config
 
         config = default_config()
         config.update(data=args.data, model=args.model, features=args.features, epochs=args.epochs,
@@ -73,9 +76,9 @@ def main(argv=None):
         print(f"wrote {os.path.join(args.out, 'best.json')}; train with: fer-train --params "
               f"{os.path.join(args.out, 'best.json')} --data {args.data} --out runs/best")
 
-    from features.io import DataError
-    from models.search import SearchError
-    from models.train import TrainingError
+    from ..features.io import DataError
+    from ..models.search import SearchError
+    from ..models.train import TrainingError
 
     return run(PROG, body, (SearchError, DataError, TrainingError))
 

@@ -4,12 +4,15 @@ import json
 import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/predict.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the installed package's copy
+    import runpy
 
-from parameters import VIDEO
+    runpy.run_module("fer_toolkit.scripts.predict", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import import_models, parser, run
+from ..parameters import VIDEO
+
+from ._cli import load_keras, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -83,13 +86,13 @@ def table(results):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import_models(PROG)
+    load_keras(PROG)
 
     def body():
         from tqdm import tqdm
 
-        from models.draw import annotate, probability_bars, write_image
-        from models.recognizer import Recognizer, load_image
+        from ..models.draw import annotate, probability_bars, write_image
+        from ..models.recognizer import Recognizer, load_image
 
         if args.inputs:
             sources = collect(args.inputs)
@@ -134,8 +137,8 @@ def main(argv=None):
                 return NO_FACE_EXIT
         return 0
 
-    from features.faces import ImageError
-    from models.bundle import BundleError
+    from ..features.faces import ImageError
+    from ..models.bundle import BundleError
 
     return run(PROG, body, (ImageError, BundleError))
 

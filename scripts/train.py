@@ -2,15 +2,17 @@
 
 import argparse
 import json
-import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/train.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/train.py``: run the installed package's copy
+    import runpy
 
-from parameters import FEATURE_SETS
+    runpy.run_module("fer_toolkit.scripts.train", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import fail, import_models, parser, run
+from ..parameters import FEATURE_SETS
+
+from ._cli import fail, load_keras, parser, run
 
 PROG = "fer-train"
 
@@ -78,7 +80,7 @@ def _flag_type(default):
 
 
 def build_parser():
-    from models.train import default_config
+    from ..models.train import default_config
 
     p = parser(
         PROG,
@@ -118,7 +120,7 @@ def given_flags(argv):
 
 def config_from_args(args, given):
     """Training configuration: defaults, then ``--params``, then explicit flags (``given``)."""
-    from models.train import default_config
+    from ..models.train import default_config
 
     config = {k: getattr(args, k) for k in default_config()}
     config["val_limit"] = args.val_limit
@@ -137,14 +139,14 @@ def config_from_args(args, given):
 
 
 def main(argv=None):
-    import_models(PROG)  # first: the parser takes its defaults from models.train, which imports TensorFlow
+    load_keras(PROG)  # first: the parser takes its defaults from models.train, which imports TensorFlow
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
     config = config_from_args(args, given)
 
     def body():
         if config["model"].lower() == "svm":
-            from models.svm import train_svm
+            from ..models.svm import train_svm
 
             train_svm(config, force=args.force)
             return 0
@@ -155,7 +157,7 @@ def main(argv=None):
 
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config["cpu_devices"])
-        from models.train import TrainingInterrupted, finish_run, train
+        from ..models.train import TrainingInterrupted, finish_run, train
 
         try:
             # --resume keeps the run's own settings; those of RESUME_OVERRIDES change them if given.
@@ -169,9 +171,9 @@ def main(argv=None):
         finish_run(config["out"], config["data"], final)
         return 0
 
-    from features.io import DataError
-    from models.bundle import BundleError
-    from models.train import TrainingError
+    from ..features.io import DataError
+    from ..models.bundle import BundleError
+    from ..models.train import TrainingError
 
     return run(PROG, body, (TrainingError, DataError, BundleError))
 

@@ -6,12 +6,15 @@ import os
 import sys
 import time
 
-if __package__ in (None, ""):  # run as ``python scripts/video.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the installed package's copy
+    import runpy
 
-from parameters import VIDEO
+    runpy.run_module("fer_toolkit.scripts.video", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import fail, import_models, parser, run
+from ..parameters import VIDEO
+
+from ._cli import fail, load_keras, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -73,7 +76,7 @@ def check_display():
 def open_capture(args):
     import cv2
 
-    from features.util import quiet_stderr
+    from ..features.util import quiet_stderr
 
     try:  # OpenCV's own warnings would add lines to our one-line errors
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -102,8 +105,8 @@ def process(args, out=sys.stdout):
     """Run the video loop; returns a summary dict."""
     import cv2
 
-    from models.draw import annotate
-    from models.recognizer import Recognizer
+    from ..models.draw import annotate
+    from ..models.recognizer import Recognizer
 
     display = not args.no_display
     if display:
@@ -173,7 +176,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.camera is not None and args.camera < 0:  # OpenCV may crash the process on a negative index
         fail(PROG, f"--camera {args.camera}: a camera index is 0 or more")
-    import_models(PROG)
+    load_keras(PROG)
 
     def body():
         summary = process(args)
@@ -182,8 +185,8 @@ def main(argv=None):
               f"{rate:.1f} frames/s" + ("; stopped with q" if summary["quit"] else ""), file=sys.stderr)
         return 0
 
-    from features.faces import ImageError
-    from models.bundle import BundleError
+    from ..features.faces import ImageError
+    from ..models.bundle import BundleError
 
     return run(PROG, body, (VideoError, ImageError, BundleError))
 

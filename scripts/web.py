@@ -1,14 +1,16 @@
 """fer-web: a local web page to upload photos and see their faces' expressions."""
 
-import os
 import sys
 
-if __package__ in (None, ""):  # run as ``python scripts/web.py``
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the installed package's copy
+    import runpy
 
-from parameters import VIDEO, WEB
+    runpy.run_module("fer_toolkit.scripts.web", run_name="__main__")
+    sys.exit(0)
 
-from scripts._cli import import_models, parser, run
+from ..parameters import VIDEO, WEB
+
+from ._cli import load_keras, parser, run
 
 PROG = "fer-web"
 
@@ -43,14 +45,14 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import_models(PROG)
+    load_keras(PROG)
 
     def body():
         import numpy as np
         from waitress import create_server
 
-        from models.recognizer import Recognizer
-        from models.webapp import create_app
+        from ..models.recognizer import Recognizer
+        from ..models.webapp import create_app
 
         recognizer = Recognizer(args.model, max_pixels=args.max_pixels)
         recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
@@ -66,8 +68,8 @@ def main(argv=None):
         finally:
             server.close()
 
-    from features.faces import ImageError
-    from models.bundle import BundleError
+    from ..features.faces import ImageError
+    from ..models.bundle import BundleError
 
     return run(PROG, body, (ImageError, BundleError, WebError))
 

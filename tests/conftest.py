@@ -3,15 +3,13 @@ small synthetic CSV files."""
 
 import gzip
 import os
-import sys
 
 import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from parameters import DATASET  # noqa: E402
+from fer_toolkit.parameters import DATASET
 
 REAL_ROWS = 2000
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
@@ -43,7 +41,7 @@ def fer_csv():
 @pytest.fixture(scope="session")
 def real_features(fer_csv, tmp_path_factory):
     """A converted slice of the real dataset: the first REAL_ROWS rows of each split, all features."""
-    from features import convert
+    from fer_toolkit.features import convert
 
     out = tmp_path_factory.mktemp("real") / "features"
     convert(fer_csv, str(out), limit=REAL_ROWS, progress=False)
@@ -88,7 +86,7 @@ def synthetic_rows():
 @pytest.fixture(scope="session")
 def synthetic_features(tmp_path_factory):
     """A converted synthetic dataset (96 rows per split) with all features."""
-    from features import convert
+    from fer_toolkit.features import convert
 
     rng = np.random.default_rng(3)
     tmp = tmp_path_factory.mktemp("synthetic")

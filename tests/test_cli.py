@@ -9,18 +9,18 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+
 
 SCRIPTS = ["convert", "train", "evaluate", "optimize", "predict", "video", "web"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_help_explains_every_flag(name):
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"), "--help"],
+    res = subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", "--help"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert f"fer-{name}" in res.stdout
-    module = importlib.import_module(f"scripts.{name}")
+    module = importlib.import_module(f"fer_toolkit.scripts.{name}")
     bare = [a.option_strings or a.dest for a in module.build_parser()._actions if not a.help]
     assert not bare, f"flags without a description: {bare}"
 
@@ -38,7 +38,7 @@ def test_signal_handlers_are_installed_for_the_block_and_restored():
     import signal
     import threading
 
-    from features.util import handling_signals
+    from fer_toolkit.features.util import handling_signals
 
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     caught = []

@@ -9,16 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from features import ConversionError, convert, load_split
-from features.extract import extract_features
+from fer_toolkit.features import ConversionError, convert, load_split
+from fer_toolkit.features.extract import extract_features
 
-from conftest import REAL_ROWS, ROOT, write_csv
+from conftest import REAL_ROWS, write_csv
 
 FAST = dict(landmarks=False, hog=False, progress=False, workers=1)
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "convert.py"), *args],
+    return subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.convert", *args],
                           capture_output=True, text=True, timeout=300)
 
 

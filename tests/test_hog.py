@@ -3,8 +3,8 @@
 import numpy as np
 from skimage.feature import hog
 
-from features.hog import hog_batch, hog_windows_batch, window_positions
-from parameters import DATASET as P
+from fer_toolkit.features.hog import hog_batch, hog_windows_batch, window_positions
+from fer_toolkit.parameters import DATASET as P
 
 from conftest import face_like
 
@@ -54,7 +54,7 @@ def test_equals_skimage_on_real_faces(real_features):
 
 
 def test_empty_batch():
-    from features.extract import extract_features
+    from fer_toolkit.features.extract import extract_features
 
     out = extract_features(np.zeros((0, 48, 48), np.uint8))
     assert out["landmarks"].shape == (0, 68, 2) and out["hog"].shape == (0, 72)

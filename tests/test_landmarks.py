@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from features.landmarks import dlib_shape_predictor, landmarks_batch, predictor_path, shape_predictor
-from features.shape_predictor import ModelFormatError, ShapePredictor
+from fer_toolkit.features.landmarks import dlib_shape_predictor, landmarks_batch, predictor_path, shape_predictor
+from fer_toolkit.features.shape_predictor import ModelFormatError, ShapePredictor
 
 
 def dlib_landmarks(images, box):
@@ -79,14 +79,14 @@ def test_unusable_landmark_model_is_one_line(tmp_path, synthetic_rows, script, a
     import subprocess
     import sys
 
-    from conftest import ROOT, write_csv
+    from conftest import write_csv
 
     bad = tmp_path / "bad.dat"
     bad.write_bytes(bytes(range(256)) * 8)
     if script == "convert":
         args = ["--csv", write_csv(tmp_path / "f.csv", synthetic_rows), "--out", str(tmp_path / "out"), *args]
-    code = (f"import sys; sys.path.insert(0, {ROOT!r}); import features.landmarks as L; "
-            f"L.predictor_path = lambda: {str(bad)!r}; from scripts.{script} import main; "
+    code = (f"import sys; import fer_toolkit.features.landmarks as L; "
+            f"L.predictor_path = lambda: {str(bad)!r}; from fer_toolkit.scripts.{script} import main; "
             f"sys.exit(main({args!r}))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1, res.stderr

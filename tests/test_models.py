@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from features.extract import feature_dimensions
-from models.cnn import build_model, build_model_a, build_model_b
-from parameters import FEATURE_SETS
+from fer_toolkit.features.extract import feature_dimensions
+from fer_toolkit.models.cnn import build_model, build_model_a, build_model_b
+from fer_toolkit.parameters import FEATURE_SETS
 
 DIMS = feature_dimensions()
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from features.extract import stack_features
-from features.faces import ImageError, crop_faces
-from features.io import load_arrays
-from models.bundle import BundleError, load_bundle
-from models.recognizer import PRETRAINED, Recognizer, load_image
+from fer_toolkit.features.extract import stack_features
+from fer_toolkit.features.faces import ImageError, crop_faces
+from fer_toolkit.features.io import load_arrays
+from fer_toolkit.models.bundle import BundleError, load_bundle
+from fer_toolkit.models.recognizer import PRETRAINED, Recognizer, load_image
 
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
 KEYS = {"box", "label", "confidence", "probabilities", "landmarks"}
@@ -36,7 +36,7 @@ def recognizer():
 
 
 def run_script(name, *args, timeout=300, env=None):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"), *args],
+    return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -202,7 +202,7 @@ def test_video_window_quits_on_q(tmp_path):
     env = {**os.environ, "DISPLAY": display}
     try:
         time.sleep(1.0)
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "video.py"), "--video",
+        proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.video", "--video",
                                  sample("woman2.mp4"), "--csv", str(tmp_path / "f.csv")], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         window = ""
@@ -236,8 +236,8 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     """Mirror-image probabilities of mirrored faces are the faces' own
     probabilities (the flipped features are exact), and evaluation and the
     recognizer both average the two views."""
-    from models.augment import flip_landmarks, mirror_probabilities
-    from models.evaluate import evaluate
+    from fer_toolkit.models.augment import flip_landmarks, mirror_probabilities
+    from fer_toolkit.models.evaluate import evaluate
 
     bundle = recognizer.bundle
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=60)
@@ -261,9 +261,9 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
 def _mirror_inputs(images, feature_set):
     """Mirror images and their features built by hand: landmarks mirrored
     point by point, HOG by the conversion's function on the flipped pixels."""
-    from features.extract import extract_features
-    from features.landmarks import landmarks_batch
-    from models.augment import MIRROR
+    from fer_toolkit.features.extract import extract_features
+    from fer_toolkit.features.landmarks import landmarks_batch
+    from fer_toolkit.models.augment import MIRROR
 
     flipped = np.ascontiguousarray(images[:, :, ::-1])
     arrays = extract_features(flipped, landmarks=False)

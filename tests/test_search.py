@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from models.bundle import load_bundle
-from models.search import load_trials, run_search
-from models.train import default_config
+from fer_toolkit.models.bundle import load_bundle
+from fer_toolkit.models.search import load_trials, run_search
+from fer_toolkit.models.train import default_config
 
-from conftest import ROOT
+
 
 QUIET = lambda *_: None  # noqa: E731
 
@@ -27,7 +27,7 @@ def svm_config(data, out, **overrides):
 
 
 def test_svm_on_real_slice_beats_chance_and_round_trips(real_features, tmp_path):
-    from models.svm import train_svm
+    from fer_toolkit.models.svm import train_svm
 
     out = tmp_path / "svm"
     final = train_svm(svm_config(real_features, out), log=QUIET)
@@ -37,20 +37,20 @@ def test_svm_on_real_slice_beats_chance_and_round_trips(real_features, tmp_path)
     assert (out / "model.skops").is_file() and (out / "confusion_matrix.png").is_file()
     with open(out / "model.skops", "rb") as f:
         assert f.read(2) == b"PK"  # a skops zip archive, not a pickle
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--model", str(out),
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--model", str(out),
                           "--data", real_features, "--split", "PublicTest", "--json"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["accuracy"] == pytest.approx(final["val_accuracy"])
     b1, b2 = load_bundle(str(out)), load_bundle(str(out))
-    from features.io import load_split
+    from fer_toolkit.features.io import load_split
 
     images, feats, _ = load_split(real_features, "PrivateTest", "landmarks_hog_windows", limit=50)
     np.testing.assert_array_equal(b1.predict_proba(images, feats), b2.predict_proba(images, feats))
 
 
 def test_linear_svm_cli(synthetic_features, tmp_path):
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--model", "svm",
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--model", "svm",
                           "--features", "landmarks", "--svm-kernel", "linear", "--data", synthetic_features,
                           "--out", str(tmp_path / "lin")], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -81,7 +81,7 @@ def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
     for name in ("best.json", "trials.csv", "trials.png"):
         assert (out / name).is_file()
     # fer-train accepts best.json
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--params", str(out / "best.json"),
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--params", str(out / "best.json"),
                           "--data", synthetic_features, "--out", str(tmp_path / "best-run"), "--epochs", "1",
                           "--filters-a", "4,8", "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -92,8 +92,8 @@ def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
 
 
 def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, monkeypatch):
-    import parameters
-    from models import search
+    from fer_toolkit import parameters
+    from fer_toolkit.models import search
 
     space = parameters.OptimizerSearch(learning_rate=(1e30, 1e31), optimizers=("sgd",))  # overflows float32
     monkeypatch.setattr(search, "SEARCH", space)
@@ -110,7 +110,7 @@ def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, mon
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (installed by .ci/run)")
 def test_search_on_spark_local(synthetic_features, tmp_path):
     pytest.importorskip("pyspark")
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "optimize.py"), "--data", synthetic_features,
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.optimize", "--data", synthetic_features,
                           "--model", "svm", "--features", "landmarks", "--max-evals", "2", "--spark", "local[2]",
                           "--parallelism", "2", "--out", str(tmp_path / "spark")],
                          capture_output=True, text=True, timeout=600)
@@ -130,7 +130,7 @@ class _CreatesFile:
 
 
 def svm_search(data, out, *extra):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "optimize.py"), "--data", data,
+    return subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.optimize", "--data", data,
                            "--model", "svm", "--features", "landmarks", "--out", str(out), *map(str, extra)],
                           capture_output=True, text=True, timeout=300)
 
@@ -150,7 +150,7 @@ def test_crafted_trials_pickle_runs_no_code(synthetic_features, tmp_path):
 
 
 def test_old_pickle_trials_resume_only_when_trusted(synthetic_features, tmp_path):
-    from models.search import save_trials
+    from fer_toolkit.models.search import save_trials
 
     out = tmp_path / "opt"
     assert svm_search(synthetic_features, out, "--max-evals", 1).returncode == 0

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from models.bundle import SVM_NODES, BundleError, load_bundle, skops_nodes
+from fer_toolkit.models.bundle import SVM_NODES, BundleError, load_bundle, skops_nodes
 
 from conftest import ROOT, free_port
 
@@ -18,7 +18,7 @@ PRETRAINED = os.path.join(ROOT, "models", "pretrained")
 
 
 def run_script(name, *args, env=None, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", f"{name}.py"), *map(str, args)],
+    return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -187,7 +187,7 @@ def png_header_only(width, height):
 
 @pytest.mark.parametrize("width, height", [(10000, 6000), (30000, 30000)])  # over our limit; over Pillow's too
 def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, width, height):
-    from models.recognizer import ImageTooLarge, Recognizer, load_image
+    from fer_toolkit.models.recognizer import ImageTooLarge, Recognizer, load_image
 
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header_only(width, height))
@@ -216,7 +216,7 @@ def test_max_pixels_flag_sets_the_limit(tmp_path):
 def test_sixteen_bit_png_and_tiff_are_scaled_not_clipped(tmp_path):
     import cv2
 
-    from models.recognizer import Recognizer, load_image
+    from fer_toolkit.models.recognizer import Recognizer, load_image
 
     recognizer = Recognizer()
     gray = cv2.cvtColor(cv2.imread(os.path.join(SAMPLES, "obama.jpg")), cv2.COLOR_BGR2GRAY)
@@ -235,7 +235,7 @@ def test_sixteen_bit_png_and_tiff_are_scaled_not_clipped(tmp_path):
 def test_large_jpeg_is_decoded_at_reduced_size_with_boxes_in_file_pixels(tmp_path):
     import cv2
 
-    from models.recognizer import Recognizer
+    from fer_toolkit.models.recognizer import Recognizer
 
     photo = cv2.imread(os.path.join(SAMPLES, "two_people.jpg"))
     big = cv2.resize(photo, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 4504 x 2644
@@ -256,8 +256,8 @@ def test_large_jpeg_is_decoded_at_reduced_size_with_boxes_in_file_pixels(tmp_pat
 def test_web_refuses_over_limit_images_with_413(tmp_path):
     import io
 
-    from models.recognizer import Recognizer
-    from models.webapp import create_app
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.models.webapp import create_app
 
     client = create_app(Recognizer(), max_upload_mb=2).test_client()
     r = client.post("/api/predict", data={"file": (io.BytesIO(png_header_only(10000, 6000)), "b.png")},
@@ -277,7 +277,7 @@ def _start_web(port, *extra):
     import time
     import urllib.request
 
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "web.py"), "--port", str(port), *extra],
+    proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.web", "--port", str(port), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -357,7 +357,7 @@ def test_hostile_csv_lines_are_quoted_short(tmp_path):
 def test_force_keeps_the_old_output_until_the_new_one_is_in_place(tmp_path, monkeypatch, synthetic_rows):
     from conftest import write_csv
 
-    from features import conversion, util
+    from fer_toolkit.features import conversion, util
 
     csv = write_csv(tmp_path / "f.csv", synthetic_rows)
     out = tmp_path / "out"

@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from features.io import load_arrays
-from models.augment import MIRROR, augment_batch, flip_landmarks
-from models.bundle import BundleError, load_bundle
-from models.evaluate import evaluate
-from models.train import default_config, finish_run, train
+from fer_toolkit.features.io import load_arrays
+from fer_toolkit.models.augment import MIRROR, augment_batch, flip_landmarks
+from fer_toolkit.models.bundle import BundleError, load_bundle
+from fer_toolkit.models.evaluate import evaluate
+from fer_toolkit.models.train import default_config, finish_run, train
 
 from conftest import ROOT
 
@@ -52,7 +52,7 @@ def test_flip_mirrors_landmarks():
 
 
 def test_flip_of_real_faces_matches_dlib_on_the_flipped_image(real_features):
-    from features.landmarks import landmarks_batch
+    from fer_toolkit.features.landmarks import landmarks_batch
 
     arrays = load_arrays(real_features, "PublicTest", ("landmarks",), limit=200)
     on_flipped = landmarks_batch(np.ascontiguousarray(arrays["images"][:, :, ::-1]))
@@ -66,7 +66,7 @@ def test_augmentation_moves_landmarks_with_the_image():
     images = np.zeros((50, 48, 48), np.uint8)
     lm = np.tile(np.array([[20.0, 16.0]], np.float32), (50, 68, 1))
     images[:, 15:18, 19:22] = 255  # a bright dot under landmark (20, 16)
-    from parameters import TRAINING
+    from fer_toolkit.parameters import TRAINING
 
     params = TRAINING.__class__(noise_std=0, cutout_prob=0, sharpness_prob=0, contrast_range=(1, 1))
     out, moved = augment_batch(images, lm, rng, params)
@@ -149,7 +149,7 @@ def test_weight_averaging_resumes_and_averages_the_epochs(synthetic_features, tm
 def test_recompute_batch_norm_takes_the_mean_of_the_batches(synthetic_features):
     import keras
 
-    from models.train import build_from_config, load_training_data, recompute_batch_norm
+    from fer_toolkit.models.train import build_from_config, load_training_data, recompute_batch_norm
 
     c = config(synthetic_features, "unused", model="B", features="landmarks", filters_b=[8], image_units=8,
                feature_units=[8], fusion_units=8)
@@ -159,7 +159,7 @@ def test_recompute_batch_norm_takes_the_mean_of_the_batches(synthetic_features):
     images = train_data["images"][:96]
     assert recompute_batch_norm(model, images, train_data["features"][:96], standardizer, batch_size=32) >= 2
     probe = keras.Model(model.inputs, bn.input)
-    from models.bundle import model_inputs
+    from fer_toolkit.models.bundle import model_inputs
 
     acts = np.asarray(probe(model_inputs(images, standardizer(train_data["features"][:96])), training=False))
     axes = tuple(range(acts.ndim - 1))
@@ -173,7 +173,7 @@ def test_recompute_batch_norm_takes_the_mean_of_the_batches(synthetic_features):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, signum):
     out = tmp_path / "run"
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features, "--out", str(out),
+    cmd = [sys.executable, "-m", "fer_toolkit.scripts.train", "--data", synthetic_features, "--out", str(out),
            "--quiet"]
     proc = subprocess.Popen([*cmd, "--model", "A", "--features", "landmarks", "--batch-size", "8", "--epochs", "1000",
                              "--early-stopping-patience", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -211,7 +211,7 @@ def test_signal_while_starting_exits_at_once_and_saves_nothing(synthetic_feature
     # 1.5 s in, fer-train is importing TensorFlow, where a KeyboardInterrupt was once lost, or loading:
     # either way one Ctrl-C ends it, with nothing to resume.
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features,
+    proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.train", "--data", synthetic_features,
                              "--out", str(out), "--quiet", "--model", "A", "--epochs", "1000", "--batch-size", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)
@@ -249,7 +249,7 @@ def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
         out = tmp_path / f"run{i}"
         train(config(synthetic_features, out, model="A", features=fs, epochs=1, seed=i), **QUIET)
         runs.append(str(out))
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--data", synthetic_features,
+    cmd = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--data", synthetic_features,
            "--split", "PrivateTest", "--json", "--out", str(tmp_path / "ens")]
     for r in runs:
         cmd += ["--model", r]
@@ -260,7 +260,7 @@ def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
     assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
     assert (tmp_path / "ens" / "classification_report.csv").is_file()
     assert result["tta"] is False
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), "--data", synthetic_features,
+    cmd = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--data", synthetic_features,
            "--split", "PrivateTest", "--tta", "--model", runs[0], "--model", runs[1]]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -268,7 +268,6 @@ def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
 
 
 def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
-    script = os.path.join(ROOT, "scripts", "evaluate.py")
     out = tmp_path / "run"
     train(config(synthetic_features, out, model="A", features="landmarks", epochs=1), **QUIET)
     cases = {
@@ -281,7 +280,7 @@ def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
     (corrupt / "model.keras").write_bytes(b"not a zip")
     cases["corrupt bundle"] = ["--model", str(corrupt), "--data", synthetic_features]
     for name, args in cases.items():
-        res = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
+        res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", *args], capture_output=True, text=True, timeout=300)
         assert res.returncode != 0, name
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr, (name, res.stderr)
     with pytest.raises(BundleError):
@@ -290,7 +289,7 @@ def test_evaluate_errors_are_one_line(synthetic_features, tmp_path):
 
 def test_mirrored_strategy_on_two_logical_cpus(real_features, tmp_path):
     out = tmp_path / "mirrored"
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", real_features,
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--data", real_features,
                           "--out", str(out), "--model", "A", "--features", "landmarks", "--epochs", "2",
                           "--train-limit", "1024", "--val-limit", "256", "--optimizer", "adam",
                           "--learning-rate", "0.001", "--no-augment", "--batch-size", "32",
@@ -311,12 +310,12 @@ TINY_B = dict(model="B", features="landmarks_hog", filters_b=[8, 16], image_unit
 def test_kill_between_checkpoint_and_state_resumes_the_right_epoch(synthetic_features, tmp_path):
     """A kill after epoch 2's checkpoint is written but before its state: the
     state still names epoch 1's checkpoint, and resuming equals an uninterrupted run."""
-    from models.train import KILL_AFTER_CHECKPOINT_ENV
+    from fer_toolkit.models.train import KILL_AFTER_CHECKPOINT_ENV
 
     whole = tmp_path / "whole"
     train(config(synthetic_features, whole, epochs=3, **TINY_B), **QUIET)
     killed = tmp_path / "killed"
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import json; from models.train import train; "
+    code = ("import sys, json; from fer_toolkit.models.train import train; "
             "train(json.loads(sys.argv[2]), log=lambda *_: None, verbose=0)")
     res = subprocess.run([sys.executable, "-c", code, ROOT, json.dumps(config(synthetic_features, killed, epochs=3,
                                                                                 **TINY_B))],
@@ -335,7 +334,7 @@ def test_kill_between_checkpoint_and_state_resumes_the_right_epoch(synthetic_fea
 
 
 def test_corrupt_run_state_or_checkpoint_is_one_line(synthetic_features, tmp_path):
-    from models.train import TrainingError
+    from fer_toolkit.models.train import TrainingError
 
     run = tmp_path / "run"
     train(config(synthetic_features, run, epochs=1, **TINY_B), **QUIET)
@@ -358,7 +357,7 @@ def test_corrupt_run_state_or_checkpoint_is_one_line(synthetic_features, tmp_pat
     (run / "state.json").write_text(good)
     checkpoint = run_file(run, "checkpoint")
     checkpoint.write_bytes(checkpoint.read_bytes()[:5000])
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--data", synthetic_features,
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--data", synthetic_features,
                           "--out", str(run), "--resume", "--epochs", "2"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-2000:]
     assert "checkpoint-0001.keras" in res.stderr and "corrupt checkpoint" in res.stderr

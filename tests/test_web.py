@@ -21,14 +21,14 @@ def sample(name):
 
 @pytest.fixture(scope="module")
 def recognizer():
-    from models.recognizer import Recognizer
+    from fer_toolkit.models.recognizer import Recognizer
 
     return Recognizer()
 
 
 @pytest.fixture(scope="module")
 def client(recognizer):
-    from models.webapp import create_app
+    from fer_toolkit.models.webapp import create_app
 
     return create_app(recognizer, max_upload_mb=2).test_client()
 
@@ -104,7 +104,7 @@ def test_browser_upload_shows_two_faces_with_bar_charts(recognizer):
     from selenium.webdriver.support.ui import WebDriverWait
     from waitress.server import create_server
 
-    from models.webapp import create_app
+    from fer_toolkit.models.webapp import create_app
 
     port = free_port()
     server = create_server(create_app(recognizer), host="127.0.0.1", port=port, threads=4)
