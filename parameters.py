@@ -33,11 +33,24 @@ class Dataset:
     features_dir: str = "data/features"
     #: Environment variable that points the tests at the real dataset.
     env_var: str = "FER2013_CSV"
-    image_size: int = 48
+    #: Set (to 1) where a test that needs the dataset must fail, not skip, without it (CI).
+    required_env_var: str = "FER2013_REQUIRED"
     #: Classes kept by default (all seven).
     expressions: tuple = (0, 1, 2, 3, 4, 5, 6)
     #: Rows per chunk handed to one conversion worker.
     chunk_rows: int = 1024
+
+
+@dataclass(frozen=True)
+class Features:
+    """How a face becomes the model's inputs: the defaults of
+    :class:`features.spec.FeatureSpec`, which conversion records in the
+    manifest and training copies into every bundle."""
+
+    #: Feature set fused with the image by default (a key of FEATURE_SETS).
+    feature_set: str = "landmarks_hog_windows"
+    #: Side of the square grey face the model sees (FER-2013: 48).
+    image_size: int = 48
     #: dlib's face box for the 68-point predictor: the whole 48x48 image.
     landmark_box: tuple = (0, 0, 47, 47)
     #: Whole-image HOG.
@@ -48,6 +61,12 @@ class Dataset:
     window_step: int = 6
     window_orientations: int = 8
     window_cell: int = 8
+    #: How FER-2013 frames a face, measured by benchmarks/face_margin.py: the
+    #: crop of a detected face is crop_scale times the box, its centre shifted
+    #: by (crop_shift_x, crop_shift_y) box sides.
+    crop_scale: float = 1.28
+    crop_shift_x: float = 0.040
+    crop_shift_y: float = -0.053
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,6 @@ class Network:
     """Architecture of the CNNs (model A shallow, model B deep)."""
 
     model: str = "B"
-    features: str = "landmarks_hog_windows"
     activation: str = "relu"
     #: Probability of keeping a unit in the dense layers (the original design's
     #: ``keep_prob``); dropout rate is ``1 - keep_prob``.
@@ -153,12 +171,6 @@ class VideoPredictor:
     upsample: int = 0
     #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).
     detector: str = "dlib"
-    #: How FER-2013 frames a face, measured by benchmarks/face_margin.py: the
-    #: crop is crop_scale times the detected box, its centre shifted by
-    #: (crop_shift_x, crop_shift_y) box sides.
-    crop_scale: float = 1.28
-    crop_shift_x: float = 0.040
-    crop_shift_y: float = -0.053
 
 
 @dataclass(frozen=True)
@@ -213,6 +225,14 @@ class Svm:
 
 
 DATASET = Dataset()
+FEATURES = Features()
+#: The feature settings of conversions and bundles written before they recorded
+#: theirs (toolkit 0.1.0, the shipped model among them). Written out on purpose:
+#: a later change of FEATURES must not change what an old bundle is read as.
+FEATURES_BEFORE_SPEC = Features(
+    feature_set="landmarks_hog_windows", image_size=48, landmark_box=(0, 0, 47, 47), hog_orientations=8, hog_cell=16,
+    window_size=24, window_step=6, window_orientations=8, window_cell=8, crop_scale=1.28, crop_shift_x=0.040,
+    crop_shift_y=-0.053)
 NETWORK = Network()
 HYPERPARAMETERS = Hyperparameters()
 TRAINING = Training()

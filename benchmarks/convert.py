@@ -31,7 +31,7 @@ def naive_loop(csv_path, rows):
     from skimage.feature import hog
 
     from fer_toolkit.features.landmarks import predictor_path
-    from fer_toolkit.parameters import DATASET as P
+    from fer_toolkit.parameters import FEATURES as P
 
     predictor = dlib.shape_predictor(predictor_path())
     rect = dlib.rectangle(*P.landmark_box)

@@ -46,10 +46,10 @@ def main():
     import dlib
 
     from fer_toolkit.features.landmarks import dlib_shape_predictor, shape_predictor
-    from fer_toolkit.parameters import DATASET
+    from fer_toolkit.parameters import FEATURES
 
     faces = read_faces(args.csv, args.rows)
-    box = DATASET.landmark_box
+    box = FEATURES.landmark_box
     rect = dlib.rectangle(*box)
     reference, ours = dlib_shape_predictor(), shape_predictor()
     ours(faces[:8], box)  # compile (or load the compiled code) before timing

@@ -5,14 +5,12 @@ and of the shipped model (``models/pretrained``).
 """
 
 
-
-
 def main():
-    from fer_toolkit.features.extract import feature_dimensions
+    from fer_toolkit.features.spec import FeatureSpec
     from fer_toolkit.models.cnn import build_model
     from fer_toolkit.parameters import FEATURE_SETS
 
-    dims = feature_dimensions()
+    dims = FeatureSpec().dimensions()
     print("| model | features | feature dim | parameters |")
     print("| --- | --- | ---: | ---: |")
     for kind in "AB":

@@ -28,8 +28,9 @@ def main(argv=None):
     from fer_toolkit.features.io import load_split
     from fer_toolkit.models.bundle import Standardizer, load_bundle
     from fer_toolkit.models.evaluate import predict_split
-    from fer_toolkit.models.svm import build_svm, train_svm
-    from fer_toolkit.models.train import default_config
+    from fer_toolkit.models.config import TrainingConfig
+    from fer_toolkit.models.svm import build_svm
+    from fer_toolkit.models.train import train_svm
 
     print(f"machine: {os.cpu_count()} cores")
     print("| features | kernel | fit (s) | PublicTest | PrivateTest |")
@@ -37,8 +38,7 @@ def main(argv=None):
     for fs in args.features.split(","):
         for kernel in ("rbf", "linear"):
             with tempfile.TemporaryDirectory() as out:
-                config = {**default_config(), "data": args.data, "out": out, "model": "svm", "features": fs,
-                          "svm_kernel": kernel}
+                config = TrainingConfig(data=args.data, out=out, model="svm", features=fs, svm_kernel=kernel)
                 final = train_svm(config, force=True, log=lambda *_: None)
                 probs, labels = predict_split(load_bundle(out), args.data, "PrivateTest")
                 private = float(np.mean(probs.argmax(1) == labels))

@@ -24,9 +24,9 @@ tf.config.threading.set_intra_op_parallelism_threads({threads})
 tf.config.threading.set_inter_op_parallelism_threads({threads})
 import keras
 keras.mixed_precision.set_global_policy({policy!r})
-from fer_toolkit.models.train import build_from_config, default_config
-config = default_config()
-config.update(model="B", features="landmarks_hog_windows", batch_size={batch})
+from fer_toolkit.models.config import TrainingConfig
+from fer_toolkit.models.train import build_from_config
+config = TrainingConfig(model="B", features="landmarks_hog_windows", batch_size={batch})
 model = build_from_config(config, 7, 1936)
 model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile={xla})
 n = {batch} * max(8, 3200 // {batch})

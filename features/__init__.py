@@ -1,17 +1,19 @@
-"""Conversion of FER-2013 into pixels, landmarks, HOG and sliding-window HOG."""
+"""Faces to model inputs: conversion of FER-2013 into arrays of pixels, dlib
+landmarks, HOG and sliding-window HOG, and the feature specification
+(:class:`FeatureSpec`) that computes them for conversion, training and prediction alike."""
 
 from .conversion import ConversionError, convert
-from .extract import extract_features, feature_dimensions, stack_features
-from .io import DataError, load_arrays, load_manifest, load_split
+from .io import DataError, load_arrays, load_manifest, load_split, manifest_spec
+from .spec import FeatureSpec, SpecError
 
 __all__ = [
     "ConversionError",
     "DataError",
+    "FeatureSpec",
+    "SpecError",
     "convert",
-    "extract_features",
-    "feature_dimensions",
     "load_arrays",
     "load_manifest",
     "load_split",
-    "stack_features",
+    "manifest_spec",
 ]

@@ -2,9 +2,10 @@
 
 The work is split in two: the main process reads the file, checks each row's
 label and split and picks the rows to keep; worker processes (started first,
-so that they stay small) parse the pixels of chunks of rows and call
-:func:`features.extract.extract_features` on them. Output goes to a temporary folder that is renamed into place once
-the manifest, written last, is complete.
+so that they stay small) parse the pixels of chunks of rows and compute their
+features with the feature specification (:meth:`features.spec.FeatureSpec.extract`),
+which the manifest records. Output goes to a temporary folder that is renamed
+into place once the manifest, written last, is complete.
 """
 
 import gzip
@@ -16,13 +17,12 @@ import shutil
 import time
 import warnings
 import zlib
-from dataclasses import asdict
 
 import numpy as np
 
 from ..parameters import DATASET, EMOTIONS, SPLITS, VERSION
 
-from .extract import extract_features, feature_dimensions
+from .spec import FeatureSpec
 from .util import clean_stale, replace_folder, short
 
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
@@ -183,9 +183,10 @@ def _convert_chunk(task):
     Parameters
     ----------
     task : tuple
-        ``(texts, lines, landmarks, hog, params)``: pixel strings, their line
-        numbers, which features to compute and the ``parameters.Dataset``
-        settings (image side, landmark box, HOG parameters).
+        ``(texts, lines, landmarks, hog, spec)``: pixel strings, their line
+        numbers, which features to compute and the
+        :class:`~features.spec.FeatureSpec` (image side, landmark box, HOG
+        settings).
 
     Returns
     -------
@@ -193,8 +194,8 @@ def _convert_chunk(task):
         ``keep`` (indices into the chunk of rows that parsed), ``images``,
         the feature arrays, and ``bad``: list of ``(line, problem)``.
     """
-    texts, lines, landmarks, hog, params = task
-    size = params.image_size
+    texts, lines, landmarks, hog, spec = task
+    size = spec.image_size
     images, keep, bad = [], [], []
     for i, (text, line) in enumerate(zip(texts, lines)):
         pixels, problem = parse_pixels(text, size * size)
@@ -206,7 +207,7 @@ def _convert_chunk(task):
     images = np.stack(images).reshape(-1, size, size) if images else np.zeros((0, size, size), np.uint8)
     out = {"keep": np.asarray(keep, dtype=np.int64), "images": images, "bad": bad}
     if len(images):
-        out.update(extract_features(images, landmarks=landmarks, hog=hog, params=params))
+        out.update(spec.extract(images, landmarks=landmarks, hog=hog))
     return out
 
 
@@ -310,7 +311,8 @@ def convert(
     skip_bad_rows=False,
     force=False,
     progress=True,
-    params=DATASET,
+    spec=None,
+    chunk_rows=DATASET.chunk_rows,
 ):
     """Convert ``fer2013.csv`` into per-split numpy arrays.
 
@@ -337,6 +339,11 @@ def convert(
         Replace an existing output folder (only once the new one is complete).
     progress : bool, optional
         Show a progress bar on a terminal.
+    spec : features.spec.FeatureSpec, optional
+        Image size and landmark and HOG settings (default: ``parameters.FEATURES``);
+        recorded in the manifest, and from there in every model trained on the output.
+    chunk_rows : int, optional
+        Rows handed to a worker at a time.
 
     Returns
     -------
@@ -344,6 +351,10 @@ def convert(
         The manifest.
     """
     started = time.perf_counter()
+    spec = spec or FeatureSpec()
+    if spec.image_size != 48:
+        raise ConversionError(f"FER-2013 faces are 48x48: a feature specification of {spec.image_size}px "
+                              "cannot convert it")
     expressions = tuple(int(e) for e in expressions)
     if not expressions or len(set(expressions)) != len(expressions) or not all(0 <= e < len(EMOTIONS) for e in expressions):
         raise ConversionError(f"--expressions must be distinct class ids in 0..{len(EMOTIONS) - 1}, got {expressions}")
@@ -359,8 +370,8 @@ def convert(
         n_rows = len(rows["texts"])
         if n_rows == 0:
             raise ConversionError(f"{csv_path}: no rows to convert")
-        chunk = params.chunk_rows
-        tasks = [(rows["texts"][s : s + chunk], rows["lines"][s : s + chunk], landmarks, hog, params)
+        chunk = chunk_rows
+        tasks = [(rows["texts"][s : s + chunk], rows["lines"][s : s + chunk], landmarks, hog, spec)
                  for s in range(0, n_rows, chunk)]
         del rows["texts"]
         keep, parts, bad_pixels = [], {}, []
@@ -391,13 +402,12 @@ def convert(
         "classes": [EMOTIONS[e] for e in expressions],
         "class_ids": list(expressions),
         "features": sorted(n for n in arrays if n not in ("images", "labels")),
-        "feature_dimensions": {
-            n: d for n, d in feature_dimensions(params).items() if n in arrays
-        },
+        "feature_spec": spec.settings(),
+        "feature_dimensions": {n: d for n, d in spec.dimensions().items() if n in arrays},
         "counts": {},
         "bad_rows": {"count": len(bad), "first": [{"line": l, "problem": p} for l, p in bad[:100]]},
         "parameters": {
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
+            "chunk_rows": chunk_rows,
             "expressions": list(expressions),
             "limit": limit,
             "landmarks": landmarks,

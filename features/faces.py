@@ -11,7 +11,7 @@ import threading
 import cv2
 import numpy as np
 
-from ..parameters import DATASET, VIDEO
+from ..parameters import FEATURES, VIDEO
 
 
 class ImageError(Exception):
@@ -143,7 +143,7 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
-def crop_square(box, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x, shift_y=VIDEO.crop_shift_y):
+def crop_square(box, scale=FEATURES.crop_scale, shift_x=FEATURES.crop_shift_x, shift_y=FEATURES.crop_shift_y):
     """The FER-2013-style crop square around a face box.
 
     Parameters
@@ -165,8 +165,8 @@ def crop_square(box, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x, shift_y
     return (x + w / 2.0 + shift_x * box_side - side / 2.0, y + h / 2.0 + shift_y * box_side - side / 2.0, side)
 
 
-def crop_faces(gray, boxes, size=DATASET.image_size, scale=VIDEO.crop_scale, shift_x=VIDEO.crop_shift_x,
-               shift_y=VIDEO.crop_shift_y):
+def crop_faces(gray, boxes, size=FEATURES.image_size, scale=FEATURES.crop_scale, shift_x=FEATURES.crop_shift_x,
+               shift_y=FEATURES.crop_shift_y):
     """FER-2013-style crops around face boxes.
 
     Each crop is a square ``scale`` times the box's larger side, centred on

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 
-from ..parameters import FEATURE_SETS
+from ..parameters import FEATURE_SETS, FEATURES_BEFORE_SPEC
 
 from .conversion import MANIFEST
-from .extract import stack_features
+from .spec import FeatureSpec, SpecError
 
 
 class DataError(Exception):
@@ -39,6 +39,41 @@ def load_manifest(data_dir):
         raise DataError(f"{data_dir}: no converted data ({MANIFEST} missing): run fer-convert first") from None
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: unreadable manifest ({e})") from None
+
+
+def manifest_spec(manifest, feature_set="none", where="data"):
+    """The feature specification a conversion used.
+
+    Conversions from before specifications were recorded kept their HOG and
+    landmark settings among ``parameters``; their crop geometry is
+    ``parameters.FEATURES_BEFORE_SPEC``'s.
+
+    Parameters
+    ----------
+    manifest : dict
+    feature_set : str, optional
+        The feature set of the returned specification.
+    where : str, optional
+        Named in the error.
+
+    Returns
+    -------
+    features.spec.FeatureSpec
+
+    Raises
+    ------
+    DataError
+        A malformed specification.
+    """
+    data = manifest.get("feature_spec")
+    try:
+        if data is None:
+            old = manifest.get("parameters") or {}
+            base = FeatureSpec.from_parameters(FEATURES_BEFORE_SPEC).settings()
+            data = {k: old.get(k, v) for k, v in base.items()}
+        return FeatureSpec.from_json(data, feature_set=feature_set)
+    except SpecError as e:
+        raise DataError(f"{where}: {e}") from None
 
 
 def load_arrays(data_dir, split, names=(), limit=0):
@@ -101,7 +136,7 @@ def load_split(data_dir, split, feature_set="none", limit=0):
 
     Returns
     -------
-    images : (N, 48, 48) uint8 ndarray
+    images : (N, S, S) uint8 ndarray
     features : (N, D) float32 ndarray
         The feature set's arrays flattened and concatenated (D = 0 for ``none``).
     labels : (N,) int64 ndarray
@@ -113,5 +148,6 @@ def load_split(data_dir, split, feature_set="none", limit=0):
     """
     if feature_set not in FEATURE_SETS:
         raise DataError(f"unknown feature set {feature_set!r} (choose from {', '.join(FEATURE_SETS)})")
-    arrays = load_arrays(data_dir, split, FEATURE_SETS[feature_set], limit)
-    return arrays["images"], stack_features(arrays, feature_set), arrays["labels"]
+    spec = manifest_spec(load_manifest(data_dir), feature_set, data_dir)
+    arrays = load_arrays(data_dir, split, spec.arrays, limit)
+    return arrays["images"], spec.stack(arrays), arrays["labels"]

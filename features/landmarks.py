@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..parameters import DATASET
+from ..parameters import FEATURES
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 
@@ -85,7 +85,7 @@ def dlib_shape_predictor():
     return dlib.shape_predictor(predictor_path())
 
 
-def landmarks_batch(images, box=DATASET.landmark_box):
+def landmarks_batch(images, box=FEATURES.landmark_box):
     """68 landmarks of each face image.
 
     Parameters
@@ -122,3 +122,40 @@ def clip_landmarks(landmarks, shape):
     np.clip(landmarks[..., 0], 0, shape[1] - 1, out=landmarks[..., 0])
     np.clip(landmarks[..., 1], 0, shape[0] - 1, out=landmarks[..., 1])
     return landmarks
+
+
+def _mirror_permutation():
+    """Index map of the 68-point iBUG scheme under a horizontal flip."""
+    pairs = [(i, 16 - i) for i in range(8)]  # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
+    pairs += [(31, 35), (32, 34)]  # nose
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
+    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
+    perm = np.arange(68)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+MIRROR = _mirror_permutation()
+
+
+def flip_landmarks(landmarks, width):
+    """Landmarks of horizontally flipped images.
+
+    Parameters
+    ----------
+    landmarks : (N, 68, 2) ndarray
+        ``(x, y)`` points.
+    width : int
+        Image width in pixels.
+
+    Returns
+    -------
+    (N, 68, 2) ndarray
+        ``x`` mirrored to ``width - 1 - x`` and left/right points swapped.
+    """
+    out = landmarks[:, MIRROR].copy()
+    out[..., 0] = (width - 1) - out[..., 0]
+    return out

@@ -2,10 +2,12 @@
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
 import sys
+import threading
 
 
 def short(text, limit=40):
@@ -175,3 +177,60 @@ def use_numba_cache_dir():
         from numba.core import config
 
         config.reload_config()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path to write a file at, renamed over ``path`` when the
+    block ends without error and removed when it fails: readers of ``path``
+    only ever see the old file or the whole new one.
+
+    The temporary file sits beside ``path`` (the rename stays on one file
+    system) and keeps its extension (``model.tmp-123.keras``), for writers
+    that choose a format by it.
+
+    Parameters
+    ----------
+    path : str
+
+    Yields
+    ------
+    str
+    """
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp-{os.getpid()}-{threading.get_ident()}{ext}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w", **kwargs):
+    """:func:`open` for writing, through :func:`atomic_path`.
+
+    Parameters
+    ----------
+    path : str
+    mode : str, optional
+        ``"w"`` or ``"wb"``.
+    **kwargs
+        Handed to :func:`open` (``newline``, ``encoding``).
+
+    Yields
+    ------
+    file object
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+
+
+def atomic_write_json(path, data, default=None):
+    """Write JSON through :func:`atomic_write`; ``default`` converts other types
+    (see :func:`json.dump`)."""
+    with atomic_write(path) as f:
+        json.dump(data, f, indent=1, default=default)

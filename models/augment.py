@@ -1,55 +1,17 @@
 """Image augmentation that keeps the handcrafted features consistent.
 
 Geometric changes (flip, shift, rotation) move the landmarks with the very
-same transform (a flip also swaps left and right points, so that point 36 is
-still the outer corner of the face's right eye); after all changes the HOG
-features are recomputed from the augmented image by the same function that
-conversion uses.
+same transform (a flip is the feature specification's mirror, which also swaps
+left and right points); after all changes the HOG features are recomputed from
+the augmented image by the specification that conversion used.
 """
 
 import cv2
 import numpy as np
 
-from ..features.extract import extract_features, stack_features, uses_hog
 from ..features.landmarks import clip_landmarks
-from ..parameters import FEATURE_SETS, TRAINING
-
-
-def _mirror_permutation():
-    """Index map of the 68-point iBUG scheme under a horizontal flip."""
-    pairs = [(i, 16 - i) for i in range(8)]  # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
-    pairs += [(31, 35), (32, 34)]  # nose
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
-    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
-    perm = np.arange(68)
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
-
-
-MIRROR = _mirror_permutation()
-
-
-def flip_landmarks(landmarks, width):
-    """Landmarks of horizontally flipped images.
-
-    Parameters
-    ----------
-    landmarks : (N, 68, 2) ndarray
-        ``(x, y)`` points.
-    width : int
-        Image width in pixels.
-
-    Returns
-    -------
-    (N, 68, 2) ndarray
-        ``x`` mirrored to ``width - 1 - x`` and left/right points swapped.
-    """
-    out = landmarks[:, MIRROR].copy()
-    out[..., 0] = (width - 1) - out[..., 0]
-    return out
+from ..features.spec import FeatureSpec
+from ..parameters import TRAINING
 
 
 def _affine(rng, size, params):
@@ -61,7 +23,7 @@ def _affine(rng, size, params):
     return matrix
 
 
-def augment_batch(images, landmarks, rng, params=TRAINING):
+def augment_batch(images, landmarks, rng, params=TRAINING, spec=None):
     """Randomly flip, shift, rotate, re-contrast, sharpen or blur, add noise
     and cut out a square.
 
@@ -73,6 +35,8 @@ def augment_batch(images, landmarks, rng, params=TRAINING):
     rng : numpy.random.Generator
     params : parameters.Training, optional
         Augmentation strengths.
+    spec : features.spec.FeatureSpec, optional
+        Its :meth:`~features.spec.FeatureSpec.mirror` makes the flips.
 
     Returns
     -------
@@ -83,10 +47,11 @@ def augment_batch(images, landmarks, rng, params=TRAINING):
     n, h, w = images.shape
     out = images.copy()
     lms = None if landmarks is None else np.asarray(landmarks, dtype=np.float32).copy()
+    spec = spec or FeatureSpec()
     flip = rng.random(n) < 0.5
-    out[flip] = out[flip, :, ::-1]
+    out[flip], flipped = spec.mirror(out[flip], None if lms is None else lms[flip])
     if lms is not None:
-        lms[flip] = flip_landmarks(lms[flip], w)
+        lms[flip] = flipped
     work = np.empty((n, h, w), dtype=np.float32)
     for i in range(n):
         matrix = _affine(rng, h, params)
@@ -113,62 +78,22 @@ def augment_batch(images, landmarks, rng, params=TRAINING):
     return np.clip(np.rint(work), 0, 255).astype(np.uint8), lms
 
 
-def features_of_augmented(images, landmarks, feature_set):
+def features_of_augmented(images, landmarks, spec):
     """Stacked features of augmented images.
 
-    HOG and sliding-window HOG are recomputed from ``images`` with
-    :func:`features.extract.extract_features`; landmarks are the transformed
-    ones from :func:`augment_batch` (re-running dlib per batch would cost
-    about 1 ms an image).
+    HOG and sliding-window HOG are recomputed from ``images`` by the feature
+    specification; landmarks are the transformed ones from
+    :func:`augment_batch` (re-running dlib per batch would cost about 1 ms an
+    image).
 
     Parameters
     ----------
-    images : (N, 48, 48) uint8 ndarray
+    images : (N, S, S) uint8 ndarray
     landmarks : (N, 68, 2) ndarray or None
-    feature_set : str
+    spec : features.spec.FeatureSpec
 
     Returns
     -------
     (N, D) float32 ndarray
     """
-    arrays = extract_features(images, landmarks=False, hog=uses_hog(feature_set))
-    if "landmarks" in FEATURE_SETS[feature_set]:
-        arrays["landmarks"] = landmarks
-    arrays.setdefault("images", images)
-    return stack_features(arrays, feature_set)
-
-
-def mirror_inputs(images, landmarks, feature_set):
-    """Mirror images of faces and their stacked features, made as in
-    training's flip (landmarks mirrored and swapped left/right, HOG
-    recomputed from the flipped image): the second view of flip test-time
-    augmentation.
-
-    Parameters
-    ----------
-    images : (N, 48, 48) uint8 ndarray
-    landmarks : (N, 68, 2) ndarray or None
-        Landmarks of ``images`` (needed when ``feature_set`` uses them).
-    feature_set : str
-
-    Returns
-    -------
-    flipped : (N, 48, 48) uint8 ndarray
-    features : (N, D) float32 ndarray
-        Raw (unstandardised) features of ``flipped``.
-    """
-    flipped = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
-    if landmarks is not None:
-        landmarks = flip_landmarks(np.asarray(landmarks, dtype=np.float32), flipped.shape[2])
-    return flipped, features_of_augmented(flipped, landmarks, feature_set)
-
-
-def mirror_probabilities(bundle, images, landmarks):
-    """A bundle's class probabilities on the mirror images of faces
-    (:func:`mirror_inputs`).
-
-    Returns
-    -------
-    (N, K) float32 ndarray
-    """
-    return bundle.predict_proba(*mirror_inputs(images, landmarks, bundle.feature_set))
+    return spec.compute(images, landmarks)

@@ -1,7 +1,8 @@
 """Model bundles: a trained model plus everything needed to use it.
 
-A bundle is a folder holding ``bundle.json`` (classes, feature set,
-normalisation statistics, training arguments, toolkit version, metrics) and
+A bundle is a folder holding ``bundle.json`` (classes, the feature
+specification, normalisation statistics, training arguments, toolkit version,
+metrics) and
 the model itself: ``model.keras`` for a CNN, ``model.skops`` for an SVM.
 Training writes one, evaluation and prediction read it.
 """
@@ -12,7 +13,9 @@ import zipfile
 
 import numpy as np
 
-from ..parameters import DATASET, FEATURE_SETS, VERSION
+from ..features.spec import FeatureSpec, SpecError
+from ..features.util import atomic_path, atomic_write_json
+from ..parameters import FEATURE_SETS, VERSION
 from .backend import import_keras
 
 BUNDLE_JSON = "bundle.json"
@@ -109,17 +112,6 @@ def load_svm(path):
     return skops.io.load(path, trusted=untrusted)
 
 
-def atomic_write_json(path, data, default=None):
-    """Write JSON to a temporary file, then rename it over ``path``.
-
-    ``default`` is handed to :func:`json.dump` (converts other types).
-    """
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, default=default)
-    os.replace(tmp, path)
-
-
 def model_inputs(images, features):
     """The input dict of a CNN bundle's Keras model.
 
@@ -142,9 +134,8 @@ def model_inputs(images, features):
 
 def save_keras(model, path):
     """Save a Keras model atomically (temporary file, then rename)."""
-    tmp = path.replace(".keras", ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 class Standardizer:
@@ -189,6 +180,9 @@ class Bundle:
         The contents of ``bundle.json``.
     model : keras.Model or sklearn estimator
     standardizer : Standardizer
+    spec : features.spec.FeatureSpec
+        How faces become this model's inputs (bundles from before
+        specifications were recorded: ``parameters.FEATURES_BEFORE_SPEC``).
     """
 
     def __init__(self, path, meta, model):
@@ -197,6 +191,7 @@ class Bundle:
         self.model = model
         norm = meta.get("normalization") or {"mean": [], "std": []}
         self.standardizer = Standardizer(norm["mean"], norm["std"])
+        self.spec = bundle_spec(meta)
 
     @property
     def classes(self):
@@ -215,9 +210,10 @@ class Bundle:
 
         Parameters
         ----------
-        images : (N, 48, 48) uint8 ndarray
+        images : (N, S, S) uint8 ndarray
         features : (N, D) ndarray
-            Raw (unstandardised) stacked features of the bundle's feature set.
+            Raw (unstandardised) stacked features of the bundle's feature set
+            (:meth:`features.spec.FeatureSpec.compute` of :attr:`spec`).
 
         Returns
         -------
@@ -239,15 +235,33 @@ class Bundle:
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
 
-def make_meta(kind, classes, class_ids, feature_set, standardizer, train_args, **extra):
-    """The contents of a new ``bundle.json``."""
+def bundle_spec(meta):
+    """The feature specification of a ``bundle.json``'s contents.
+
+    Raises
+    ------
+    SpecError
+        A malformed specification.
+    """
+    return FeatureSpec.from_json(meta.get("feature_spec"), feature_set=meta["feature_set"])
+
+
+def make_meta(kind, classes, class_ids, spec, standardizer, train_args, **extra):
+    """The contents of a new ``bundle.json``.
+
+    Parameters
+    ----------
+    spec : features.spec.FeatureSpec
+        The specification of the data the model was trained on, with its feature set.
+    """
     return {
         "format": FORMAT,
         "toolkit_version": VERSION,
         "kind": kind,
         "classes": list(classes),
         "class_ids": list(class_ids),
-        "feature_set": feature_set,
+        "feature_set": spec.feature_set,
+        "feature_spec": spec.to_json(),
         "normalization": standardizer.to_json(),
         "train_args": train_args,
         "metrics": {},
@@ -263,8 +277,8 @@ def save_model(run_dir, model, kind):
     else:
         import skops.io
 
-        skops.io.dump(model, f"{path}.tmp")
-        os.replace(f"{path}.tmp", path)
+        with atomic_path(path) as tmp:
+            skops.io.dump(model, tmp)
 
 
 def save_bundle(run_dir, model, meta):
@@ -295,8 +309,6 @@ def validate_meta(meta, json_path):
     BundleError
         One line naming the file and the first field that is wrong.
     """
-    from ..features.extract import feature_dimensions
-
     def wrong(field, problem):
         return BundleError(f"{json_path}: field {field!r} {problem}")
 
@@ -325,11 +337,16 @@ def validate_meta(meta, json_path):
         raise wrong("normalization.std", f"has {len(norm['std'])} values for {len(norm['mean'])} means")
     if any(v <= 0 for v in norm["std"]):
         raise wrong("normalization.std", "must be positive (a standard deviation of 0 or below)")
-    dims = feature_dimensions()
-    expected = sum(dims[name] for name in FEATURE_SETS[meta["feature_set"]])
-    if len(norm["mean"]) != expected:
+    try:
+        spec = bundle_spec(meta)
+    except SpecError as e:
+        raise BundleError(f"{json_path}: {e}") from None
+    if "feature_spec" in meta and meta["feature_spec"].get("feature_set", spec.feature_set) != spec.feature_set:
+        raise wrong("feature_spec.feature_set", f"is {meta['feature_spec']['feature_set']!r}, but 'feature_set' "
+                                                f"is {spec.feature_set!r}")
+    if len(norm["mean"]) != spec.n_features:
         raise wrong("normalization.mean", f"has {len(norm['mean'])} dimensions, but feature set "
-                                          f"{meta['feature_set']!r} has {expected}")
+                                          f"{meta['feature_set']!r} has {spec.n_features} ({spec.describe()})")
     for key in ("train_args", "metrics"):
         if key in meta and not isinstance(meta[key], dict):
             raise wrong(key, "must be an object")
@@ -365,7 +382,7 @@ def check_model(model, meta, model_path):
         got_classes = len(getattr(model, "classes_", []))
     else:
         shapes = {t.name.split(":")[0]: t.shape for t in model.inputs}
-        size = DATASET.image_size
+        size = bundle_spec(meta).image_size
         if "image" not in shapes or tuple(shapes["image"][1:]) != (size, size, 1):
             raise BundleError(f"{model_path}: the model has no {size}x{size}x1 'image' input")
         got_features = shapes["features"][-1] if "features" in shapes else 0

@@ -74,11 +74,11 @@ def probability_bars(faces, path, title=""):
     path : str
     title : str, optional
     """
-    from .plots import pyplot
+    from .plots import new_figure
 
-    plt = pyplot()
     n = max(1, len(faces))
-    fig, axes = plt.subplots(n, 1, figsize=(5, 2.2 * n), squeeze=False)
+    fig = new_figure((5, 2.2 * n))
+    axes = fig.subplots(n, 1, squeeze=False)
     for i, face in enumerate(faces):
         ax = axes[i, 0]
         names = list(face["probabilities"])
@@ -100,5 +100,3 @@ def probability_bars(faces, path, title=""):
         from ..features.faces import ImageError
 
         raise ImageError(f"{path}: cannot write the chart there ({e})") from None
-    finally:
-        plt.close(fig)

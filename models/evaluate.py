@@ -5,9 +5,8 @@ import os
 
 import numpy as np
 
-from ..features.extract import stack_features
-from ..features.io import DataError, load_arrays, load_manifest
-from ..parameters import FEATURE_SETS
+from ..features.io import DataError, load_arrays, load_manifest, manifest_spec
+from ..features.util import atomic_write
 
 from .bundle import BundleError, load_bundle
 from .plots import confusion_matrix_plot
@@ -59,7 +58,7 @@ def write_reports(out_dir, result, title=""):
     title : str, optional
     """
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "classification_report.csv"), "w", newline="") as f:
+    with atomic_write(os.path.join(out_dir, "classification_report.csv"), newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["class", "precision", "recall", "f1", "support"])
         for name, row in result["per_class"].items():
@@ -76,15 +75,14 @@ def check_compatible(bundle, manifest, data_dir):
             f"{bundle.path}: trained on classes {', '.join(bundle.classes)}, but {data_dir} has "
             f"{', '.join(manifest['classes'])}"
         )
-    have = manifest.get("feature_dimensions", {})
-    names = FEATURE_SETS[bundle.feature_set]
-    if all(n in have for n in names):
-        dims = sum(int(have[n]) for n in names)
-        if dims != len(bundle.standardizer.mean):
-            raise BundleError(
-                f"{bundle.path}: takes {len(bundle.standardizer.mean)} {bundle.feature_set} features, but "
-                f"{data_dir} was converted with {dims} ({', '.join(f'{n} {have[n]}' for n in names)})"
-            )
+    data_spec = manifest_spec(manifest, bundle.feature_set, data_dir)
+    differences = bundle.spec.differences(data_spec)
+    if differences:
+        raise BundleError(
+            f"{bundle.path}: its feature specification differs from the one {data_dir} was converted with "
+            f"(model vs data: {'; '.join(differences)}); model: {bundle.spec.describe()}; "
+            f"data: {data_spec.describe()}"
+        )
 
 
 def predict_split(bundle, data_dir, split, tta=False):
@@ -97,7 +95,7 @@ def predict_split(bundle, data_dir, split, tta=False):
     split : str
     tta : bool, optional
         Average with the probabilities of the mirror images
-        (:func:`models.augment.mirror_probabilities`).
+        (:meth:`features.spec.FeatureSpec.mirror_inputs`).
 
     Returns
     -------
@@ -106,15 +104,13 @@ def predict_split(bundle, data_dir, split, tta=False):
     """
     check_compatible(bundle, load_manifest(data_dir), data_dir)
     try:
-        arrays = load_arrays(data_dir, split, FEATURE_SETS[bundle.feature_set])
+        arrays = load_arrays(data_dir, split, bundle.spec.arrays)
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
     images = arrays["images"]
-    probabilities = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
+    probabilities = bundle.predict_proba(images, bundle.spec.stack(arrays))
     if tta:
-        from .augment import mirror_probabilities
-
-        mirrored = mirror_probabilities(bundle, images, arrays.get("landmarks"))
+        mirrored = bundle.predict_proba(*bundle.spec.mirror_inputs(images, arrays.get("landmarks")))
         probabilities = (probabilities + mirrored) / 2
     return probabilities, arrays["labels"]
 

@@ -1,26 +1,41 @@
 """Figures: training curves and confusion matrices (written as PNG files)."""
 
-import os
-
 import numpy as np
 
+from ..features.util import atomic_path
 
-def pyplot():
-    """matplotlib's pyplot on the non-interactive Agg backend."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def new_figure(figsize):
+    """A matplotlib figure that belongs to no window and no global state.
 
-    return plt
+    pyplot is never used: it would pick (or switch) the backend of the whole
+    process, and keep every figure alive until closed.
+
+    Parameters
+    ----------
+    figsize : (float, float)
+        Inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def whole_number_ticks(ax):
+    """Put the x axis' ticks on whole numbers only (epochs, trials)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save_figure(fig, path):
-    """Write ``fig`` as a PNG file atomically (a run stopped meanwhile keeps the previous file),
-    then close it."""
-    fig.savefig(f"{path}.tmp", dpi=100, format="png")
-    pyplot().close(fig)
-    os.replace(f"{path}.tmp", path)
+    """Write ``fig`` as a PNG file atomically (a run stopped meanwhile keeps the previous file)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
 
 
 def training_curves(history, path):
@@ -35,9 +50,9 @@ def training_curves(history, path):
     path : str
         PNG file to write.
     """
-    plt = pyplot()
     epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = new_figure((10, 4))
+    axes = fig.subplots(1, 2)
     for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
         ax.plot(epochs, [h[key] for h in history], label="train (augmented)")
         ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation (PublicTest)")
@@ -45,6 +60,7 @@ def training_curves(history, path):
         if swa:
             ax.axvline(swa[0] - 0.5, color="grey", linestyle="--", label="weight averaging (validation: the average)")
         ax.set_xlabel("epoch")
+        whole_number_ticks(ax)
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -64,11 +80,11 @@ def confusion_matrix_plot(confusion, classes, path, title=""):
         PNG file to write.
     title : str, optional
     """
-    plt = pyplot()
     cm = np.asarray(confusion, dtype=np.float64)
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     k = len(classes)
-    fig, axes = plt.subplots(1, 2, figsize=(6 + 1.2 * k, 0.6 * k + 2.5))
+    fig = new_figure((6 + 1.2 * k, 0.6 * k + 2.5))
+    axes = fig.subplots(1, 2)
     for ax, values, fmt, name in ((axes[0], cm, "{:.0f}", "counts"), (axes[1], rates, "{:.2f}", "row-normalised")):
         ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
         for i in range(k):

@@ -1,12 +1,12 @@
 """Recognise facial expressions in photos and video frames.
 
-    >>> from models import Recognizer
+    >>> from fer_toolkit import Recognizer
     >>> faces = Recognizer().predict("photo.jpg")
     >>> faces[0]["label"], faces[0]["confidence"], faces[0]["box"]
 
-The path from a face crop to probabilities is the one evaluation uses:
-:func:`features.extract.extract_features`, the bundle's own standardisation
-and model.
+Faces are cropped, and the path from a crop to probabilities is the one
+evaluation uses, all by the bundle's own feature specification
+(:class:`features.spec.FeatureSpec`), then the bundle's standardisation and model.
 """
 
 import io
@@ -18,11 +18,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..features.extract import extract_features, stack_features, uses_hog
-from ..features.faces import ImageError, crop_faces, crop_square, detect_faces, to_gray, to_uint8
-from ..parameters import DATASET, VIDEO
+from ..features.faces import ImageError, detect_faces, to_gray, to_uint8
+from ..parameters import VIDEO
 
-from .augment import mirror_inputs
 from .bundle import BundleError, load_bundle
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
@@ -198,6 +196,7 @@ class Recognizer:
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
         self.bundle = load_bundle(path)
+        self.spec = self.bundle.spec
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.max_pixels = max_pixels
@@ -217,14 +216,16 @@ class Recognizer:
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
 
     def predict_crops(self, crops):
-        """Probabilities and landmarks of 48x48 grey face crops.
+        """Probabilities and landmarks of grey face crops.
 
-        This is the evaluation path: the same feature function as
-        conversion, then the bundle's standardisation and model.
+        This is the evaluation path: the bundle's feature specification (as
+        conversion's), then the bundle's standardisation and model.
 
         Parameters
         ----------
-        crops : (N, 48, 48) uint8 ndarray
+        crops : (N, S, S) uint8 ndarray
+            Faces cropped by :meth:`features.spec.FeatureSpec.crop` (``S``:
+            the specification's ``image_size``, 48 for FER-2013 models).
 
         Returns
         -------
@@ -235,11 +236,11 @@ class Recognizer:
         crops = np.asarray(crops, dtype=np.uint8)
         if not len(crops):
             return np.zeros((0, len(self.classes)), np.float32), {}
-        arrays = extract_features(crops, landmarks=True, hog=uses_hog(self.bundle.feature_set))
+        arrays = self.spec.extract(crops, landmarks=True, hog=self.spec.needs_hog)
         arrays["images"] = crops
-        features = stack_features(arrays, self.bundle.feature_set)
+        features = self.spec.stack(arrays)
         if self.tta:  # features outside the lock, like the plain view's
-            mirrored = mirror_inputs(crops, arrays["landmarks"], self.bundle.feature_set)
+            mirrored = self.spec.mirror_inputs(crops, arrays["landmarks"])
         with self._model_lock:
             probabilities = self.bundle.predict_proba(crops, features)
             if self.tta:
@@ -274,7 +275,7 @@ class Recognizer:
         else:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        probabilities, arrays = self.predict_crops(crop_faces(gray, boxes))
+        probabilities, arrays = self.predict_crops(self.spec.crop(gray, boxes))
         return [self._face(box, p, lm, decoded.scale)
                 for box, p, lm in zip(boxes, probabilities, arrays.get("landmarks", []))]
 
@@ -303,7 +304,7 @@ class Recognizer:
             gray = to_gray(decoded.array)
             boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
             if boxes:
-                crops.append(crop_faces(gray, boxes))
+                crops.append(self.spec.crop(gray, boxes))
                 owners.extend([i] * len(boxes))
                 all_boxes.extend(boxes)
                 scales.extend([decoded.scale] * len(boxes))
@@ -315,8 +316,8 @@ class Recognizer:
 
     def _face(self, box, probabilities, landmarks, scale=1.0):
         """One face's result; ``scale`` maps the decoded image's pixels to the file's."""
-        x0, y0, side = crop_square(box)  # landmarks back from the 48x48 crop to the image
-        k = side / DATASET.image_size
+        x0, y0, side = self.spec.crop_square(box)  # landmarks back from the crop to the image
+        k = side / self.spec.image_size
         best = int(np.argmax(probabilities))
         x0, y0, k = x0 * scale, y0 * scale, k * scale
         return {

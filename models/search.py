@@ -18,7 +18,9 @@ import time
 
 import numpy as np
 
+from ..features.util import atomic_write, atomic_write_json
 from ..parameters import SEARCH
+from .config import TrainingConfig
 
 TRIAL_KEYS = ("learning_rate", "decay", "optimizer", "momentum", "keep_prob", "svm_c", "svm_gamma")
 
@@ -74,20 +76,18 @@ def objective(sample, base_config, work_dir):
     """
     from hyperopt import STATUS_FAIL, STATUS_OK
 
+    from .train import train, train_svm
+
     settings = trial_settings(sample)
-    config = {**base_config, **settings}
     os.makedirs(work_dir, exist_ok=True)
-    config["out"] = tempfile.mkdtemp(prefix="trial-", dir=work_dir)
+    out = tempfile.mkdtemp(prefix="trial-", dir=work_dir)
     started = time.perf_counter()
     quiet = lambda *_: None  # noqa: E731
     try:
-        if config["model"].lower() == "svm":
-            from .svm import train_svm
-
+        config = base_config.updated(**settings, out=out)
+        if config.model == "svm":
             final = train_svm(config, force=True, log=quiet)
         else:
-            from .train import train
-
             final = train(config, force=True, log=quiet, verbose=0)
         accuracy = float(final["val_accuracy"])
         if not np.isfinite(accuracy):
@@ -98,7 +98,7 @@ def objective(sample, base_config, work_dir):
         return {"status": STATUS_FAIL, "error": f"{type(e).__name__}: {e}".splitlines()[0][:300],
                 "settings": settings, "seconds": round(time.perf_counter() - started, 1)}
     finally:
-        shutil.rmtree(config["out"], ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 TRIALS_FORMAT = "fer-toolkit-trials"
@@ -231,8 +231,6 @@ def _load_pickled_trials(path, raw, trust_pickle, log):
 def save_trials(trials, path):
     """Save the trial documents as JSON, atomically, and return them as a
     plain ``Trials`` object (as :func:`load_trials` would read them back)."""
-    from .bundle import atomic_write_json
-
     docs = [dict(t) for t in trials.trials]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_json(path, {"format": TRIALS_FORMAT, "trials": docs}, default=_to_json)
@@ -258,7 +256,7 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
 
     Parameters
     ----------
-    base_config : dict
+    base_config : models.config.TrainingConfig or dict
         Training configuration every trial starts from (budget included).
     max_evals : int
         Total number of trials, counting those already in ``trials_path``.
@@ -284,7 +282,9 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
     from hyperopt.exceptions import AllTrialsFailed
 
     trials = load_trials(trials_path, trust_pickle, log)
-    space = search_space(base_config["model"])
+    if isinstance(base_config, dict):
+        base_config = TrainingConfig.from_dict(base_config)
+    space = search_space(base_config.model)
     work_dir = os.path.join(out_dir, "trial-runs")
     fn = _Objective(base_config, work_dir)
     done = len(trials.trials)
@@ -340,7 +340,7 @@ def write_results(trials, base_config, out_dir):
                      **{k: result.get("settings", {}).get(k, "") for k in TRIAL_KEYS},
                      "error": result.get("error", "")})
     columns = ["trial", "status", "val_accuracy", "seconds", *[k for k in TRIAL_KEYS if any(r[k] != "" for r in rows)], "error"]
-    with open(os.path.join(out_dir, "trials.csv"), "w", newline="") as f:
+    with atomic_write(os.path.join(out_dir, "trials.csv"), newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -350,22 +350,21 @@ def write_results(trials, base_config, out_dir):
     best = max(ok, key=lambda r: r["val_accuracy"])
     best_trial = next(t for t in trials.trials if t["tid"] + 1 == best["trial"])
     settings = dict(best_trial["result"]["settings"])
-    result = {"params": {**{k: base_config[k] for k in ("model", "features")}, **settings},
+    result = {"params": {"model": base_config.model, "features": base_config.features, **settings},
               "val_accuracy": best["val_accuracy"], "trial": best["trial"], "n_trials": len(rows),
               "n_failed": len(rows) - len(ok),
-              "budget": {k: base_config[k] for k in ("epochs", "train_limit") if k in base_config}}
-    with open(os.path.join(out_dir, "best.json"), "w") as f:
-        json.dump(result, f, indent=2)
+              "budget": {"epochs": base_config.epochs, "train_limit": base_config.train_limit}}
+    atomic_write_json(os.path.join(out_dir, "best.json"), result)
     _plot_trials(rows, os.path.join(out_dir, "trials.png"))
     return result
 
 
 def _plot_trials(rows, path):
     """Objective (PublicTest accuracy) per trial and the best so far."""
-    from .plots import pyplot, save_figure
+    from .plots import new_figure, save_figure, whole_number_ticks
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = new_figure((7, 4))
+    ax = fig.subplots()
     xs = [r["trial"] for r in rows if r["status"] == "ok"]
     ys = [r["val_accuracy"] for r in rows if r["status"] == "ok"]
     ax.scatter(xs, ys, label="trial")
@@ -374,6 +373,7 @@ def _plot_trials(rows, path):
     if failed:
         ax.scatter(failed, [min(ys) if ys else 0] * len(failed), marker="x", color="C3", label="failed")
     ax.set_xlabel("trial")
+    whole_number_ticks(ax)
     ax.set_ylabel("PublicTest accuracy")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -14,18 +14,17 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict
 
 import numpy as np
 
-from ..features.io import DataError, load_arrays, load_manifest, load_split
-from ..features.extract import stack_features
-from ..features.util import handling_signals
-from ..parameters import FEATURE_SETS, HYPERPARAMETERS, NETWORK, SVM, TRAINING, VERSION
+from ..features.io import DataError, load_arrays, load_manifest, load_split, manifest_spec
+from ..features.util import atomic_write, atomic_write_json, handling_signals
+from ..parameters import TRAINING, VERSION
 
 from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
-from .bundle import BUNDLE_JSON, Standardizer, atomic_write_json, make_meta, model_inputs, save_keras, save_model
+from .bundle import BUNDLE_JSON, Standardizer, make_meta, model_inputs, save_bundle, save_keras, save_model
+from .config import ConfigError, TrainingConfig
 
 #: The checkpoint of older versions (one file, overwritten every epoch).
 CHECKPOINT = "checkpoint.keras"
@@ -61,18 +60,20 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.epoch = epoch
 
 
-def default_config():
-    """Every training setting with its default from ``parameters.py``.
+def as_config(config):
+    """A :class:`~models.config.TrainingConfig` from one, or from a dict of settings.
 
-    Returns
-    -------
-    dict
+    Raises
+    ------
+    TrainingError
+        An unknown setting or a bad value (one line).
     """
-    config = {}
-    for group in (NETWORK, HYPERPARAMETERS, TRAINING, SVM):
-        config.update({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(group).items()})
-    config.update({"data": "data/features", "deterministic": False, "cpu_devices": 0})
-    return config
+    if isinstance(config, TrainingConfig):
+        return config
+    try:
+        return TrainingConfig.from_dict(config)
+    except ConfigError as e:
+        raise TrainingError(str(e)) from None
 
 
 # --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     train : dict
         Training arrays: ``images``, ``labels``, optional ``landmarks`` and
         ``features`` (stacked, unaugmented).
-    config : dict
+    config : models.config.TrainingConfig
     standardizer : Standardizer
     n_classes : int
     epoch : int
@@ -121,10 +122,9 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     """
     tf = import_tensorflow()
 
-    seed, bs, feature_set = config["seed"], config["batch_size"], config["features"]
-    order = _sampling_order(train["labels"], n_classes, np.random.default_rng([seed, epoch]), config["imbalance"])
-    params = TRAINING.__class__(**{k: (tuple(v) if isinstance(v, list) else v)
-                                   for k, v in config.items() if k in TRAINING.__dataclass_fields__})
+    seed, bs, spec = config.seed, config.batch_size, train["spec"]
+    order = _sampling_order(train["labels"], n_classes, np.random.default_rng([seed, epoch]), config.imbalance)
+    params = TRAINING.__class__(**{k: getattr(config, k) for k in TRAINING.__dataclass_fields__})
     eye = np.eye(n_classes, dtype=np.float32)
     n_batches = math.ceil(len(order) / bs)
     feature_dim = train["features"].shape[1]
@@ -132,21 +132,21 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     def batch(i):
         idx = np.sort(order[i * bs : (i + 1) * bs])
         images = train["images"][idx]
-        if config["augment"]:
+        if config.augment:
             rng = np.random.default_rng([seed, epoch, i])
             landmarks = train["landmarks"][idx] if "landmarks" in train else None
-            images, landmarks = augment_batch(images, landmarks, rng, params)
-            features = features_of_augmented(images, landmarks, feature_set)
+            images, landmarks = augment_batch(images, landmarks, rng, params, spec)
+            features = features_of_augmented(images, landmarks, spec)
         else:
             features = train["features"][idx]
         return model_inputs(images, standardizer(features)), eye[train["labels"][idx]]
 
-    spec = {"image": tf.TensorSpec((None, *train["images"].shape[1:], 1), tf.float32)}
+    signature = {"image": tf.TensorSpec((None, *train["images"].shape[1:], 1), tf.float32)}
     if feature_dim:
-        spec["features"] = tf.TensorSpec((None, feature_dim), tf.float32)
+        signature["features"] = tf.TensorSpec((None, feature_dim), tf.float32)
     dataset = tf.data.Dataset.from_generator(
         lambda: (batch(i) for i in range(n_batches)),
-        output_signature=(spec, tf.TensorSpec((None, n_classes), tf.float32)),
+        output_signature=(signature, tf.TensorSpec((None, n_classes), tf.float32)),
     )
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
@@ -157,20 +157,22 @@ def load_training_data(config):
     Returns
     -------
     train : dict
+        ``images``, ``labels``, ``features`` (stacked), ``landmarks`` when
+        the feature set uses them, and ``spec``: the data's feature
+        specification with the configured feature set.
     val : tuple of (images, features, labels)
     standardizer : Standardizer
     manifest : dict
     """
-    data, feature_set = config["data"], config["features"]
-    if feature_set not in FEATURE_SETS:
-        raise TrainingError(f"unknown feature set {feature_set!r} (choose from {', '.join(FEATURE_SETS)})")
+    data = config.data
     try:
         manifest = load_manifest(data)
-        arrays = load_arrays(data, "Training", FEATURE_SETS[feature_set], config["train_limit"])
-        val = load_split(data, "PublicTest", feature_set, config.get("val_limit", 0))
+        spec = manifest_spec(manifest, config.features, data)
+        arrays = load_arrays(data, "Training", spec.arrays, config.train_limit)
+        val = load_split(data, "PublicTest", config.features, config.val_limit)
     except DataError as e:
         raise TrainingError(str(e)) from None
-    train = {"images": arrays["images"], "labels": arrays["labels"], "features": stack_features(arrays, feature_set)}
+    train = {"images": arrays["images"], "labels": arrays["labels"], "features": spec.stack(arrays), "spec": spec}
     if "landmarks" in arrays:
         train["landmarks"] = arrays["landmarks"]
     return train, val, Standardizer.fit(train["features"]), manifest
@@ -184,7 +186,7 @@ def _strategy(config):
     """The ``tf.distribute`` strategy asked for, or None."""
     tf = import_tensorflow()
 
-    kind = config["distribute"]
+    kind = config.distribute
     if kind == "none":
         return None
     if kind == "mirrored":
@@ -201,38 +203,37 @@ def build_optimizer(config):
     """Momentum SGD, Adam or RMSprop with the configured settings."""
     keras = import_keras()
 
-    name, lr, wd = config["optimizer"], config["learning_rate"], config["weight_decay"] or None
+    name, lr, wd = config.optimizer, config.learning_rate, config.weight_decay or None
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=config["momentum"], nesterov=True, weight_decay=wd)
+        return keras.optimizers.SGD(lr, momentum=config.momentum, nesterov=True, weight_decay=wd)
     if name == "adam":
-        return keras.optimizers.Adam(lr, beta_1=config["beta1"], weight_decay=wd)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, momentum=config["momentum"] if config["momentum"] < 1 else 0.0,
-                                        weight_decay=wd)
-    raise TrainingError(f"unknown optimizer {name!r} (sgd, adam, rmsprop)")
+        return keras.optimizers.Adam(lr, beta_1=config.beta1, weight_decay=wd)
+    return keras.optimizers.RMSprop(lr, momentum=config.momentum if config.momentum < 1 else 0.0, weight_decay=wd)
 
 
 def build_loss(config):
     """Cross-entropy, or focal loss for ``imbalance=focal``."""
     keras = import_keras()
 
-    if config["imbalance"] == "focal":
-        return keras.losses.CategoricalFocalCrossentropy(gamma=config["focal_gamma"],
-                                                         label_smoothing=config["label_smoothing"])
-    return keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"])
+    if config.imbalance == "focal":
+        return keras.losses.CategoricalFocalCrossentropy(gamma=config.focal_gamma,
+                                                         label_smoothing=config.label_smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
 
 
 def build_from_config(config, n_classes, feature_dim):
-    """The compiled Keras model a configuration describes."""
+    """The compiled Keras model a configuration describes (a
+    :class:`~models.config.TrainingConfig` or a dict of settings)."""
     from .cnn import build_model
 
-    model_kind = config["model"].upper()
-    filters = config["filters_a"] if model_kind == "A" else config["filters_b"]
+    config = as_config(config)
+    model_kind = config.model.upper()
+    filters = config.filters_a if model_kind == "A" else config.filters_b
     model = build_model(
-        model_kind, n_classes, feature_dim, filters=tuple(filters), activation=config["activation"],
-        keep_prob=config["keep_prob"], batch_norm_conv=config["batch_norm_conv"],
-        batch_norm_dense=config["batch_norm_dense"], image_units=config["image_units"],
-        feature_units=tuple(config["feature_units"]), fusion_units=config["fusion_units"],
+        model_kind, n_classes, feature_dim, filters=tuple(filters), activation=config.activation,
+        keep_prob=config.keep_prob, batch_norm_conv=config.batch_norm_conv,
+        batch_norm_dense=config.batch_norm_dense, image_units=config.image_units,
+        feature_units=tuple(config.feature_units), fusion_units=config.fusion_units,
     )
     model.compile(optimizer=build_optimizer(config), loss=build_loss(config), metrics=["accuracy"])
     return model
@@ -248,12 +249,11 @@ def _write_progress(run_dir, history):
     from .plots import training_curves
 
     path = os.path.join(run_dir, HISTORY)
-    with open(f"{path}.tmp", "w", newline="") as f:
+    with atomic_write(path, newline="") as f:
         columns = list(dict.fromkeys(key for row in history for key in row))  # rows of older versions lack some
         writer = csv.DictWriter(f, fieldnames=columns, restval=0)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(f"{path}.tmp", path)
     training_curves(history, os.path.join(run_dir, CURVES))
 
 
@@ -357,7 +357,7 @@ def _validate(model, val, standardizer, batch_size):
 def scheduled_learning_rate(config, epoch, lr_scale):
     """Learning rate of a main-phase epoch: the decayed one, scaled by the
     plateau reductions so far (``lr_scale``), never below the floor."""
-    return max(config["learning_rate"] * config["decay"] ** epoch * lr_scale, config["min_learning_rate"])
+    return max(config.learning_rate * config.decay ** epoch * lr_scale, config.min_learning_rate)
 
 
 def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr, weights, stop, verbose):
@@ -374,13 +374,38 @@ def _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr, we
     keras = import_keras()
 
     model.optimizer.learning_rate = lr
-    reseed_dropout(model, config["seed"], epoch)
+    reseed_dropout(model, config.seed, epoch)
     data = make_epoch_data(train_data, config, standardizer, n_classes, epoch)
+    callbacks = [keras.callbacks.TerminateOnNaN(), stop.callback(model)]
+    if verbose:
+        callbacks.append(_progress_bar(epoch, config.epochs, math.ceil(len(train_data["labels"]) / config.batch_size)))
     started = time.perf_counter()
-    fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=verbose, shuffle=False,
-                    callbacks=[keras.callbacks.TerminateOnNaN(), stop.callback(model)])
+    fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, class_weight=weights, verbose=0, shuffle=False,
+                    callbacks=callbacks)
     seconds = time.perf_counter() - started
     return fit.history["loss"][-1], fit.history["accuracy"][-1], seconds
+
+
+def _progress_bar(epoch, epochs, n_batches):
+    """A Keras callback that shows one epoch's batches as a progress bar
+    (the epoch's result then follows on one line of its own)."""
+    from tqdm import tqdm
+
+    keras = import_keras()
+
+    class Bar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return Bar()
 
 
 def _track_best(state, row):
@@ -417,16 +442,16 @@ def _update_schedule(state, config, row):
         state.update(best_val_loss=row["val_loss"], plateau_wait=0)
     else:
         state["plateau_wait"] += 1
-        if state["plateau_wait"] >= config["plateau_patience"]:
-            state.update(lr_scale=state["lr_scale"] * config["plateau_factor"], plateau_wait=0)
+        if state["plateau_wait"] >= config.plateau_patience:
+            state.update(lr_scale=state["lr_scale"] * config.plateau_factor, plateau_wait=0)
     return improved
 
 
 def _main_phase_ended(state, config):
     """Why the main phase is over (``"epochs"``, ``"early stopping"``), or None."""
-    if state["epoch"] and state["stale"] >= config["early_stopping_patience"]:
+    if state["epoch"] and state["stale"] >= config.early_stopping_patience:
         return "early stopping"
-    if state["epoch"] >= config["epochs"]:
+    if state["epoch"] >= config.epochs:
         return "epochs"
     return None
 
@@ -512,9 +537,8 @@ def recompute_batch_norm(model, images, features, standardizer, batch_size=256):
 
 def _save_average(path, average, count):
     """Write the running average of the weights atomically."""
-    with open(f"{path}.tmp", "wb") as f:
+    with atomic_write(path, "wb") as f:
         np.savez(f, count=count, *average)
-    os.replace(f"{path}.tmp", path)
 
 
 def _load_average(path, count):
@@ -532,15 +556,6 @@ def _load_average(path, count):
 STATE_FIELDS = {"config": dict, "epoch": int, "best_val_accuracy": (int, float), "best_epoch": int,
                 "best_val_loss": (int, float), "plateau_wait": int, "stale": int, "lr_scale": (int, float),
                 "history": list, "seconds": (int, float)}
-
-
-def _same_kind(value, default):
-    """Whether a saved setting has the type of its default (an int passes for a float)."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    return isinstance(value, type(default))
 
 
 def read_state(path):
@@ -566,9 +581,10 @@ def read_state(path):
     if state["epoch"] < 0 or state["epoch"] != len(state["history"]):
         raise TrainingError(f"{path}: field 'epoch' ({state['epoch']}) does not match its {len(state['history'])} "
                             "history rows")
-    for key, default in default_config().items():
-        if key in state["config"] and not _same_kind(state["config"][key], default):
-            raise TrainingError(f"{path}: field 'config.{key}' must be a {type(default).__name__}")
+    try:  # settings added since the run began take their defaults
+        TrainingConfig.from_dict(state["config"])
+    except ConfigError as e:
+        raise TrainingError(f"{path}: field 'config': {e}; start afresh with --force") from None
     for key in ("checkpoint", "swa_file"):
         name = state.get(key)
         if name is not None and (not isinstance(name, str) or os.path.basename(name) != name):
@@ -622,8 +638,9 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
 
     Parameters
     ----------
-    config : dict
-        :func:`default_config` with overrides; ``out`` is the run folder.
+    config : models.config.TrainingConfig or dict
+        The settings (a dict names those that differ from the defaults);
+        ``out`` is the run folder. Checked before anything else happens.
     resume : bool, optional
         Continue from the run folder's last checkpoint.
     force : bool, optional
@@ -631,7 +648,8 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
     log : callable, optional
         Receives one line per event.
     verbose : int, optional
-        Keras progress bar (1), one line per epoch (2) or nothing (0).
+        A progress bar through each epoch (1) or none (0); ``log`` gets one
+        line per epoch either way.
     overrides : sequence of str, optional
         On resume, the settings of :data:`RESUME_OVERRIDES` taken from
         ``config``; the others keep the run's own values.
@@ -649,6 +667,7 @@ def train(config, resume=False, force=False, log=print, verbose=1, overrides=RES
         On Ctrl-C or SIGTERM, after the last finished epoch is safely
         checkpointed (or at once on a second signal).
     """
+    config = as_config(config)
     with _StopOnSignal() as stop:  # from the start: a signal while loading is not lost either
         return _train(config, resume, force, log, verbose, overrides, stop)
 
@@ -658,7 +677,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     keras = import_keras()
     tf = import_tensorflow()
 
-    run_dir = config["out"]
+    run_dir = config.out
     state_path = os.path.join(run_dir, STATE)
     if resume and not os.path.isfile(state_path):
         raise TrainingError(f"{run_dir}: nothing to resume (no {STATE}); start without --resume")
@@ -667,14 +686,13 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     if resume:
         state = read_state(state_path)
         # The run's own configuration wins, except where the run is and, if asked, its length.
-        saved = {**default_config(), **state["config"]}  # settings added since the run began: defaults
-        for key in ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES)):
-            saved[key] = config[key]
-        state["config"] = config = saved
+        keys = ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES))
+        config = TrainingConfig.from_dict(state["config"]).updated(**{k: getattr(config, k) for k in keys})
+        state["config"] = config.to_json()
     os.makedirs(run_dir, exist_ok=True)
 
-    keras.utils.set_random_seed(config["seed"])
-    if config["deterministic"]:
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     train_data, val, standardizer, manifest = load_training_data(config)
     n_classes, classes = len(manifest["classes"]), manifest["classes"]
@@ -690,20 +708,20 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         else:
             model = build_from_config(config, n_classes, feature_dim)
     if not resume:
-        state = {"config": config, "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
+        state = {"config": config.to_json(), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
                  "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,
                  "history": [], "seconds": 0.0}
         _architecture_png(model, run_dir, log)
     state.setdefault("swa_done", 0)  # epochs of weight averaging so far (none in runs older than it)
     state.setdefault("main_stopped", None)
-    meta = make_meta("cnn", classes, manifest["class_ids"], config["features"], standardizer, config,
-                     model=config["model"].upper(), parameters=int(model.count_params()),
+    meta = make_meta("cnn", classes, manifest["class_ids"], train_data["spec"], standardizer, config.to_json(),
+                     model=config.model.upper(), parameters=int(model.count_params()),
                      data_sha256=manifest.get("source_sha256"))
-    weights = class_weights(train_data["labels"], n_classes) if config["imbalance"] == "class_weights" else None
+    weights = class_weights(train_data["labels"], n_classes) if config.imbalance == "class_weights" else None
 
-    log(f"training model {config['model'].upper()} ({model.count_params():,} parameters) with features "
-        f"{config['features']!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
-        + (f", resuming after epoch {state['epoch']} of {config['epochs']}" if resume else ""))
+    log(f"training model {config.model.upper()} ({model.count_params():,} parameters) with features "
+        f"{config.features!r} on {len(train_data['labels'])} images, validating on {len(val[2])}"
+        + (f", resuming after epoch {state['epoch']} of {config.epochs}" if resume else ""))
     swa_path = os.path.join(run_dir, state.get("swa_file", SWA_WEIGHTS))
     average = _load_average(swa_path, state["swa_done"]) if state["swa_done"] else None
     stop.saved_epoch = state["epoch"]
@@ -711,16 +729,16 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         if not state["swa_done"]:  # once averaging has begun, the main phase stays over
             state["main_stopped"] = _main_phase_ended(state, config)
         swa = state["main_stopped"] is not None
-        if swa and state["swa_done"] >= config["swa_epochs"]:
+        if swa and state["swa_done"] >= config.swa_epochs:
             if state["main_stopped"] == "early stopping" and not state["swa_done"]:
                 log(f"early stopping: no better validation accuracy for {state['stale']} epochs")
             break
         if swa and not state["swa_done"]:
-            log(f"main phase over ({state['main_stopped']}): {config['swa_epochs']} epochs of stochastic "
-                f"weight averaging at learning rate {config['swa_learning_rate']:.2e}")
+            log(f"main phase over ({state['main_stopped']}): {config.swa_epochs} epochs of stochastic "
+                f"weight averaging at learning rate {config.swa_learning_rate:.2e}")
         stop.check()  # between epochs: the last finished one is checkpointed
         epoch = state["epoch"]
-        lr = config["swa_learning_rate"] if swa else scheduled_learning_rate(config, epoch, state["lr_scale"])
+        lr = config.swa_learning_rate if swa else scheduled_learning_rate(config, epoch, state["lr_scale"])
         loss, accuracy, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr,
                                              weights, stop, verbose)
         stop.check()  # an epoch cut short is not kept: --resume runs it again from its start
@@ -738,7 +756,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
                 recompute_batch_norm(model, train_data["images"], train_data["features"], standardizer)
                 log(f"averaged {state['swa_done'] + 1} epochs' weights and re-estimated batch norm in "
                     f"{time.perf_counter() - started:.1f} s")
-            val_loss, val_acc = _validate(model, val, standardizer, config["batch_size"])
+            val_loss, val_acc = _validate(model, val, standardizer, config.batch_size)
             row = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                    "val_accuracy": val_acc, "learning_rate": lr, "seconds": round(seconds, 2),
                    "images_per_second": round(len(train_data["labels"]) / seconds, 1),
@@ -759,8 +777,8 @@ def _train(config, resume, force, log, verbose, overrides, stop):
             _write_checkpoint(run_dir, model, state, average if swa else None)
         stop.saved_epoch = state["epoch"]
         _write_progress(run_dir, state["history"])
-        log((f"epoch {epoch + 1} (SWA {state['swa_done']}/{config['swa_epochs']})" if swa
-             else f"epoch {epoch + 1}/{config['epochs']}") + f"  loss {loss:.4f}  acc {accuracy:.4f}  "
+        log((f"epoch {epoch + 1} (SWA {state['swa_done']}/{config.swa_epochs})" if swa
+             else f"epoch {epoch + 1}/{config.epochs}") + f"  loss {loss:.4f}  acc {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr:.2e}  {seconds:.1f} s  "
             f"{row['images_per_second']:.0f} img/s" + ("  *best*" if improved else ""))
 
@@ -800,3 +818,45 @@ def finish_run(run_dir, data_dir, final, log=print):
     best = f"best epoch {final['best_epoch']}: " if "best_epoch" in final else ""
     log(f"{best}PublicTest accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}; bundle in {run_dir}")
     return result
+
+
+def train_svm(config, force=False, log=print):
+    """Train the SVM baseline and write a bundle like the CNN's.
+
+    Parameters
+    ----------
+    config : models.config.TrainingConfig or dict
+        Training configuration (``features``, ``svm_*`` settings, ``data``, ``out``).
+    force : bool, optional
+        Replace an existing run folder.
+
+    Returns
+    -------
+    dict
+        ``val_accuracy``, ``seconds`` (fit time).
+    """
+    from .svm import build_svm
+
+    config = as_config(config)
+    if config.features == "none":
+        raise TrainingError("the SVM needs a feature set: landmarks, landmarks_hog or landmarks_hog_windows")
+    run_dir = config.out
+    if os.path.exists(os.path.join(run_dir, "bundle.json")) and not force:
+        raise TrainingError(f"{run_dir} holds a run already: use --force to replace it")
+    train_data, val, standardizer, manifest = load_training_data(config)
+    x = standardizer(train_data["features"])
+    model = build_svm(config.svm_kernel, config.svm_c, config.svm_gamma, config.svm_components,
+                      config.svm_max_iter, x.shape[1], config.seed)
+    log(f"training {config.svm_kernel} SVM on {len(x)} rows of {x.shape[1]} features")
+    started = time.perf_counter()
+    model.fit(x, train_data["labels"])
+    seconds = time.perf_counter() - started
+    val_acc = float(np.mean(model.predict(standardizer(val[1])) == val[2]))
+    log(f"fitted in {seconds:.1f} s; PublicTest accuracy {val_acc:.4f}")
+    meta = make_meta("svm", manifest["classes"], manifest["class_ids"], train_data["spec"], standardizer,
+                     config.to_json(), model="svm", data_sha256=manifest.get("source_sha256"))
+    meta["metrics"] = {"val_accuracy": val_acc, "fit_seconds": round(seconds, 1)}
+    save_bundle(run_dir, model, meta)
+    final = {"val_accuracy": val_acc, "seconds": round(seconds, 1)}
+    finish_run(run_dir, config.data, final, log=log)
+    return final

@@ -9,7 +9,7 @@ if __package__ in (None, ""):  # run as ``python scripts/optimize.py``: run the 
     runpy.run_module("fer_toolkit.scripts.optimize", run_name="__main__")
     sys.exit(0)
 
-from ..parameters import DATASET, FEATURE_SETS, NETWORK, SEARCH
+from ..parameters import DATASET, FEATURE_SETS, FEATURES, NETWORK, SEARCH
 
 from ._cli import fail, load_keras, parser, run
 
@@ -30,7 +30,7 @@ def build_parser():
     )
     p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
     p.add_argument("--model", default=NETWORK.model, choices=["A", "B", "svm"], help="model to tune")
-    p.add_argument("--features", default=NETWORK.features, choices=list(FEATURE_SETS), help="feature set")
+    p.add_argument("--features", default=FEATURES.feature_set, choices=list(FEATURE_SETS), help="feature set")
     p.add_argument("--max-evals", type=int, default=SEARCH.max_evals, help="total number of trials")
     p.add_argument("--trials", help=f"trials file (JSON), saved after every trial (default: <out>/{SEARCH.trials_file})")
     p.add_argument("--trust-pickle", action="store_true",
@@ -54,16 +54,18 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.max_evals < 1:
         fail(PROG, "--max-evals must be at least 1")
+    from ..models.config import ConfigError, TrainingConfig
+
+    try:
+        config = TrainingConfig(data=args.data, model=args.model, features=args.features, epochs=args.epochs,
+                                train_limit=args.train_limit, batch_size=args.batch_size, seed=args.seed,
+                                early_stopping_patience=args.epochs + 1)
+    except ConfigError as e:
+        fail(PROG, str(e))
     load_keras(PROG)
 
     def body():
         from ..models.search import run_search
-        from ..models.train import default_config
-
-        config = default_config()
-        config.update(data=args.data, model=args.model, features=args.features, epochs=args.epochs,
-                      train_limit=args.train_limit, batch_size=args.batch_size, seed=args.seed,
-                      early_stopping_patience=args.epochs + 1)
         trials = args.trials or os.path.join(args.out, SEARCH.trials_file)
         legacy = os.path.join(args.out, "trials.pickle")  # the default of older versions
         if not args.trials and not os.path.exists(trials) and os.path.exists(legacy):

@@ -10,6 +10,7 @@ if __package__ in (None, ""):  # run as ``python scripts/train.py``: run the ins
     runpy.run_module("fer_toolkit.scripts.train", run_name="__main__")
     sys.exit(0)
 
+from ..models.config import CHOICES
 from ..parameters import FEATURE_SETS
 
 from ._cli import fail, load_keras, parser, run
@@ -69,18 +70,19 @@ HELP = {
     "svm_gamma": "SVM only: RBF gamma (0: 1 / number of features)",
     "svm_components": "SVM only: Nystroem components of the RBF approximation",
     "svm_max_iter": "SVM only: iteration cap of the linear solver",
+    "val_limit": "use only the first N PublicTest rows (0: all)",
 }
 
 
 def _flag_type(default):
-    if isinstance(default, list):
+    if isinstance(default, tuple):
         kind = type(default[0]) if default else str
-        return lambda text: [kind(t) for t in text.split(",") if t.strip()]
+        return lambda text: tuple(kind(t) for t in text.split(",") if t.strip())
     return type(default)
 
 
 def build_parser():
-    from ..models.train import default_config
+    from ..models.config import TrainingConfig
 
     p = parser(
         PROG,
@@ -90,15 +92,14 @@ def build_parser():
         epilog="example: fer-train --data data/features --model B --features landmarks_hog_windows "
                "--out runs/b-hybrid",
     )
-    for key, default in default_config().items():
+    for key, default in vars(TrainingConfig()).items():
         flag = "--" + key.replace("_", "-")
         if isinstance(default, bool):
             p.add_argument(flag, default=default, action=argparse.BooleanOptionalAction, help=HELP[key])
-        elif key in ("features",):
-            p.add_argument(flag, default=default, choices=list(FEATURE_SETS), help=HELP[key])
+        elif key in CHOICES and key != "model":  # model: any case of a, b, svm
+            p.add_argument(flag, default=default, choices=CHOICES[key], help=HELP[key])
         else:
             p.add_argument(flag, default=default, type=_flag_type(default), help=HELP[key])
-    p.add_argument("--val-limit", type=int, default=0, help="use only the first N PublicTest rows (0: all)")
     p.add_argument("--params", help="JSON file of settings (e.g. best.json from fer-optimize); "
                                     "flags given explicitly still win")
     p.add_argument("--resume", action="store_true",
@@ -106,7 +107,8 @@ def build_parser():
                         "--epochs, --early-stopping-patience, --swa-epochs and --swa-learning-rate, if "
                         "given, change them")
     p.add_argument("--force", action="store_true", help="start afresh over an existing run folder")
-    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="one line per epoch instead of a progress bar (always so when output is not a terminal)")
     return p
 
 
@@ -119,56 +121,63 @@ def given_flags(argv):
 
 
 def config_from_args(args, given):
-    """Training configuration: defaults, then ``--params``, then explicit flags (``given``)."""
-    from ..models.train import default_config
+    """Training configuration: defaults, then ``--params``, then explicit flags (``given``).
 
-    config = {k: getattr(args, k) for k in default_config()}
-    config["val_limit"] = args.val_limit
+    Every value is checked here, before any data loads: a bad one ends the
+    program with one line.
+    """
+    from ..models.config import ConfigError, TrainingConfig
+
+    flags = {k: getattr(args, k) for k in vars(TrainingConfig())}
+    params = {}
     if args.params:
         try:
             with open(args.params) as f:
                 params = json.load(f)
         except (OSError, ValueError) as e:
             fail(PROG, f"{args.params}: cannot read parameters ({e})")
-        params = params.get("params", params)
-        unknown = sorted(set(params) - set(config))
+        params = params.get("params", params) if isinstance(params, dict) else params
+        if not isinstance(params, dict):
+            fail(PROG, f"{args.params}: expected a JSON object of settings")
+        unknown = sorted(str(k) for k in params if k not in flags)
         if unknown:
             fail(PROG, f"{args.params}: unknown setting(s) {', '.join(unknown)}")
-        config.update({k: v for k, v in params.items() if k not in given})
-    return config
+    try:
+        return TrainingConfig.from_dict({**flags, **{k: v for k, v in params.items() if k not in given}})
+    except ConfigError as e:
+        fail(PROG, f"{e} (settings from the flags and {args.params})" if args.params else str(e))
 
 
 def main(argv=None):
-    load_keras(PROG)  # first: the parser takes its defaults from models.train, which imports TensorFlow
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
     config = config_from_args(args, given)
+    load_keras(PROG)
 
     def body():
-        if config["model"].lower() == "svm":
-            from ..models.svm import train_svm
+        if config.model == "svm":
+            from ..models.train import train_svm
 
             train_svm(config, force=args.force)
             return 0
-        if config["model"].upper() not in ("A", "B"):
-            fail(PROG, f"unknown --model {config['model']!r} (A, B or svm)")
-        if config["cpu_devices"] > 1:
-            import tensorflow as tf
+        if config.cpu_devices > 1:
+            from ..models.backend import import_tensorflow
 
+            tf = import_tensorflow()
             cpu = tf.config.list_physical_devices("CPU")[0]
-            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config["cpu_devices"])
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config.cpu_devices)
         from ..models.train import TrainingInterrupted, finish_run, train
 
         try:
             # --resume keeps the run's own settings; those of RESUME_OVERRIDES change them if given.
             final = train(config, resume=args.resume, force=args.force, overrides=given,
-                          verbose=2 if args.quiet or not sys.stdout.isatty() else 1)
+                          verbose=0 if args.quiet or not sys.stdout.isatty() else 1)
         except TrainingInterrupted as e:
             if not e.epoch:
                 fail(PROG, "interrupted before the first epoch finished: nothing was saved", 130)
             fail(PROG, f"interrupted: epoch {e.epoch} is saved; continue with "
-                       f"fer-train --data {config['data']} --out {config['out']} --resume", 130)
-        finish_run(config["out"], config["data"], final)
+                       f"fer-train --data {config.data} --out {config.out} --resume", 130)
+        finish_run(config.out, config.data, final)
         return 0
 
     from ..features.io import DataError

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer_toolkit.features import ConversionError, convert, load_split
-from fer_toolkit.features.extract import extract_features
+from fer_toolkit.features.spec import FeatureSpec
 
 from conftest import REAL_ROWS, write_csv
 
@@ -47,7 +47,7 @@ def test_features_of_conversion_equal_the_shared_function(tmp_path, synthetic_ro
     csv = write_csv(tmp_path / "f.csv", synthetic_rows)
     convert(csv, str(tmp_path / "out"), progress=False, workers=2)
     images = np.load(tmp_path / "out" / "PublicTest" / "images.npy")
-    direct = extract_features(images)
+    direct = FeatureSpec().extract(images)
     for name, array in direct.items():
         np.testing.assert_array_equal(np.load(tmp_path / "out" / "PublicTest" / f"{name}.npy"), array)
 

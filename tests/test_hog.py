@@ -4,7 +4,7 @@ import numpy as np
 from skimage.feature import hog
 
 from fer_toolkit.features.hog import hog_batch, hog_windows_batch, window_positions
-from fer_toolkit.parameters import DATASET as P
+from fer_toolkit.parameters import FEATURES as P
 
 from conftest import face_like
 
@@ -54,8 +54,8 @@ def test_equals_skimage_on_real_faces(real_features):
 
 
 def test_empty_batch():
-    from fer_toolkit.features.extract import extract_features
+    from fer_toolkit.features.spec import FeatureSpec
 
-    out = extract_features(np.zeros((0, 48, 48), np.uint8))
+    out = FeatureSpec().extract(np.zeros((0, 48, 48), np.uint8))
     assert out["landmarks"].shape == (0, 68, 2) and out["hog"].shape == (0, 72)
     assert out["hog_windows"].shape == (0, 1800)

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from fer_toolkit.features.extract import feature_dimensions
+from fer_toolkit.features.spec import FeatureSpec
 from fer_toolkit.models.cnn import build_model, build_model_a, build_model_b
 from fer_toolkit.parameters import FEATURE_SETS
 
-DIMS = feature_dimensions()
+DIMS = FeatureSpec().dimensions()
 
 
 def feature_dim(feature_set):

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_toolkit.features.extract import stack_features
 from fer_toolkit.features.faces import ImageError, crop_faces
 from fer_toolkit.features.io import load_arrays
 from fer_toolkit.models.bundle import BundleError, load_bundle
@@ -90,7 +89,7 @@ def test_prediction_path_equals_evaluation_path(real_features, recognizer):
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=40)
     images = arrays["images"]
     # Evaluation path: stored features, bundle standardisation and model.
-    expected = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
+    expected = bundle.predict_proba(images, bundle.spec.stack(arrays))
     # Prediction path on the same 48x48 crops.
     probs, computed = recognizer.predict_crops(images)
     for name in ("landmarks", "hog", "hog_windows"):
@@ -228,7 +227,7 @@ def test_shipped_model_is_small_and_beats_chance(real_features):
     assert size <= 20 * 2**20
     bundle = load_bundle(PRETRAINED)
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=1000)
-    probs = bundle.predict_proba(arrays["images"], stack_features(arrays, bundle.feature_set))
+    probs = bundle.predict_proba(arrays["images"], bundle.spec.stack(arrays))
     assert np.mean(probs.argmax(1) == arrays["labels"]) > 0.45
 
 
@@ -236,38 +235,39 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     """Mirror-image probabilities of mirrored faces are the faces' own
     probabilities (the flipped features are exact), and evaluation and the
     recognizer both average the two views."""
-    from fer_toolkit.models.augment import flip_landmarks, mirror_probabilities
+    from fer_toolkit.features.landmarks import flip_landmarks
     from fer_toolkit.models.evaluate import evaluate
+
+    def mirror_probabilities(bundle, images, landmarks):
+        return bundle.predict_proba(*bundle.spec.mirror_inputs(images, landmarks))
 
     bundle = recognizer.bundle
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=60)
     images, landmarks = arrays["images"], arrays["landmarks"]
-    plain = bundle.predict_proba(images, stack_features(arrays, bundle.feature_set))
+    plain = bundle.predict_proba(images, bundle.spec.stack(arrays))
     mirrored = mirror_probabilities(bundle, images, landmarks)
     assert np.abs(mirrored - plain).max() > 1e-3  # a different view...
     twice = mirror_probabilities(bundle, np.ascontiguousarray(images[:, :, ::-1]), flip_landmarks(landmarks, 48))
     np.testing.assert_allclose(twice, plain, atol=1e-5)  # ...whose mirror is the original
     tta = Recognizer(tta=True)
     probs, _ = tta.predict_crops(images)
-    on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.feature_set))
+    on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.spec))
     np.testing.assert_allclose(probs, (plain + on_mirror) / 2, atol=1e-5)
     full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"))
-    both = (bundle.predict_proba(full["images"], stack_features(full, bundle.feature_set))
+    both = (bundle.predict_proba(full["images"], bundle.spec.stack(full))
             + mirror_probabilities(bundle, full["images"], full["landmarks"])) / 2
     result = evaluate([PRETRAINED], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True)
     assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
 
 
-def _mirror_inputs(images, feature_set):
+def _mirror_inputs(images, spec):
     """Mirror images and their features built by hand: landmarks mirrored
     point by point, HOG by the conversion's function on the flipped pixels."""
-    from fer_toolkit.features.extract import extract_features
-    from fer_toolkit.features.landmarks import landmarks_batch
-    from fer_toolkit.models.augment import MIRROR
+    from fer_toolkit.features.landmarks import MIRROR, landmarks_batch
 
     flipped = np.ascontiguousarray(images[:, :, ::-1])
-    arrays = extract_features(flipped, landmarks=False)
+    arrays = spec.extract(flipped, landmarks=False)
     lm = landmarks_batch(images)[:, MIRROR]
     lm[..., 0] = 47 - lm[..., 0]
     arrays["landmarks"] = lm
-    return flipped, stack_features(arrays, feature_set)
+    return flipped, spec.stack(arrays)

@@ -12,7 +12,7 @@ import pytest
 
 from fer_toolkit.models.bundle import load_bundle
 from fer_toolkit.models.search import load_trials, run_search
-from fer_toolkit.models.train import default_config
+from fer_toolkit.models.config import TrainingConfig
 
 
 
@@ -20,14 +20,12 @@ QUIET = lambda *_: None  # noqa: E731
 
 
 def svm_config(data, out, **overrides):
-    c = default_config()
-    c.update(data=data, out=str(out), model="svm", features="landmarks_hog_windows", svm_components=500)
-    c.update(overrides)
-    return c
+    return TrainingConfig(**{"data": data, "out": str(out), "model": "svm", "features": "landmarks_hog_windows",
+                             "svm_components": 500, **overrides})
 
 
 def test_svm_on_real_slice_beats_chance_and_round_trips(real_features, tmp_path):
-    from fer_toolkit.models.svm import train_svm
+    from fer_toolkit.models.train import train_svm
 
     out = tmp_path / "svm"
     final = train_svm(svm_config(real_features, out), log=QUIET)
@@ -58,10 +56,8 @@ def test_linear_svm_cli(synthetic_features, tmp_path):
 
 
 def tiny_cnn_config(data):
-    c = default_config()
-    c.update(data=data, model="A", features="landmarks", epochs=1, batch_size=32, filters_a=[4, 8],
-             image_units=8, feature_units=[8], fusion_units=8, early_stopping_patience=5)
-    return c
+    return TrainingConfig(data=data, model="A", features="landmarks", epochs=1, batch_size=32, filters_a=(4, 8),
+                          image_units=8, feature_units=(8,), fusion_units=8, early_stopping_patience=5)
 
 
 def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
@@ -99,7 +95,7 @@ def test_diverging_trial_is_recorded_as_failed(synthetic_features, tmp_path, mon
     monkeypatch.setattr(search, "SEARCH", space)
     monkeypatch.setattr(search.search_space, "__defaults__", (space,))
     config = tiny_cnn_config(synthetic_features)
-    config["weight_decay"] = 0.0
+    config = config.updated(weight_decay=0.0)
     with pytest.raises(search.SearchError, match="no trial succeeded"):
         run_search(config, 2, str(tmp_path / "t.trials"), str(tmp_path / "out"), log=QUIET)
     trials = load_trials(str(tmp_path / "t.trials"))

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from fer_toolkit.features.io import load_arrays
-from fer_toolkit.models.augment import MIRROR, augment_batch, flip_landmarks
+from fer_toolkit.features.landmarks import MIRROR, flip_landmarks
+from fer_toolkit.models.augment import augment_batch
+from fer_toolkit.models.config import TrainingConfig
 from fer_toolkit.models.bundle import BundleError, load_bundle
 from fer_toolkit.models.evaluate import evaluate
-from fer_toolkit.models.train import default_config, finish_run, train
+from fer_toolkit.models.train import finish_run, train
 
 from conftest import ROOT
 
@@ -24,10 +26,7 @@ QUIET = dict(log=lambda *_: None, verbose=0)
 
 
 def config(data, out, **overrides):
-    c = default_config()
-    c.update(data=data, out=str(out), epochs=2, batch_size=32, seed=7)
-    c.update(overrides)
-    return c
+    return TrainingConfig(**{"data": data, "out": str(out), "epochs": 2, "batch_size": 32, "seed": 7, **overrides})
 
 
 def weights_of(path):

@@ -1,0 +1,358 @@
+"""The feature specification: how a face becomes a model's inputs.
+
+A :class:`FeatureSpec` names the feature set a model fuses with the image and
+every setting that shapes those features: the image size, the crop of a
+detected face, the landmark box, the whole-image and sliding-window HOG. It is
+the one feature function of the toolkit. ``fer-convert`` computes the
+dataset's arrays with it and records it in the manifest; training copies it
+into every bundle; evaluation, augmentation, :class:`~models.Recognizer`,
+``fer-video`` and ``fer-web`` read it from the bundle and nowhere else, so that
+training and serving cannot disagree.
+"""
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
+from .faces import crop_faces, crop_square
+from .hog import hog_batch, hog_windows_batch, window_positions
+from .landmarks import flip_landmarks, landmarks_batch
+
+
+class SpecError(ValueError):
+    """A feature specification that is malformed or impossible (one line)."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Feature set and feature settings (defaults: ``parameters.FEATURES``).
+
+    Parameters
+    ----------
+    feature_set : str
+        A key of :data:`parameters.FEATURE_SETS`: the arrays stacked, in order,
+        into a model's ``features`` input.
+    image_size : int
+        Side of the square grey face (48 for FER-2013).
+    landmark_box : tuple of int
+        ``(left, top, right, bottom)`` box handed to dlib's 68-point predictor.
+    hog_orientations, hog_cell : int
+        Whole-image HOG: orientation bins and cell side (1x1-cell blocks).
+    window_size, window_step, window_orientations, window_cell : int
+        Sliding-window HOG: window side, stride, and the HOG inside each window.
+    crop_scale, crop_shift_x, crop_shift_y : float
+        Crop of a detected face: ``crop_scale`` times the box's larger side,
+        centred on the box's centre shifted by the given fractions of it.
+
+    Raises
+    ------
+    SpecError
+        Unknown feature set, wrong types, or settings that give no feature.
+    """
+
+    feature_set: str = FEATURES.feature_set
+    image_size: int = FEATURES.image_size
+    landmark_box: tuple = FEATURES.landmark_box
+    hog_orientations: int = FEATURES.hog_orientations
+    hog_cell: int = FEATURES.hog_cell
+    window_size: int = FEATURES.window_size
+    window_step: int = FEATURES.window_step
+    window_orientations: int = FEATURES.window_orientations
+    window_cell: int = FEATURES.window_cell
+    crop_scale: float = FEATURES.crop_scale
+    crop_shift_x: float = FEATURES.crop_shift_x
+    crop_shift_y: float = FEATURES.crop_shift_y
+
+    def __post_init__(self):
+        object.__setattr__(self, "landmark_box", tuple(self.landmark_box))
+        self._check()
+
+    # --- checking and (de)serialising ------------------------------------------------
+
+    def _check(self):
+        def bad(name, problem):
+            return SpecError(f"feature specification: {name} {problem}")
+
+        if self.feature_set not in FEATURE_SETS:
+            raise bad("feature_set", f"{str(self.feature_set)[:40]!r} is not one of {', '.join(FEATURE_SETS)}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise bad(f.name, f"must be an integer, got {type(value).__name__}")
+            if f.type is float and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                    or not np.isfinite(value)):
+                raise bad(f.name, f"must be a finite number, got {type(value).__name__}")
+        if not 8 <= self.image_size <= 512:
+            raise bad("image_size", f"must be in 8..512, got {self.image_size}")
+        box = self.landmark_box
+        if len(box) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in box) \
+                or not (0 <= box[0] < box[2] < self.image_size and 0 <= box[1] < box[3] < self.image_size):
+            raise bad("landmark_box", f"must be 4 integers left < right, top < bottom inside the "
+                                      f"{self.image_size}-pixel image, got {str(box)[:60]}")
+        for name in ("hog_orientations", "window_orientations"):
+            if not 1 <= getattr(self, name) <= 36:
+                raise bad(name, f"must be in 1..36, got {getattr(self, name)}")
+        if not 2 <= self.hog_cell <= self.image_size:
+            raise bad("hog_cell", f"must be in 2..{self.image_size} (the image side), got {self.hog_cell}")
+        if not 2 <= self.window_size <= self.image_size:
+            raise bad("window_size", f"must be in 2..{self.image_size} (the image side), got {self.window_size}")
+        if not 1 <= self.window_step <= self.image_size:
+            raise bad("window_step", f"must be in 1..{self.image_size}, got {self.window_step}")
+        if not 2 <= self.window_cell <= self.window_size:
+            raise bad("window_cell", f"must be in 2..{self.window_size} (the window side), got {self.window_cell}")
+        if not 0.5 <= self.crop_scale <= 4:
+            raise bad("crop_scale", f"must be in 0.5..4, got {self.crop_scale}")
+        for name in ("crop_shift_x", "crop_shift_y"):
+            if not -1 <= getattr(self, name) <= 1:
+                raise bad(name, f"must be in -1..1, got {getattr(self, name)}")
+
+    def settings(self):
+        """Every setting except the feature set: what must match between a
+        model and the data or faces it is given.
+
+        Returns
+        -------
+        dict
+            JSON-ready (tuples as lists).
+        """
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        del out["feature_set"]
+        return out
+
+    def to_json(self):
+        """The specification as a JSON-ready dict (``feature_set`` first)."""
+        return {"feature_set": self.feature_set, **self.settings()}
+
+    @classmethod
+    def from_json(cls, data, feature_set=None):
+        """A specification read from a manifest or ``bundle.json``.
+
+        Parameters
+        ----------
+        data : dict or None
+            As written by :meth:`to_json` or :meth:`settings`; None for a file
+            written before specifications were recorded, whose settings are
+            ``parameters.FEATURES_BEFORE_SPEC``.
+        feature_set : str, optional
+            Overrides (or supplies) the feature set.
+
+        Returns
+        -------
+        FeatureSpec
+
+        Raises
+        ------
+        SpecError
+            Not an object, an unknown or missing key, or a bad value.
+        """
+        if data is None:
+            data = cls.from_parameters(FEATURES_BEFORE_SPEC).to_json()
+        if not isinstance(data, dict):
+            raise SpecError(f"feature specification: must be an object, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(str(k)[:40] for k in data if k not in names)
+        if unknown:
+            raise SpecError(f"feature specification: unknown setting(s) {', '.join(unknown[:5])}")
+        values = dict(data)
+        if feature_set is not None:
+            values["feature_set"] = feature_set
+        missing = sorted(names - set(values))
+        if missing:
+            raise SpecError(f"feature specification: missing setting(s) {', '.join(missing)}")
+        if not isinstance(values["landmark_box"], (list, tuple)):
+            raise SpecError("feature specification: landmark_box must be a list of 4 integers")
+        return cls(**values)
+
+    @classmethod
+    def from_parameters(cls, params=FEATURES, **changes):
+        """A specification from a ``parameters.Features`` value, with changes."""
+        return replace(cls(**asdict(params)), **changes)
+
+    def with_feature_set(self, feature_set):
+        """The same settings with another feature set."""
+        return replace(self, feature_set=feature_set)
+
+    def differences(self, other):
+        """The settings (feature set excluded) that differ from ``other``'s.
+
+        Returns
+        -------
+        list of str
+            ``"name a vs b"``, empty when they agree.
+        """
+        mine, theirs = self.settings(), other.settings()
+        return [f"{k} {mine[k]} vs {theirs[k]}" for k in mine if mine[k] != theirs[k]]
+
+    def describe(self):
+        """A short human-readable summary of the HOG settings and image size."""
+        return (f"{self.image_size}px, HOG {self.hog_orientations} orientations / {self.hog_cell}px cells, "
+                f"windows {self.window_size}px step {self.window_step} ({self.window_orientations} orientations / "
+                f"{self.window_cell}px cells)")
+
+    # --- what the features are ---------------------------------------------------------
+
+    @property
+    def arrays(self):
+        """Names of the arrays of the feature set, in stacking order."""
+        return FEATURE_SETS[self.feature_set]
+
+    @property
+    def needs_hog(self):
+        """Whether the feature set uses a HOG array (recomputed after augmentation)."""
+        return any(name.startswith("hog") for name in self.arrays)
+
+    @property
+    def needs_landmarks(self):
+        return "landmarks" in self.arrays
+
+    def dimensions(self):
+        """Length of each flattened feature array under these settings.
+
+        Returns
+        -------
+        dict of str to int
+        """
+        size = self.image_size
+        n_win = len(window_positions(size, self.window_size, self.window_step)) ** 2
+        return {
+            "landmarks": 68 * 2,
+            "hog": (size // self.hog_cell) ** 2 * self.hog_orientations,
+            "hog_windows": n_win * (self.window_size // self.window_cell) ** 2 * self.window_orientations,
+        }
+
+    @property
+    def n_features(self):
+        """Length of the stacked feature vector of the feature set (0 for ``none``)."""
+        dims = self.dimensions()
+        return sum(dims[name] for name in self.arrays)
+
+    # --- computing them ----------------------------------------------------------------
+
+    def _check_images(self, images):
+        images = np.asarray(images)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(f"expected (N, H, W) uint8 images, got {images.shape} {images.dtype}")
+        if images.shape[1:] != (self.image_size, self.image_size):
+            raise ValueError(f"expected {self.image_size}x{self.image_size} faces (the specification's "
+                             f"image_size), got {images.shape[2]}x{images.shape[1]}")
+        return images
+
+    def extract(self, images, landmarks=True, hog=True):
+        """Handcrafted feature arrays of a batch of faces.
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+            Grey faces, ``S = image_size``, framed as in FER-2013.
+        landmarks : bool, optional
+            Compute dlib's 68 landmarks.
+        hog : bool, optional
+            Compute the whole-image HOG and the sliding-window HOG.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``landmarks`` (N, 68, 2), ``hog`` (N, D1) and ``hog_windows``
+            (N, D2), float32, for the features asked for.
+        """
+        images = self._check_images(images)
+        out = {}
+        if landmarks:
+            out["landmarks"] = landmarks_batch(images, box=self.landmark_box)
+        if hog:
+            out["hog"] = hog_batch(images, orientations=self.hog_orientations, cell=self.hog_cell)
+            out["hog_windows"] = hog_windows_batch(images, window=self.window_size, step=self.window_step,
+                                                   orientations=self.window_orientations, cell=self.window_cell)
+        return out
+
+    def stack(self, arrays):
+        """Flatten and concatenate the feature set's arrays, in a fixed order.
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            As returned by :meth:`extract` (extra keys are ignored).
+
+        Returns
+        -------
+        (N, D) float32 ndarray
+            ``D = n_features`` (0 for ``none``).
+        """
+        if not self.arrays:
+            n = len(next(iter(arrays.values()))) if arrays else 0
+            return np.zeros((n, 0), dtype=np.float32)
+        parts = [np.asarray(arrays[k]) for k in self.arrays]
+        return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1).astype(np.float32)
+
+    def compute(self, images, landmarks=None):
+        """The stacked raw (unstandardised) features of faces.
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) ndarray, optional
+            Landmarks already known (moved with an augmented or mirrored
+            image); computed from ``images`` when needed and not given.
+
+        Returns
+        -------
+        (N, D) float32 ndarray
+        """
+        arrays = self.extract(images, landmarks=self.needs_landmarks and landmarks is None, hog=self.needs_hog)
+        if self.needs_landmarks and landmarks is not None:
+            arrays["landmarks"] = np.asarray(landmarks, dtype=np.float32)
+        arrays.setdefault("images", images)
+        return self.stack(arrays)
+
+    def mirror(self, images, landmarks=None):
+        """Mirror images of faces, with their landmarks moved to match (``x``
+        mirrored and left/right points swapped, so that point 36 stays the
+        outer corner of the face's right eye).
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) ndarray, optional
+
+        Returns
+        -------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) float32 ndarray or None
+        """
+        flipped = np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
+        if landmarks is not None:
+            landmarks = flip_landmarks(np.asarray(landmarks, dtype=np.float32), flipped.shape[2])
+        return flipped, landmarks
+
+    def mirror_inputs(self, images, landmarks=None):
+        """Mirror images and their stacked raw features: the second view of
+        flip test-time augmentation, made exactly as training's flip.
+
+        Returns
+        -------
+        images : (N, S, S) uint8 ndarray
+        features : (N, D) float32 ndarray
+        """
+        flipped, landmarks = self.mirror(images, landmarks)
+        return flipped, self.compute(flipped, landmarks)
+
+    # --- faces in photos -----------------------------------------------------------------
+
+    def crop_square(self, box):
+        """The square ``(x0, y0, side)`` this specification crops around a face box."""
+        return crop_square(box, self.crop_scale, self.crop_shift_x, self.crop_shift_y)
+
+    def crop(self, gray, boxes):
+        """Faces cut from a grey image around their boxes, as the model expects them.
+
+        Parameters
+        ----------
+        gray : (H, W) uint8 ndarray
+        boxes : sequence of (x, y, w, h)
+
+        Returns
+        -------
+        (N, S, S) uint8 ndarray
+        """
+        return crop_faces(gray, boxes, self.image_size, self.crop_scale, self.crop_shift_x, self.crop_shift_y)
