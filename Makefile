@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CSV ?= $(firstword $(wildcard data/fer2013.csv data/fer2013.csv.gz ../shared/fer2013/fer2013.csv.gz))
 FEATURES ?= data/features
+# The tests' real-data path: the environment's, else the CSV found above.
+FER2013_CSV ?= $(if $(CSV),$(abspath $(CSV)))
 
 .PHONY: install test demo train-demo benchmark pretrained clean
 
@@ -20,10 +22,10 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 test: install
-	$(BIN)/python -m pytest
+	FER2013_CSV="$(FER2013_CSV)" $(BIN)/python -m pytest
 
 $(FEATURES)/manifest.json: | install
-	@test -n "$(CSV)" || { echo "put fer2013.csv (or .csv.gz) in data/, or run: make demo CSV=/path/to/fer2013.csv"; exit 1; }
+	@test -n "$(CSV)" || { echo "put fer2013.csv (or .csv.gz) in data/, or run: make train-demo CSV=/path/to/fer2013.csv"; exit 1; }
 	$(BIN)/fer-convert --csv $(CSV) --out $(FEATURES) --force
 
 # Recognise the faces in a sample photo with the shipped model (offline, no dataset).

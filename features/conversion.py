@@ -445,7 +445,7 @@ def summary(manifest):
         per_class = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total")
         lines.append(f"{split:<12} {counts['total']:>6} rows  ({per_class})")
     dims = ", ".join(f"{k} {v}" for k, v in manifest["feature_dimensions"].items())
-    lines.append(f"features: {dims or 'none'}")
+    lines.append(f"features: {dims or 'none'} ({FeatureSpec.from_json(manifest['feature_spec'], 'none').describe()})")
     if manifest["bad_rows"]["count"]:
         lines.append(f"skipped {manifest['bad_rows']['count']} bad row(s), first: line "
                      f"{manifest['bad_rows']['first'][0]['line']}: {manifest['bad_rows']['first'][0]['problem']}")

@@ -63,7 +63,7 @@ def manifest_spec(manifest, feature_set="none", where="data"):
     Raises
     ------
     DataError
-        A malformed specification.
+        A malformed specification, or feature dimensions that contradict it.
     """
     data = manifest.get("feature_spec")
     try:
@@ -71,9 +71,15 @@ def manifest_spec(manifest, feature_set="none", where="data"):
             old = manifest.get("parameters") or {}
             base = FeatureSpec.from_parameters(FEATURES_BEFORE_SPEC).settings()
             data = {k: old.get(k, v) for k, v in base.items()}
-        return FeatureSpec.from_json(data, feature_set=feature_set)
+        spec = FeatureSpec.from_json(data, feature_set=feature_set)
     except SpecError as e:
         raise DataError(f"{where}: {e}") from None
+    dims = manifest.get("feature_dimensions", {})
+    wrong = sorted(n for n, d in spec.dimensions().items() if n in dims and dims[n] != d)
+    if wrong:
+        raise DataError(f"{where}: the manifest's feature_dimensions ({', '.join(f'{n} {dims[n]}' for n in wrong)}) "
+                        f"contradict its feature specification ({', '.join(f'{n} {spec.dimensions()[n]}' for n in wrong)})")
+    return spec
 
 
 def load_arrays(data_dir, split, names=(), limit=0):

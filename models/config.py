@@ -29,7 +29,17 @@ RANGES = {
 
 
 class ConfigError(ValueError):
-    """A training setting of the wrong type or out of range (one line)."""
+    """A training setting of the wrong type or out of range (one line).
+
+    Attributes
+    ----------
+    field : str or None
+        The setting at fault.
+    """
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -66,21 +76,23 @@ class TrainingConfig(Svm, Training, Hyperparameters, Network):
         object.__setattr__(self, "model", model)
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"unknown {name} {str(getattr(self, name))[:40]!r} (choose from {', '.join(allowed)})")
+                raise ConfigError(f"unknown {name} {str(getattr(self, name))[:40]!r} (choose from {', '.join(allowed)})",
+                                  name)
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = f"{low}..{high}" if high is not None else f"{low} or more"
-                raise ConfigError(f"{name} must be {bounds}, got {value}")
+                raise ConfigError(f"{name} must be {bounds}, got {value}", name)
         for name in ("filters_a", "filters_b", "feature_units"):
             value = getattr(self, name)
             if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-                raise ConfigError(f"{name} must be positive integers, got {str(value)[:60]}")
+                raise ConfigError(f"{name} must be positive integers, got {str(value)[:60]}", name)
         low, high = self.contrast_range
         if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low <= high):
-            raise ConfigError(f"contrast_range must be two numbers 0 < low <= high, got {self.contrast_range}")
+            raise ConfigError(f"contrast_range must be two numbers 0 < low <= high, got {self.contrast_range}",
+                              "contrast_range")
         if self.model == "svm" and self.features == "none":
-            raise ConfigError("the SVM needs features: choose a feature set other than 'none'")
+            raise ConfigError("the SVM needs features: choose a feature set other than 'none'", "features")
 
     @classmethod
     def from_dict(cls, values, defaults=None):
@@ -126,4 +138,4 @@ def _check_type(name, value, kind):
     }[kind](value)
     if not ok:
         raise ConfigError(f"{name} must be {'a' if kind is not int else 'an'} {kind.__name__}, "
-                          f"got {type(value).__name__} {str(value)[:40]}")
+                          f"got {type(value).__name__} {str(value)[:40]}", name)

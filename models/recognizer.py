@@ -37,7 +37,7 @@ DecodedImage = namedtuple("DecodedImage", "array scale size")
 _EXIF_ORIENTATION = 0x0112
 
 
-def _open_image(opener, name, max_pixels, reduce_to):
+def _open_image(opener, name, max_pixels, reduce_to, header_only=False):
     """Open an image file, check its pixel count from the header, then decode it.
 
     Parameters
@@ -51,6 +51,8 @@ def _open_image(opener, name, max_pixels, reduce_to):
     reduce_to : int
         When positive, a JPEG whose longer side is at least twice this is
         decoded at 1/2, 1/4 or 1/8 size, never below this.
+    header_only : bool, optional
+        Stop after the header's checks (returns None).
 
     Returns
     -------
@@ -70,6 +72,8 @@ def _open_image(opener, name, max_pixels, reduce_to):
                 if max_pixels and w * h > max_pixels:
                     raise ImageTooLarge(f"{prefix}{w}x{h} pixels ({w * h / 1e6:.0f} megapixels) is over the limit "
                                         f"of {max_pixels / 1e6:g} megapixels (--max-pixels)")
+                if header_only:
+                    return None
                 if reduce_to and img.format == "JPEG" and max(w, h) >= 2 * reduce_to:
                     k = reduce_to / max(w, h)
                     img.draft(img.mode, (math.ceil(w * k), math.ceil(h * k)))
@@ -94,6 +98,32 @@ def _pil_to_array(img):
     if img.mode not in ("L", "RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
     return np.asarray(img)
+
+
+def _check_path(source):
+    """The path of an image file, or an :class:`ImageError` for a missing, folder or empty one."""
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise ImageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: is a folder")
+    if os.path.getsize(path) == 0:
+        raise ImageError(f"{path}: empty file")
+    return path
+
+
+def check_image_file(path, max_pixels=VIDEO.max_pixels):
+    """Refuse now, from its name and header alone, an image file that
+    :func:`decode_image` would refuse (nothing is decoded: commands check
+    their inputs before loading a model).
+
+    Raises
+    ------
+    ImageTooLarge
+    ImageError
+    """
+    path = _check_path(path)
+    _open_image(lambda: path, path, max_pixels, 0, header_only=True)
 
 
 def decode_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels, reduce_to=0):
@@ -133,13 +163,7 @@ def decode_image(source, color_order="bgr", max_pixels=VIDEO.max_pixels, reduce_
             raise ImageError("empty file")
         source, scale, size = _open_image(lambda: io.BytesIO(source), "", max_pixels, reduce_to)
     elif isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.exists(path):
-            raise ImageError(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise ImageError(f"{path}: is a folder")
-        if os.path.getsize(path) == 0:
-            raise ImageError(f"{path}: empty file")
+        path = _check_path(source)
         source, scale, size = _open_image(lambda: path, path, max_pixels, reduce_to)
     if hasattr(source, "mode") and hasattr(source, "convert"):  # a PIL image
         array = _pil_to_array(source)

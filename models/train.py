@@ -584,7 +584,8 @@ def read_state(path):
     try:  # settings added since the run began take their defaults
         TrainingConfig.from_dict(state["config"])
     except ConfigError as e:
-        raise TrainingError(f"{path}: field 'config': {e}; start afresh with --force") from None
+        field = f"config.{e.field}" if e.field else "config"
+        raise TrainingError(f"{path}: field {field!r}: {e}; start afresh with --force") from None
     for key in ("checkpoint", "swa_file"):
         name = state.get(key)
         if name is not None and (not isinstance(name, str) or os.path.basename(name) != name):

@@ -8,9 +8,9 @@ if __package__ in (None, ""):  # run as ``python scripts/convert.py``: run the i
     runpy.run_module("fer_toolkit.scripts.convert", run_name="__main__")
     sys.exit(0)
 
-from ..parameters import DATASET
+from ..parameters import DATASET, FEATURES
 
-from ._cli import int_list, parser, run
+from ._cli import fail, int_list, parser, run
 
 PROG = "fer-convert"
 
@@ -20,7 +20,9 @@ def build_parser():
         PROG,
         "Convert fer2013.csv (or .csv.gz) into per-split numpy arrays: images.npy (N,48,48) uint8, "
         "labels.npy, landmarks.npy (N,68,2) from dlib's 68-point predictor, hog.npy (one HOG over the "
-        "image) and hog_windows.npy (HOG of 24x24 windows at a 6-pixel step), plus manifest.json.",
+        "image) and hog_windows.npy (HOG of square windows slid over the image), plus manifest.json, which "
+        "records the feature settings: every model trained on the output carries them into its bundle, and "
+        "prediction uses them.",
         epilog="example: fer-convert --csv data/fer2013.csv --out data/features",
     )
     p.add_argument("--csv", default=DATASET.csv, help="input CSV, plain or gzip-compressed")
@@ -34,6 +36,17 @@ def build_parser():
     p.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed rows (counted in the summary and manifest) instead of stopping")
+    p.add_argument("--hog-orientations", type=int, default=FEATURES.hog_orientations,
+                   help="whole-image HOG: orientation bins over 0..180 degrees")
+    p.add_argument("--hog-cell", type=int, default=FEATURES.hog_cell, help="whole-image HOG: cell side in pixels")
+    p.add_argument("--hog-window-size", type=int, default=FEATURES.window_size,
+                   help="sliding-window HOG: window side in pixels")
+    p.add_argument("--hog-window-step", type=int, default=FEATURES.window_step,
+                   help="sliding-window HOG: stride between windows in pixels")
+    p.add_argument("--hog-window-orientations", type=int, default=FEATURES.window_orientations,
+                   help="sliding-window HOG: orientation bins inside each window")
+    p.add_argument("--hog-window-cell", type=int, default=FEATURES.window_cell,
+                   help="sliding-window HOG: cell side inside each window in pixels")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -42,6 +55,14 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from ..features.conversion import ConversionError, convert, summary
+    from ..features.spec import FeatureSpec, SpecError
+
+    try:
+        spec = FeatureSpec(hog_orientations=args.hog_orientations, hog_cell=args.hog_cell,
+                           window_size=args.hog_window_size, window_step=args.hog_window_step,
+                           window_orientations=args.hog_window_orientations, window_cell=args.hog_window_cell)
+    except SpecError as e:
+        fail(PROG, str(e))
 
     def body():
         manifest = convert(
@@ -55,6 +76,7 @@ def main(argv=None):
             skip_bad_rows=args.skip_bad_rows,
             force=args.force,
             progress=not args.no_progress,
+            spec=spec,
         )
         print(summary(manifest))
         print(f"wrote {args.out}")

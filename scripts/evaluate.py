@@ -58,9 +58,15 @@ def format_table(result):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    load_keras(PROG)
 
     def body():
+        from ..features.io import load_manifest
+        from ..models.bundle import read_meta
+
+        for path in args.model:  # bad input answers before the models load
+            read_meta(path)
+        load_manifest(args.data)
+        load_keras(PROG)
         from ..models.evaluate import evaluate
 
         result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta)

@@ -62,9 +62,12 @@ def main(argv=None):
                                 early_stopping_patience=args.epochs + 1)
     except ConfigError as e:
         fail(PROG, str(e))
-    load_keras(PROG)
 
     def body():
+        from ..features.io import load_manifest
+
+        load_manifest(args.data)  # missing data answers before TensorFlow loads
+        load_keras(PROG)
         from ..models.search import run_search
         trials = args.trials or os.path.join(args.out, SEARCH.trials_file)
         legacy = os.path.join(args.out, "trials.pickle")  # the default of older versions

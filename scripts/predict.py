@@ -86,22 +86,28 @@ def table(results):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    load_keras(PROG)
 
     def body():
+        from ..models.bundle import read_meta
+        from ..models.recognizer import check_image_file
+
+        single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
+        sources = collect(args.inputs)
+        if single and sources:  # a bad input or model answers before the model loads
+            check_image_file(sources[0], args.max_pixels)
+        if args.model:
+            read_meta(args.model)
+        load_keras(PROG)
         from tqdm import tqdm
 
         from ..models.draw import annotate, probability_bars, write_image
         from ..models.recognizer import Recognizer, load_image
 
-        if args.inputs:
-            sources = collect(args.inputs)
-            names = list(sources)
-        else:
+        names = list(sources)
+        if not args.inputs:
             from skimage import data
 
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
-        single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels)
         results = []

@@ -152,9 +152,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
     config = config_from_args(args, given)
-    load_keras(PROG)
 
     def body():
+        from ..features.io import load_manifest
+
+        load_manifest(config.data)  # missing data answers before TensorFlow loads
+        load_keras(PROG)
         if config.model == "svm":
             from ..models.train import train_svm
 

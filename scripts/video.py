@@ -176,9 +176,19 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.camera is not None and args.camera < 0:  # OpenCV may crash the process on a negative index
         fail(PROG, f"--camera {args.camera}: a camera index is 0 or more")
-    load_keras(PROG)
 
     def body():
+        from ..models.bundle import read_meta
+
+        if args.video:  # bad input answers before the model loads
+            if not os.path.exists(args.video):
+                raise VideoError(f"{args.video}: no such file")
+            if os.path.isdir(args.video):
+                raise VideoError(f"{args.video}: is a folder, not a video file")
+            open(args.video, "rb").close()  # missing or unreadable: one line from run()
+        if args.model:
+            read_meta(args.model)
+        load_keras(PROG)
         summary = process(args)
         rate = summary["frames"] / summary["seconds"] if summary["seconds"] else 0.0
         print(f"{summary['frames']} frames ({summary['predictions']} predictions) in {summary['seconds']:.1f} s, "

@@ -45,9 +45,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    load_keras(PROG)
 
     def body():
+        from ..models.bundle import read_meta
+
+        if args.model:  # a bad model answers before TensorFlow loads
+            read_meta(args.model)
+        load_keras(PROG)
         import numpy as np
         from waitress import create_server
 

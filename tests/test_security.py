@@ -157,11 +157,17 @@ def test_bundle_features_that_do_not_match_the_data_are_one_line(synthetic_featu
     data = tmp_path / "data"
     shutil.copytree(synthetic_features, data)
     manifest = json.loads((data / "manifest.json").read_text())
-    manifest["feature_dimensions"]["hog_windows"] = 900
+    manifest["feature_dimensions"]["hog_windows"] = 900  # contradicts the manifest's own specification
     (data / "manifest.json").write_text(json.dumps(manifest))
     line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", data, "--out", tmp_path / "e"),
                           "fer-evaluate")
-    assert "1936" in line and str(data) in line
+    assert "hog_windows 900" in line and "hog_windows 1800" in line and str(data) in line
+    manifest["feature_dimensions"]["hog_windows"] = 1800
+    manifest["feature_spec"]["landmark_box"] = [1, 1, 46, 46]  # data converted with other settings than the model's
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", data, "--out", tmp_path / "e"),
+                          "fer-evaluate")
+    assert "landmark_box [0, 0, 47, 47] vs [1, 1, 46, 46]" in line and str(data) in line and PRETRAINED in line
 
 
 # --------------------------------------------------------------------------

@@ -317,7 +317,7 @@ def test_kill_between_checkpoint_and_state_resumes_the_right_epoch(synthetic_fea
     code = ("import sys, json; from fer_toolkit.models.train import train; "
             "train(json.loads(sys.argv[2]), log=lambda *_: None, verbose=0)")
     res = subprocess.run([sys.executable, "-c", code, ROOT, json.dumps(config(synthetic_features, killed, epochs=3,
-                                                                                **TINY_B))],
+                                                                                **TINY_B).to_json())],
                          env={**os.environ, KILL_AFTER_CHECKPOINT_ENV: "2"}, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
