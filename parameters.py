@@ -39,6 +39,12 @@ class Dataset:
     expressions: tuple = (0, 1, 2, 3, 4, 5, 6)
     #: Rows per chunk handed to one conversion worker.
     chunk_rows: int = 1024
+    #: Conversion worker processes (0: one per CPU core).
+    workers: int = 0
+    #: Rows converted per split (0: all).
+    limit: int = 0
+    #: The split fer-evaluate reports on.
+    report_split: str = "PrivateTest"
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class Network:
     #: ``swa_epochs=20`` (BENCHMARKS.md).
     filters_a: tuple = (32, 64, 128)
     filters_b: tuple = (32, 64, 128, 256)
+    #: Spatial dropout rate after each pooling of model B.
+    spatial_dropout: float = 0.1
     #: Width of the image embedding, the feature branch and the fusion layer.
     image_units: int = 256
     feature_units: tuple = (256, 128)
@@ -129,6 +137,7 @@ class Training:
     min_learning_rate: float = 1e-5
     augment: bool = True
     #: Augmentation strengths.
+    flip_prob: float = 0.5
     max_shift: int = 3
     max_rotation_deg: float = 10.0
     noise_std: float = 2.0
@@ -171,6 +180,13 @@ class VideoPredictor:
     upsample: int = 0
     #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).
     detector: str = "dlib"
+    #: The opencv detector: OpenCV's cascade file and detectMultiScale's settings.
+    haar_cascade: str = "haarcascade_frontalface_default.xml"
+    haar_scale_factor: float = 1.1
+    haar_min_neighbors: int = 5
+    haar_min_size: int = 30
+    #: fer-video: stop after this many frames (0: at the end of the stream).
+    max_frames: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 Faces are found on the full image (shrunk for detection when large, boxes
 returned in original pixels), then each is cropped with the framing measured
 on FER-2013 (``benchmarks/face_margin.py``), converted to grey and resized to
-48x48, ready for :func:`features.extract.extract_features`.
+48x48, ready for :meth:`features.spec.FeatureSpec.extract`.
 """
 
+import os
 import threading
 
 import cv2
@@ -100,7 +101,7 @@ def _load_haar():
     path = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if not path or not hasattr(cv2, "CascadeClassifier"):
         raise ImageError("this OpenCV build has no Haar cascades: use the dlib detector or opencv-python<5")
-    cascade = cv2.CascadeClassifier(path + "haarcascade_frontalface_default.xml")
+    cascade = cv2.CascadeClassifier(os.path.join(path, VIDEO.haar_cascade))
     if cascade.empty():
         raise ImageError("OpenCV's frontal face cascade could not be loaded")
     return cascade
@@ -130,7 +131,9 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     if detector == "dlib":
         rects = [(r.left(), r.top(), r.width(), r.height()) for r in _dlib_detector()(small, upsample)]
     elif detector == "opencv":
-        found = _haar_detector().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+        found = _haar_detector().detectMultiScale(small, scaleFactor=VIDEO.haar_scale_factor,
+                                                  minNeighbors=VIDEO.haar_min_neighbors,
+                                                  minSize=(VIDEO.haar_min_size, VIDEO.haar_min_size))
         rects = [tuple(int(v) for v in r) for r in found]
     else:
         raise ValueError(f"unknown detector {detector!r} (dlib, opencv)")

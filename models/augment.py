@@ -48,7 +48,7 @@ def augment_batch(images, landmarks, rng, params=TRAINING, spec=None):
     out = images.copy()
     lms = None if landmarks is None else np.asarray(landmarks, dtype=np.float32).copy()
     spec = spec or FeatureSpec()
-    flip = rng.random(n) < 0.5
+    flip = rng.random(n) < params.flip_prob
     out[flip], flipped = spec.mirror(out[flip], None if lms is None else lms[flip])
     if lms is not None:
         lms[flip] = flipped

@@ -7,7 +7,7 @@ when a feature set is used, ``features`` (D,) standardised floats. The feature
 branch and the fusion head are written once and shared.
 """
 
-from ..parameters import NETWORK
+from ..parameters import EMOTIONS, FEATURES, NETWORK
 from .backend import import_keras
 
 keras = import_keras()
@@ -109,7 +109,7 @@ def image_branch_a(x, filters=NETWORK.filters_a, activation=NETWORK.activation,
 
 def image_branch_b(x, filters=NETWORK.filters_b, activation=NETWORK.activation,
                    batch_norm=NETWORK.batch_norm_conv, units=NETWORK.image_units,
-                   dropout=1 - NETWORK.keep_prob):
+                   dropout=1 - NETWORK.keep_prob, spatial_dropout=NETWORK.spatial_dropout):
     """Deep image branch: two convolutions per scale with batch norm, pooling
     between scales, light spatial dropout, global average pooling.
 
@@ -119,6 +119,8 @@ def image_branch_b(x, filters=NETWORK.filters_b, activation=NETWORK.activation,
         Scaled image.
     filters : tuple of int
         Filters of each scale.
+    spatial_dropout : float
+        Rate of the spatial dropout after each pooling (0: none).
 
     Returns
     -------
@@ -130,16 +132,17 @@ def image_branch_b(x, filters=NETWORK.filters_b, activation=NETWORK.activation,
         x = _conv_block(x, f, activation, batch_norm, f"b{i + 1}b")
         if i < len(filters) - 1:
             x = layers.MaxPooling2D(2, name=f"b{i + 1}_pool")(x)
-            x = layers.SpatialDropout2D(0.1, name=f"b{i + 1}_sdrop")(x)
+            if spatial_dropout:
+                x = layers.SpatialDropout2D(spatial_dropout, name=f"b{i + 1}_sdrop")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return _dense_block(x, units, activation, batch_norm, dropout, "img")
 
 
-def build_model(model="B", n_classes=7, feature_dim=0, image_size=48, filters=None,
-                activation=NETWORK.activation, keep_prob=NETWORK.keep_prob,
+def build_model(model=NETWORK.model, n_classes=len(EMOTIONS), feature_dim=0, image_size=FEATURES.image_size,
+                filters=None, activation=NETWORK.activation, keep_prob=NETWORK.keep_prob,
                 batch_norm_conv=NETWORK.batch_norm_conv, batch_norm_dense=NETWORK.batch_norm_dense,
                 image_units=NETWORK.image_units, feature_units=NETWORK.feature_units,
-                fusion_units=NETWORK.fusion_units):
+                fusion_units=NETWORK.fusion_units, spatial_dropout=NETWORK.spatial_dropout):
     """Build model A or B, fused with a feature branch when ``feature_dim > 0``.
 
     Parameters
@@ -160,6 +163,8 @@ def build_model(model="B", n_classes=7, feature_dim=0, image_size=48, filters=No
         dense layers.
     image_units, feature_units, fusion_units : int, tuple of int, int
         Layer widths.
+    spatial_dropout : float
+        Model B's spatial dropout after each pooling.
 
     Returns
     -------
@@ -174,7 +179,7 @@ def build_model(model="B", n_classes=7, feature_dim=0, image_size=48, filters=No
         embedding = image_branch_a(x, filters or NETWORK.filters_a, activation, False, image_units, dropout)
     else:
         embedding = image_branch_b(x, filters or NETWORK.filters_b, activation, batch_norm_conv,
-                                   image_units, dropout)
+                                   image_units, dropout, spatial_dropout)
     inputs = [image]
     feature_embedding = None
     if feature_dim:
@@ -186,11 +191,11 @@ def build_model(model="B", n_classes=7, feature_dim=0, image_size=48, filters=No
     return keras.Model(inputs, outputs, name=f"model_{model.lower()}")
 
 
-def build_model_a(n_classes=7, feature_dim=0, **kwargs):
+def build_model_a(n_classes=len(EMOTIONS), feature_dim=0, **kwargs):
     """Model A (shallow); see :func:`build_model`."""
     return build_model("A", n_classes, feature_dim, **kwargs)
 
 
-def build_model_b(n_classes=7, feature_dim=0, **kwargs):
+def build_model_b(n_classes=len(EMOTIONS), feature_dim=0, **kwargs):
     """Model B (deep, batch norm); see :func:`build_model`."""
     return build_model("B", n_classes, feature_dim, **kwargs)

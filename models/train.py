@@ -19,7 +19,7 @@ import numpy as np
 
 from ..features.io import DataError, load_arrays, load_manifest, load_split, manifest_spec
 from ..features.util import atomic_write, atomic_write_json, handling_signals
-from ..parameters import TRAINING, VERSION
+from ..parameters import FEATURES, TRAINING, VERSION
 
 from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
@@ -221,7 +221,7 @@ def build_loss(config):
     return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
 
 
-def build_from_config(config, n_classes, feature_dim):
+def build_from_config(config, n_classes, feature_dim, image_size=FEATURES.image_size):
     """The compiled Keras model a configuration describes (a
     :class:`~models.config.TrainingConfig` or a dict of settings)."""
     from .cnn import build_model
@@ -234,6 +234,7 @@ def build_from_config(config, n_classes, feature_dim):
         keep_prob=config.keep_prob, batch_norm_conv=config.batch_norm_conv,
         batch_norm_dense=config.batch_norm_dense, image_units=config.image_units,
         feature_units=tuple(config.feature_units), fusion_units=config.fusion_units,
+        spatial_dropout=config.spatial_dropout, image_size=image_size,
     )
     model.compile(optimizer=build_optimizer(config), loss=build_loss(config), metrics=["accuracy"])
     return model
@@ -707,7 +708,7 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         if resume:
             model = _load_checkpoint(os.path.join(run_dir, state.get("checkpoint", CHECKPOINT)))
         else:
-            model = build_from_config(config, n_classes, feature_dim)
+            model = build_from_config(config, n_classes, feature_dim, train_data["spec"].image_size)
     if not resume:
         state = {"config": config.to_json(), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
                  "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,

@@ -32,8 +32,9 @@ def build_parser():
                         "5 Surprise, 6 Neutral); labels are remapped to 0..K-1 in this order")
     p.add_argument("--no-landmarks", action="store_true", help="skip dlib landmarks")
     p.add_argument("--no-hog", action="store_true", help="skip HOG and sliding-window HOG")
-    p.add_argument("--limit", type=int, default=0, help="convert only the first N rows of each split (0: all)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
+    p.add_argument("--limit", type=int, default=DATASET.limit,
+                   help="convert only the first N rows of each split (0: all)")
+    p.add_argument("--workers", type=int, default=DATASET.workers, help="worker processes (0: one per CPU core)")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed rows (counted in the summary and manifest) instead of stopping")
     p.add_argument("--hog-orientations", type=int, default=FEATURES.hog_orientations,

@@ -28,7 +28,7 @@ def build_parser():
     p.add_argument("--model", action="append", required=True,
                    help="model bundle folder; repeat for an ensemble")
     p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
-    p.add_argument("--split", default="PrivateTest", choices=SPLITS,
+    p.add_argument("--split", default=DATASET.report_split, choices=SPLITS,
                    help="split to evaluate on (report on PrivateTest, choose on PublicTest)")
     p.add_argument("--out", help="folder for the reports (default: <first model>/eval-<split>)")
     p.add_argument("--tta", action="store_true",

@@ -28,6 +28,7 @@ HELP = {
     "batch_norm_dense": "batch norm after dense layers",
     "filters_a": "filters per scale of model A, comma-separated",
     "filters_b": "filters per scale of model B (two convolutions each), comma-separated",
+    "spatial_dropout": "model B: spatial dropout rate after each pooling (0: none)",
     "image_units": "width of the image embedding",
     "feature_units": "widths of the feature branch's dense layers, comma-separated",
     "fusion_units": "width of the fusion layer before the softmax",
@@ -49,6 +50,7 @@ HELP = {
     "min_learning_rate": "floor of the learning rate",
     "augment": "augment training images (flip, shift, rotation, noise, cutout, contrast, sharpness) "
                "with consistent landmarks and recomputed HOG",
+    "flip_prob": "probability of a horizontal flip (landmarks mirrored with it)",
     "max_shift": "largest shift in pixels",
     "max_rotation_deg": "largest rotation in degrees",
     "noise_std": "standard deviation of the Gaussian noise, in grey levels",

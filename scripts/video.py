@@ -55,7 +55,7 @@ def build_parser():
     p.add_argument("--detect-max-side", type=int, default=VIDEO.video_max_side,
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
                         "faces of about 80 pixels and up at the shrunk size)")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: until the end)")
+    p.add_argument("--max-frames", type=int, default=VIDEO.max_frames, help="stop after this many frames (0: until the end)")
     return p
 
 
