@@ -66,7 +66,7 @@ def main():
             medians = {v: statistics.median(t) for v, t in times.items()}
             row = f"| fer-{name} | {case} | " + " | ".join(f"{m:.2f}" for m in medians.values())
             if args.old:
-                row += f" | {medians['before'] / medians['now']:.0f}x |"
+                row += f" | {medians['before'] / medians['now']:.1f}x |"
             print(row, flush=True)
 
 

@@ -18,6 +18,7 @@ from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
 from .faces import crop_faces, crop_square
 from .hog import hog_batch, hog_windows_batch, window_positions
 from .landmarks import flip_landmarks, landmarks_batch
+from .util import unknown_keys
 
 
 class SpecError(ValueError):
@@ -148,12 +149,13 @@ class FeatureSpec:
         """
         if data is None:
             data = cls.from_parameters(FEATURES_BEFORE_SPEC).to_json()
-        if not isinstance(data, dict):
-            raise SpecError(f"feature specification: must be an object, got {type(data).__name__}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(str(k)[:40] for k in data if k not in names)
+        try:
+            unknown = unknown_keys(data, cls)
+        except ValueError as e:
+            raise SpecError(f"feature specification: {e}") from None
         if unknown:
-            raise SpecError(f"feature specification: unknown setting(s) {', '.join(unknown[:5])}")
+            raise SpecError(f"feature specification: unknown setting(s) {unknown}")
+        names = {f.name for f in fields(cls)}
         values = dict(data)
         if feature_set is not None:
             values["feature_set"] = feature_set

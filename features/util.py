@@ -234,3 +234,26 @@ def atomic_write_json(path, data, default=None):
     (see :func:`json.dump`)."""
     with atomic_write(path) as f:
         json.dump(data, f, indent=1, default=default)
+
+
+def unknown_keys(data, cls):
+    """The keys of a dict read from a file that name no field of the dataclass ``cls``.
+
+    Parameters
+    ----------
+    data : object
+        Parsed JSON; anything but a dict is a ``ValueError``.
+    cls : type
+        A dataclass.
+
+    Returns
+    -------
+    str
+        The first few unknown keys, comma-separated, each cut to 40 characters ("" when none).
+    """
+    import dataclasses
+
+    if not isinstance(data, dict):
+        raise ValueError(f"must be an object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return ", ".join(sorted(str(k)[:40] for k in data if k not in names)[:5])

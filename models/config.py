@@ -2,6 +2,7 @@
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from ..features.util import unknown_keys
 from ..parameters import DATASET, FEATURE_SETS, FEATURES, Hyperparameters, Network, Svm, Training
 
 #: The allowed values of the settings that name a choice.
@@ -109,12 +110,12 @@ class TrainingConfig(Svm, Training, Hyperparameters, Network):
         ConfigError
             An unknown setting, or a bad value.
         """
-        if not isinstance(values, dict):
-            raise ConfigError(f"settings must be an object, got {type(values).__name__}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(str(k)[:40] for k in values if k not in names)
+        try:
+            unknown = unknown_keys(values, cls)
+        except ValueError as e:
+            raise ConfigError(f"settings {e}") from None
         if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(unknown[:5])}")
+            raise ConfigError(f"unknown setting(s): {unknown}")
         return replace(defaults or cls(), **values)
 
     def to_json(self):
