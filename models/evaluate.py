@@ -1,7 +1,9 @@
-"""Evaluation of bundles (and their ensembles) on a converted split."""
+"""Evaluation of bundles (and their ensembles) on a converted split, and of
+the whole photo pipeline on labelled image folders."""
 
 import csv
 import os
+import time
 
 import numpy as np
 
@@ -85,7 +87,7 @@ def check_compatible(bundle, manifest, data_dir):
         )
 
 
-def predict_split(bundle, data_dir, split, tta=False):
+def predict_split(bundle, data_dir, split, tta=False, limit=0):
     """Probabilities of a bundle on a converted split, and the labels.
 
     Parameters
@@ -96,6 +98,8 @@ def predict_split(bundle, data_dir, split, tta=False):
     tta : bool, optional
         Average with the probabilities of the mirror images
         (:meth:`features.spec.FeatureSpec.mirror_inputs`).
+    limit : int, optional
+        The split's first ``limit`` rows only (0: all).
 
     Returns
     -------
@@ -104,7 +108,7 @@ def predict_split(bundle, data_dir, split, tta=False):
     """
     check_compatible(bundle, load_manifest(data_dir), data_dir)
     try:
-        arrays = load_arrays(data_dir, split, bundle.spec.arrays)
+        arrays = load_arrays(data_dir, split, bundle.spec.arrays, limit)
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
     images = arrays["images"]
@@ -115,7 +119,7 @@ def predict_split(bundle, data_dir, split, tta=False):
     return probabilities, arrays["labels"]
 
 
-def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):
+def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
     """Evaluate one or several bundles; several also as an ensemble.
 
     Parameters
@@ -131,6 +135,8 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):
     tta : bool, optional
         Flip test-time augmentation: average each model's probabilities on
         the faces and on their mirror images.
+    limit : int, optional
+        The split's first ``limit`` rows only (0: all).
 
     Returns
     -------
@@ -144,7 +150,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):
     probs, members = [], []
     labels = None
     for bundle in bundles:
-        p, labels = predict_split(bundle, data_dir, split, tta)
+        p, labels = predict_split(bundle, data_dir, split, tta, limit)
         probs.append(p)
         members.append({"model": bundle.path, **metrics(p, labels, manifest["classes"])})
     result = metrics(np.mean(probs, axis=0), labels, manifest["classes"])
@@ -155,5 +161,107 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False):
                                       + ("-tta" if tta else ""))
     name = "ensemble of " + ", ".join(os.path.basename(os.path.normpath(p)) for p in model_paths) if len(bundles) > 1 else os.path.basename(os.path.normpath(model_paths[0]))
     write_reports(out_dir, result, f"{name} on {split}{' (flip TTA)' if tta else ''}: accuracy {result['accuracy']:.3f}")
+    result["out_dir"] = out_dir
+    return result
+
+
+def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
+                    progress=True):
+    """Evaluate the whole photo pipeline (detection, crop, features, model)
+    on a labelled folder tree ``folder/<class>/<image>``.
+
+    Each image's answer is its largest face; an image without a face found
+    counts as wrong in ``accuracy_all``. A ``none`` folder holds images without
+    any face: a face found there is a false one.
+
+    Parameters
+    ----------
+    model_path : str or None
+        A bundle folder (None: the shipped model).
+    folder : str
+    out_dir : str, optional
+        Where the reports go (default: ``<model>/eval-images-<folder name>``).
+    tta : bool, optional
+    detector : str, optional
+        A face detector of :data:`features.faces.DETECTORS` (default: the photo detector).
+    upsample : int, optional
+    whole_image : bool, optional
+        Every image is a face crop (nothing is detected).
+    progress : bool, optional
+        A progress bar on a terminal.
+
+    Returns
+    -------
+    dict
+        :func:`metrics` of the faces found (``accuracy``, ``macro_f1``,
+        ``per_class``, ``confusion``, ``n``), and ``images`` (labelled images),
+        ``found`` (their share with a face), ``accuracy_all`` (misses counted
+        wrong), ``predicted`` (share of each class among the answers),
+        ``no_face_images`` and ``false_faces`` (share of them with a face),
+        ``unreadable`` (count), ``missed`` (the first 100 images without a
+        face), ``median_ms`` (per image, end to end), ``out_dir``.
+
+    Raises
+    ------
+    FolderError
+        No such folder, unknown class folders, or no image.
+    """
+    from tqdm import tqdm
+
+    from ..features.faces import ImageError
+    from ..features.folders import labelled_images
+    from ..parameters import VIDEO
+    from .recognizer import PRETRAINED, Recognizer
+
+    recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
+                            upsample=VIDEO.upsample if upsample is None else upsample, tta=tta,
+                            whole_image=whole_image)
+    classes = recognizer.classes
+    items = labelled_images(folder, classes)
+    probabilities, labels, missed, times = [], [], [], []
+    unreadable = no_face_images = false_faces = 0
+    for path, label in tqdm(items, unit="image", desc="evaluate", disable=None if progress else True):
+        started = time.perf_counter()
+        try:
+            faces = recognizer.predict(path)
+        except ImageError:
+            unreadable += 1
+            continue
+        times.append(time.perf_counter() - started)
+        if label is None:
+            no_face_images += 1
+            false_faces += bool(faces)
+        elif faces:
+            probabilities.append([faces[0]["probabilities"][c] for c in classes])
+            labels.append(label)
+        else:
+            missed.append((path, label))
+    n_labelled = len(labels) + len(missed)
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(classes))
+    result = metrics(probabilities, np.asarray(labels, dtype=np.int64), classes)
+    correct = int(np.sum(probabilities.argmax(axis=1) == np.asarray(labels))) if labels else 0
+    answers = np.bincount(probabilities.argmax(axis=1), minlength=len(classes)) if labels else np.zeros(len(classes))
+    result.update({
+        "images": n_labelled,
+        "found": len(labels) / n_labelled if n_labelled else None,
+        "accuracy_all": correct / n_labelled if n_labelled else None,
+        "predicted": {c: float(a / max(len(labels), 1)) for c, a in zip(classes, answers)},
+        "no_face_images": no_face_images,
+        "false_faces": false_faces / no_face_images if no_face_images else None,
+        "unreadable": unreadable,
+        "missed": [p for p, _ in missed[:100]],
+        "median_ms": float(np.median(times) * 1000) if times else 0.0,
+        "models": [model_path or PRETRAINED],
+        "folder": folder,
+        "tta": bool(tta),
+        "whole_image": bool(whole_image),
+        "detector": recognizer.detector,
+    })
+    name = os.path.basename(os.path.normpath(folder))
+    # The shipped model's folder is inside the installed package: its reports go to the working folder.
+    out_dir = out_dir or (os.path.join(model_path, f"eval-images-{name}") if model_path else f"eval-images-{name}")
+    if n_labelled:
+        write_reports(out_dir, result, f"{os.path.basename(os.path.normpath(model_path or PRETRAINED))} on {name} "
+                                       f"(photos, {result['found']:.0%} found): accuracy {result['accuracy']:.3f}")
     result["out_dir"] = out_dir
     return result

@@ -199,8 +199,10 @@ class Recognizer:
     model : str, optional
         A model bundle folder (a ``fer-train`` run); None for the model that
         ships with the package.
-    detector : {"dlib", "opencv"}, optional
-        Face detector: dlib's HOG detector (default) or OpenCV's Haar cascade.
+    detector : {"dlib", "opencv", "cnn", "dlib+cnn"}, optional
+        Face detector (:data:`features.faces.DETECTORS`); the default, for
+        photos, is dlib's HOG detector followed by its CNN detector where HOG
+        finds nothing.
     upsample : int, optional
         dlib's upsampling, to find faces smaller than about 80 pixels.
     max_side : int, optional
@@ -212,10 +214,13 @@ class Recognizer:
     max_pixels : int, optional
         Image files with more pixels are refused (:class:`ImageTooLarge`)
         before they are decoded.
+    whole_image : bool, optional
+        Every image is a face crop already (a FER-2013 face, a passport
+        photo): its central square is the face, nothing is detected.
     """
 
-    def __init__(self, model=None, detector=VIDEO.detector, upsample=VIDEO.upsample, max_side=VIDEO.detect_max_side,
-                 tta=False, max_pixels=VIDEO.max_pixels):
+    def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
+                 max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
@@ -223,7 +228,7 @@ class Recognizer:
         self.spec = self.bundle.spec
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
-        self.max_pixels = max_pixels
+        self.max_pixels, self.whole_image = max_pixels, whole_image
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
@@ -236,6 +241,8 @@ class Recognizer:
     def detect(self, image, color_order="bgr"):
         """Face boxes ``(x, y, w, h)`` of an image, largest first, in the image's pixels."""
         decoded = self.decode(image, color_order)
+        if self.whole_image:
+            return [tuple(round(v * decoded.scale) for v in self._whole_box(to_gray(decoded.array)))]
         boxes = detect_faces(to_gray(decoded.array), self.detector, self.max_side, self.upsample)
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
 
@@ -271,6 +278,39 @@ class Recognizer:
                 probabilities = (probabilities + self.bundle.predict_proba(*mirrored)) / 2
         return probabilities, arrays
 
+    def locate(self, gray, boxes=None):
+        """The faces of a grey image, ready for :meth:`predict_crops`.
+
+        Parameters
+        ----------
+        gray : (H, W) uint8 ndarray
+        boxes : sequence of (x, y, w, h), optional
+            Face boxes to use instead of detecting faces.
+
+        Returns
+        -------
+        boxes : list of (x, y, w, h)
+            Integer boxes, largest first (the whole image with ``whole_image``).
+        squares : list of (x0, y0, side)
+            The square each crop was cut from.
+        crops : (N, S, S) uint8 ndarray
+        """
+        h, w = gray.shape
+        if self.whole_image:
+            box = self._whole_box(gray)
+            return [box], [(float(box[0]), float(box[1]), float(box[2]))], self.spec.crop_whole(gray)
+        if boxes is None:
+            boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
+        boxes = [tuple(int(round(v)) for v in b) for b in boxes]
+        return boxes, [self.spec.crop_square_in(b, w, h) for b in boxes], self.spec.crop(gray, boxes)
+
+    @staticmethod
+    def _whole_box(gray):
+        """The central square of an image as an ``(x, y, side, side)`` box."""
+        h, w = gray.shape
+        side = min(h, w)
+        return ((w - side) // 2, (h - side) // 2, side, side)
+
     def predict(self, image, boxes=None, color_order="bgr"):
         """Recognise the expression of every face in an image.
 
@@ -281,7 +321,7 @@ class Recognizer:
             or RGB(A) with ``color_order="rgb"``), any size up to the
             recognizer's ``max_pixels``.
         boxes : sequence of (x, y, w, h), optional
-            Face boxes to use instead of detecting faces.
+            Face boxes to use instead of detecting faces (in the file's pixels).
         color_order : {"bgr", "rgb"}, optional
 
         Returns
@@ -294,14 +334,12 @@ class Recognizer:
         """
         decoded = self.decode(image, color_order)
         gray = to_gray(decoded.array)
-        if boxes is None:
-            boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
-        else:  # given in the file's pixels
+        if boxes is not None:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
-        boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        probabilities, arrays = self.predict_crops(self.spec.crop(gray, boxes))
-        return [self._face(box, p, lm, decoded.scale)
-                for box, p, lm in zip(boxes, probabilities, arrays.get("landmarks", []))]
+        boxes, squares, crops = self.locate(gray, boxes)
+        probabilities, arrays = self.predict_crops(crops)
+        return [self._face(box, square, p, lm, decoded.scale)
+                for box, square, p, lm in zip(boxes, squares, probabilities, arrays.get("landmarks", []))]
 
     def predict_batch(self, sources, color_order="bgr"):
         """:meth:`predict` over several images, with one model call for all faces.
@@ -317,7 +355,7 @@ class Recognizer:
             Per source, the list of faces, or the :class:`ImageError` that
             made it unusable (:class:`ImageTooLarge` over ``max_pixels``).
         """
-        results, crops, owners, all_boxes, scales = [], [], [], [], []
+        results, crops, owners, faces = [], [], [], []
         for i, source in enumerate(sources):
             try:
                 decoded = self.decode(source, color_order)
@@ -325,22 +363,21 @@ class Recognizer:
                 results.append(e)
                 continue
             results.append([])
-            gray = to_gray(decoded.array)
-            boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
-            if boxes:
-                crops.append(self.spec.crop(gray, boxes))
+            boxes, squares, found = self.locate(to_gray(decoded.array))
+            if len(found):
+                crops.append(found)
                 owners.extend([i] * len(boxes))
-                all_boxes.extend(boxes)
-                scales.extend([decoded.scale] * len(boxes))
+                faces.extend((box, square, decoded.scale) for box, square in zip(boxes, squares))
         if crops:
             probabilities, arrays = self.predict_crops(np.concatenate(crops))
-            for i, box, p, lm, scale in zip(owners, all_boxes, probabilities, arrays["landmarks"], scales):
-                results[i].append(self._face(box, p, lm, scale))
+            for i, (box, square, scale), p, lm in zip(owners, faces, probabilities, arrays["landmarks"]):
+                results[i].append(self._face(box, square, p, lm, scale))
         return results
 
-    def _face(self, box, probabilities, landmarks, scale=1.0):
-        """One face's result; ``scale`` maps the decoded image's pixels to the file's."""
-        x0, y0, side = self.spec.crop_square(box)  # landmarks back from the crop to the image
+    def _face(self, box, square, probabilities, landmarks, scale=1.0):
+        """One face's result; ``square`` is the crop's ``(x0, y0, side)`` in the
+        decoded image, ``scale`` maps the decoded image's pixels to the file's."""
+        x0, y0, side = square  # landmarks back from the crop to the image
         k = side / self.spec.image_size
         best = int(np.argmax(probabilities))
         x0, y0, k = x0 * scale, y0 * scale, k * scale

@@ -10,9 +10,10 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
     runpy.run_module("fer_toolkit.scripts.evaluate", run_name="__main__")
     sys.exit(0)
 
-from ..parameters import DATASET, SPLITS
+from ..features.faces import DETECTORS
+from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import load_keras, parser, run
+from ._cli import fail, load_keras, parser, run
 
 PROG = "fer-evaluate"
 
@@ -20,13 +21,17 @@ PROG = "fer-evaluate"
 def build_parser():
     p = parser(
         PROG,
-        "Evaluate model bundles (run folders of fer-train) on a converted split. Writes "
-        "classification_report.csv and confusion_matrix.png (counts and row-normalised). Several "
-        "--model arguments are evaluated as an ensemble (averaged probabilities) and each alone.",
-        epilog="example: fer-evaluate --model runs/b-hybrid --data data/features --split PrivateTest --json",
+        "Evaluate model bundles (run folders of fer-train) on a converted split, or one bundle through the "
+        "whole photo pipeline (face detection, crop, features, model) on a labelled folder of images "
+        "(--images DIR, laid out DIR/<class>/<image>). Writes classification_report.csv and "
+        "confusion_matrix.png (counts and row-normalised). Several --model arguments are evaluated as an "
+        "ensemble (averaged probabilities) and each alone.",
+        epilog="examples: fer-evaluate --model runs/b-hybrid --data data/features --split PrivateTest --json; "
+               "fer-evaluate --images photos/ (the shipped model on photos/<class>/*.jpg)",
     )
-    p.add_argument("--model", action="append", required=True,
-                   help="model bundle folder; repeat for an ensemble")
+    p.add_argument("--model", action="append",
+                   help="model bundle folder; repeat for an ensemble (required for converted data; with --images "
+                        "the default is the shipped model)")
     p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
     p.add_argument("--split", default=DATASET.report_split, choices=SPLITS,
                    help="split to evaluate on (report on PrivateTest, choose on PublicTest)")
@@ -36,18 +41,48 @@ def build_parser():
                         "mirror image (landmarks mirrored, HOG recomputed, as in training's flip)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (accuracy, macro_f1, per_class, confusion, n, ...) on stdout")
+    p.add_argument("--limit", type=int, default=0, help="converted data: the split's first N rows only (0: all)")
+    images = p.add_argument_group("photos (--images)")
+    images.add_argument("--images", metavar="DIR",
+                        help="labelled image folder DIR/<class>/<image> (class names matched case-insensitively, "
+                             "common spellings accepted; a 'none' folder holds images without a face, to count "
+                             "false faces): reports the share of faces found, the accuracy with missed faces "
+                             "counted wrong, and the classes predicted")
+    images.add_argument("--detector", default=VIDEO.photo_detector, choices=DETECTORS,
+                        help="face detector: dlib (HOG), opencv (Haar cascade), cnn (dlib's CNN) or dlib+cnn "
+                             "(HOG, then the CNN where HOG finds nothing)")
+    images.add_argument("--upsample", type=int, default=VIDEO.upsample,
+                        help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
+    images.add_argument("--whole-image", action="store_true",
+                        help="every image is a face crop already: take its central square as the face, detect nothing")
+    images.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
 def format_table(result):
     """Human-readable lines of an evaluation result."""
     lines = []
+    if "found" in result:  # photos
+        if result["images"]:
+            lines.append(f"{result['folder']}: faces found in {result['found']:.1%} of {result['images']} images; "
+                         f"accuracy {result['accuracy_all']:.4f} with missed faces counted wrong, {result['accuracy']:.4f} "
+                         f"on the faces found (macro-F1 {result['macro_f1']:.4f}); median {result['median_ms']:.0f} ms "
+                         "an image")
+            lines.append("predicted: " + ", ".join(f"{c} {s:.1%}" for c, s in result["predicted"].items()))
+        if result["no_face_images"]:
+            lines.append(f"images without a face: a face reported in {result['false_faces']:.1%} of "
+                         f"{result['no_face_images']}")
+        if result["unreadable"]:
+            lines.append(f"unreadable images skipped: {result['unreadable']}")
+        if not result["images"]:
+            return "\n".join(lines)
     for member in result.get("members", []):
         lines.append(f"{member['model']}: accuracy {member['accuracy']:.4f}  macro-F1 {member['macro_f1']:.4f}")
     name = "ensemble" if "members" in result else result["models"][0]
+    split = result.get("split", "photos")
     if result.get("tta"):
         name += " with flip TTA"
-    lines.append(f"{name} on {result['split']} (n={result['n']}): accuracy {result['accuracy']:.4f}  "
+    lines.append(f"{name} on {split} (n={result['n']}): accuracy {result['accuracy']:.4f}  "
                  f"macro-F1 {result['macro_f1']:.4f}")
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for cls, row in result["per_class"].items():
@@ -59,23 +94,41 @@ def format_table(result):
 def main(argv=None):
     args = build_parser().parse_args(argv)
 
+    if not args.model and not args.images:
+        fail(PROG, "--model is required (or --images DIR for photos)")
+    if args.images and args.model and len(args.model) > 1:
+        fail(PROG, "--images evaluates one model: give one --model")
+
     def body():
+        from ..features.folders import labelled_images
         from ..features.io import load_manifest
         from ..models.bundle import read_meta
+        from ..models.recognizer import PRETRAINED
 
-        for path in args.model:  # bad input answers before the models load
+        for path in args.model or ():  # bad input answers before the models load
             read_meta(path)
-        load_manifest(args.data)
+        if args.images:
+            model = args.model[0] if args.model else None
+            labelled_images(args.images, read_meta(model or PRETRAINED)["classes"])
+        else:
+            load_manifest(args.data)
         load_keras(PROG)
-        from ..models.evaluate import evaluate
+        from ..models.evaluate import evaluate, evaluate_images
 
-        result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta)
+        if args.images:
+            result = evaluate_images(model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
+                                     upsample=args.upsample, whole_image=args.whole_image,
+                                     progress=not args.no_progress)
+        else:
+            result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit)
         print(json.dumps(result) if args.json else format_table(result))
 
+    from ..features.faces import ImageError
+    from ..features.folders import FolderError
     from ..features.io import DataError
     from ..models.bundle import BundleError
 
-    return run(PROG, body, (DataError, BundleError))
+    return run(PROG, body, (DataError, BundleError, FolderError, ImageError))
 
 
 if __name__ == "__main__":

@@ -111,14 +111,22 @@ def test_specification_round_trips_and_refuses_bad_values():
         FeatureSpec.from_json({**FeatureSpec().to_json(), "exec": "x"})
 
 
-def test_old_bundles_read_as_the_old_specification():
-    from fer_toolkit.models.bundle import read_meta
-    from fer_toolkit.models.recognizer import PRETRAINED
-    from fer_toolkit.models.bundle import bundle_spec
+def test_old_bundles_read_as_the_old_specification(tmp_path):
+    import shutil
 
-    meta = read_meta(PRETRAINED)
-    assert "feature_spec" not in meta  # written before specifications were recorded
-    assert bundle_spec(meta) == FeatureSpec.from_parameters(FEATURES_BEFORE_SPEC, feature_set=meta["feature_set"])
+    from fer_toolkit.models.bundle import bundle_spec, load_bundle, read_meta
+    from fer_toolkit.models.recognizer import PRETRAINED
+
+    old = tmp_path / "old"
+    shutil.copytree(PRETRAINED, old)
+    meta = json.loads((old / "bundle.json").read_text())
+    del meta["feature_spec"]  # as written before specifications were recorded
+    (old / "bundle.json").write_text(json.dumps(meta))
+    legacy = FeatureSpec.from_parameters(FEATURES_BEFORE_SPEC, feature_set=meta["feature_set"])
+    assert bundle_spec(read_meta(str(old))) == legacy and legacy.crop_fit == "replicate"
+    assert load_bundle(str(old)).spec == legacy
+    # The shipped bundle states its specification: the old settings, with crops shrunk to fit the image.
+    assert bundle_spec(read_meta(PRETRAINED)).differences(legacy) == ["crop_fit shrink vs replicate"]
 
 
 NON_DEFAULT_HOG = ["--hog-orientations", "9", "--hog-cell", "12", "--hog-window-size", "16",

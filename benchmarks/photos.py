@@ -1,0 +1,179 @@
+"""FER-2013 PrivateTest as photo files, through the whole photo pipeline.
+
+Writes labelled folders (``<out>/<folder>/<class>/<n>.png``) from the
+converted PrivateTest split, then runs ``fer-evaluate --images`` on each beside
+``fer-evaluate`` on the arrays, with wall times:
+
+- ``f48``: each face as stored, a 48x48 PNG;
+- ``f192``: each face upscaled 4x (bicubic) to 192x192;
+- ``scene640``: each face resized to 64..160 px and pasted at a random place
+  into a 640x480 grey scene cut from scikit-image's face-free sample photos;
+- ``background640``: the same scenes without the face (one folder ``none``):
+  any face reported there is a false one.
+
+    python benchmarks/photos.py --data data/features --out /tmp/fer-photos [--limit 1000] [--model DIR]
+    python benchmarks/photos.py --data data/features --out /tmp/fer-photos --calibrate   # CNN box -> HOG box
+
+The folders are derived from the dataset: keep them out of the repository
+(``--out`` defaults to a temporary folder).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+#: scikit-image sample photos without a human (or animal) face, used as backgrounds.
+BACKGROUNDS = ("brick", "grass", "gravel", "rocket", "coffee", "coins", "moon", "page", "text",
+               "hubble_deep_field", "immunohistochemistry", "horse", "logo", "motorcycle", "retina",
+               "clock", "colorwheel", "microaneurysms", "shepp_logan_phantom", "cell")
+
+
+def background_images():
+    """The face-free sample photos as grey uint8 arrays of at least 480 px a side (upscaled when smaller)."""
+    from skimage import data
+
+    out = []
+    for name in BACKGROUNDS:
+        try:
+            image = np.asarray(getattr(data, name)())
+        except Exception:  # a sample missing from this scikit-image version
+            continue
+        if image.ndim == 3:
+            image = cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY)
+        if image.dtype != np.uint8:
+            image = cv2.normalize(image.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        k = max(640 / image.shape[1], 480 / image.shape[0], 1.0)
+        if k > 1:
+            image = cv2.resize(image, (int(np.ceil(image.shape[1] * k)), int(np.ceil(image.shape[0] * k))),
+                               interpolation=cv2.INTER_CUBIC)
+        out.append(image)
+    return out
+
+
+def scene(backgrounds, rng):
+    """A random 640x480 cut of a random background."""
+    image = backgrounds[rng.integers(len(backgrounds))]
+    y = rng.integers(0, image.shape[0] - 480 + 1)
+    x = rng.integers(0, image.shape[1] - 640 + 1)
+    return image[y : y + 480, x : x + 640].copy()
+
+
+def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
+    """Write the four folders (at most ``backgrounds_limit`` face-free scenes, 0: one a face); returns their paths."""
+    rng = np.random.default_rng(seed)
+    backgrounds = background_images()
+    folders = {name: os.path.join(out, name) for name in ("f48", "f192", "scene640", "background640")}
+    for name in ("f48", "f192", "scene640"):
+        for c in classes:
+            os.makedirs(os.path.join(folders[name], c), exist_ok=True)
+    os.makedirs(os.path.join(folders["background640"], "none"), exist_ok=True)
+    for i, (face, label) in enumerate(zip(images, labels)):
+        name = f"{i:05d}.png"
+        cls = classes[label]
+        cv2.imwrite(os.path.join(folders["f48"], cls, name), face)
+        cv2.imwrite(os.path.join(folders["f192"], cls, name), cv2.resize(face, (192, 192), interpolation=cv2.INTER_CUBIC))
+        background = scene(backgrounds, rng)
+        if not backgrounds_limit or i < backgrounds_limit:
+            cv2.imwrite(os.path.join(folders["background640"], "none", name), background)
+        side = int(rng.integers(64, 161))
+        y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
+        background[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(os.path.join(folders["scene640"], cls, name), background)
+    return folders
+
+
+def calibrate(folders, n=300):
+    """How dlib's CNN detector frames a face against its HOG detector, on faces
+    both find once: the median ratio of HOG's box side to the CNN's, and the
+    offset of HOG's centre in CNN box sides (``VIDEO.cnn_box_*``)."""
+    import glob
+
+    from fer_toolkit.features.faces import _cnn_detector, _dlib_detector
+
+    rows = []
+    paths = sorted(glob.glob(os.path.join(folders["f192"], "*", "*.png")))[:n]
+    paths += sorted(glob.glob(os.path.join(folders["scene640"], "*", "*.png")))[: n // 2]
+    for path in paths:
+        image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        if max(image.shape) < 300:  # a margin around faces that fill the image
+            image = cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_REPLICATE)
+        hog, cnn = _dlib_detector()(image, 0), _cnn_detector()(image, 0)
+        if len(hog) == 1 and len(cnn) == 1:
+            a, b = hog[0], cnn[0].rect
+            side = max(b.width(), b.height())
+            rows.append((max(a.width(), a.height()) / side, ((a.left() + a.right()) - (b.left() + b.right())) / 2 / side,
+                         ((a.top() + a.bottom()) - (b.top() + b.bottom())) / 2 / side))
+    scale, dx, dy = np.median(np.asarray(rows), axis=0)
+    print(f"{len(rows)} faces found once by both: cnn_box_scale {scale:.3f}, cnn_box_shift_x {dx:.3f}, "
+          f"cnn_box_shift_y {dy:.3f}")
+
+
+def run(cmd):
+    """Run a command; returns (parsed JSON output, seconds)."""
+    started = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if res.returncode != 0:
+        sys.exit(f"{' '.join(cmd)}: exit {res.returncode}: {res.stderr[-500:]}")
+    return json.loads(res.stdout), seconds
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="data/features", help="output folder of fer-convert (PrivateTest is read)")
+    p.add_argument("--out", default=None, help="where to write the folders (default: a temporary folder)")
+    p.add_argument("--limit", type=int, default=0, help="first N PrivateTest faces only (0: all 3,589)")
+    p.add_argument("--model", default=None, help="model bundle (default: the shipped model)")
+    p.add_argument("--folders", default="f48,f192,scene640,background640", help="folders to evaluate")
+    p.add_argument("--extra", default="", help="extra flags for fer-evaluate --images, e.g. '--detector opencv'")
+    p.add_argument("--backgrounds", type=int, default=200,
+                   help="face-free scenes written (0: one a face; the CNN detector looks at each for about 1.2 s)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="measure how the CNN detector frames faces against HOG (parameters.VideoPredictor.cnn_box_*)")
+    args = p.parse_args()
+
+    from fer_toolkit.features.io import load_arrays, load_manifest
+
+    classes = load_manifest(args.data)["classes"]
+    arrays = load_arrays(args.data, "PrivateTest", limit=args.limit)
+    out = args.out or tempfile.mkdtemp(prefix="fer-photos-")
+    folders = write_folders(arrays["images"], arrays["labels"], classes, out, backgrounds_limit=args.backgrounds)
+    if args.calibrate:
+        return calibrate(folders)
+    evaluate = [sys.executable, "-m", "fer_toolkit.scripts.evaluate"] + (["--model", args.model] if args.model else
+                                                                         ["--model", _shipped()])
+    print(f"machine: {os.cpu_count()} cores; {len(arrays['labels'])} PrivateTest faces; folders in {out}")
+    print("| input | faces found | accuracy (misses wrong) | accuracy on found faces | macro-F1 (found) | "
+          "median ms / image | wall (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    result, seconds = run(evaluate + ["--data", args.data, "--split", "PrivateTest", "--json",
+                                      "--out", os.path.join(out, "eval-arrays")] +
+                          (["--limit", str(args.limit)] if args.limit else []))
+    print(f"| arrays (fer-evaluate) | - | {result['accuracy']:.2%} | - | {result['macro_f1']:.3f} | - | "
+          f"{seconds:.0f} |", flush=True)
+    for name in args.folders.split(","):
+        result, seconds = run(evaluate + ["--images", folders[name], "--json", "--out",
+                                          os.path.join(out, f"eval-{name}")] + args.extra.split())
+        if name == "background640":
+            print(f"| {name} (no face) | {result['false_faces']:.2%} (false faces) | - | - | - | "
+                  f"{result['median_ms']:.0f} | {seconds:.0f} |", flush=True)
+            continue
+        print(f"| {name} | {result['found']:.2%} | {result['accuracy_all']:.2%} | {result['accuracy']:.2%} | "
+              f"{result['macro_f1']:.3f} | {result['median_ms']:.0f} | {seconds:.0f} |", flush=True)
+
+
+def _shipped():
+    from fer_toolkit.models.recognizer import PRETRAINED
+
+    return PRETRAINED
+
+
+if __name__ == "__main__":
+    main()

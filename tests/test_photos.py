@@ -1,0 +1,109 @@
+"""The photo pipeline on labelled folders: fer-evaluate --images, finding
+faces that fill a small image, and whole-image crops."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_toolkit.features.faces import crop_faces, detect_faces, fit_square
+from fer_toolkit.features.folders import FolderError, labelled_images, match_class
+from fer_toolkit.features.io import load_arrays
+from fer_toolkit.parameters import EMOTIONS
+
+from conftest import SAMPLES
+
+
+def test_class_folders_match_the_model_names_and_common_spellings(tmp_path):
+    assert [match_class(n, EMOTIONS) for n in ("angry", "ANGER", "happiness", "Surprised", "neutral", "fearful")] \
+        == [0, 0, 3, 5, 6, 2]
+    assert match_class("contempt", EMOTIONS) is None
+    for name in ("happiness", "none", "junk"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "happiness" / "a.png").write_bytes(b"x")
+    (tmp_path / "happiness" / "notes.txt").write_text("not an image")
+    with pytest.raises(FolderError, match="'junk' name no class"):
+        labelled_images(str(tmp_path), EMOTIONS)
+    (tmp_path / "junk").rmdir()
+    assert labelled_images(str(tmp_path), EMOTIONS) == [(str(tmp_path / "happiness" / "a.png"), 3)]
+    with pytest.raises(FolderError, match="no such folder"):
+        labelled_images(str(tmp_path / "missing"), EMOTIONS)
+    with pytest.raises(FolderError, match="no image files"):
+        labelled_images(str(tmp_path / "none"), EMOTIONS)
+
+
+def test_shrink_fit_keeps_the_square_inside_the_image():
+    assert fit_square(-10, -10, 70, 48, 48) == (0.0, 0.0, 48)
+    assert fit_square(100, 20, 30, 120, 100) == (90.0, 20.0, 30)
+    gray = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
+    # A box whose 1.28x crop covers the image: shrunk, the crop is the image itself.
+    np.testing.assert_array_equal(crop_faces(gray, [(5, 7, 40, 40)], fit="shrink")[0], gray)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(real_features, tmp_path_factory):
+    """60 PrivateTest faces as 48x48 PNG files in class folders, and two face-free photos."""
+    arrays = load_arrays(real_features, "PrivateTest", limit=60)
+    root = tmp_path_factory.mktemp("photos") / "f48"
+    for i, (face, label) in enumerate(zip(arrays["images"], arrays["labels"])):
+        os.makedirs(root / EMOTIONS[label], exist_ok=True)
+        cv2.imwrite(str(root / EMOTIONS[label] / f"{i:03d}.png"), face)
+    (root / "none").mkdir()
+    for name in ("dogs.jpg", "no-faces.jpg"):
+        shutil.copy(os.path.join(SAMPLES, name), root / "none" / name)
+    (root.parent / "source.txt").write_text(real_features)
+    return str(root), arrays
+
+
+def test_faces_that_fill_a_small_image_are_found(photo_folder):
+    root, arrays = photo_folder
+    found = sum(bool(detect_faces(face, "dlib+cnn")) for face in arrays["images"][:30])
+    assert found >= 27  # none before: the detectors see no face under ~80 px, and few without a margin
+
+
+def evaluate_images(*args):
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", *map(str, args), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)
+
+
+def test_evaluate_images_reports_the_photo_pipeline(photo_folder, tmp_path):
+    root, arrays = photo_folder
+    result = evaluate_images("--images", root, "--out", tmp_path / "photos", "--no-progress")
+    assert result["images"] == 60 and result["no_face_images"] == 2
+    assert result["false_faces"] == 0  # the dogs and the empty scene stay face-free
+    assert result["found"] >= 0.9
+    assert result["accuracy_all"] == pytest.approx(result["accuracy"] * result["found"], abs=1e-9)
+    assert set(result["predicted"]) == set(EMOTIONS) and sum(result["predicted"].values()) == pytest.approx(1)
+    assert (tmp_path / "photos" / "confusion_matrix.png").is_file()
+    # Each image a face crop: the pipeline gives exactly what evaluation gives on the arrays.
+    from fer_toolkit import evaluate
+    from fer_toolkit.models.recognizer import PRETRAINED
+
+    whole = evaluate_images("--images", root, "--whole-image", "--out", tmp_path / "whole", "--no-progress")
+    assert whole["found"] == 1.0 and whole["false_faces"] == 1.0  # --whole-image trusts the user
+    on_arrays = evaluate([PRETRAINED], real_features_of(root), "PrivateTest", out_dir=str(tmp_path / "arrays"),
+                         limit=60)
+    assert whole["accuracy"] == on_arrays["accuracy"] and whole["confusion"] == on_arrays["confusion"]
+
+
+def real_features_of(root):
+    """The converted slice a photo folder was written from (recorded beside it)."""
+    with open(os.path.join(os.path.dirname(root), "source.txt")) as f:
+        return f.read()
+
+
+def test_evaluate_images_bad_input_is_one_line(tmp_path):
+    (tmp_path / "Happy").mkdir()
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--images", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1 and "no image files" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--images", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "no such folder" in res.stderr
