@@ -179,8 +179,16 @@ class FeatureSpec:
         """The same settings with another feature set."""
         return replace(self, feature_set=feature_set)
 
-    def differences(self, other):
+    def differences(self, other, crop=True):
         """The settings (feature set excluded) that differ from ``other``'s.
+
+        Parameters
+        ----------
+        other : FeatureSpec
+        crop : bool, optional
+            Compare the crop settings too (``crop_*``: how a face is cut from a
+            photo). Converted data hold faces already cut: a model and its
+            evaluation data need only agree on the rest.
 
         Returns
         -------
@@ -188,7 +196,8 @@ class FeatureSpec:
             ``"name a vs b"``, empty when they agree.
         """
         mine, theirs = self.settings(), other.settings()
-        return [f"{k} {mine[k]} vs {theirs[k]}" for k in mine if mine[k] != theirs[k]]
+        return [f"{k} {mine[k]} vs {theirs[k]}" for k in mine
+                if mine[k] != theirs[k] and (crop or not k.startswith("crop_"))]
 
     def describe(self):
         """A short human-readable summary of the HOG settings and image size."""

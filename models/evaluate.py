@@ -78,7 +78,7 @@ def check_compatible(bundle, manifest, data_dir):
             f"{', '.join(manifest['classes'])}"
         )
     data_spec = manifest_spec(manifest, bundle.feature_set, data_dir)
-    differences = bundle.spec.differences(data_spec)
+    differences = bundle.spec.differences(data_spec, crop=False)  # the data hold faces already cropped
     if differences:
         raise BundleError(
             f"{bundle.path}: its feature specification differs from the one {data_dir} was converted with "

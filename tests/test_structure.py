@@ -101,6 +101,7 @@ def test_specification_round_trips_and_refuses_bad_values():
     assert spec.dimensions() == {"landmarks": 136, "hog": 16 * 8, "hog_windows": 25 * 4 * 6}
     assert spec.differences(FeatureSpec()) == ["hog_cell 12 vs 16", "window_size 16 vs 24", "window_step 8 vs 6",
                                                "window_orientations 6 vs 8"]
+    assert FeatureSpec(crop_fit="reflect").differences(FeatureSpec(), crop=False) == []  # cut faces need not agree
     assert FeatureSpec.from_json(None) == FeatureSpec.from_parameters(FEATURES_BEFORE_SPEC)
     bad = [{"hog_cell": 0}, {"hog_cell": True}, {"window_cell": 30}, {"feature_set": "all"},
            {"landmark_box": [0, 0, 99, 47]}, {"crop_scale": float("nan")}, {"image_size": "48"}]
