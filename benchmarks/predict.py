@@ -58,7 +58,10 @@ def main(argv=None):
     p.add_argument("--frames", type=int, default=40, help="frames to time")
     p.add_argument("--repeats", type=int, default=3, help="passes over the frames")
     p.add_argument("--fer-path", default="/tmp/ferpkg", help="folder holding the fer package (skipped if absent)")
-    p.add_argument("--detector", default="dlib", choices=["dlib", "opencv"])
+    from fer_toolkit.features.faces import DETECTORS
+    from fer_toolkit.parameters import VIDEO
+
+    p.add_argument("--detector", default=VIDEO.detector, choices=DETECTORS, help="face detector (fer-video's default)")
     args = p.parse_args(argv)
 
     from fer_toolkit.models.recognizer import Recognizer
