@@ -13,6 +13,7 @@ converted PrivateTest split, then runs ``fer-evaluate --images`` on each beside
 
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos [--limit 1000] [--model DIR]
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos --calibrate   # CNN box -> HOG box
+    python benchmarks/photos.py --data data/features --out /tmp/fer-photos --detectors 100   # each detector alone
 
 The folders are derived from the dataset: keep them out of the repository
 (``--out`` defaults to a temporary folder).
@@ -115,6 +116,29 @@ def calibrate(folders, n=300):
           f"cnn_box_shift_y {dy:.3f}")
 
 
+def compare_detectors(folders, n):
+    """Found share and median time of each detector alone on the first ``n`` files of each folder
+    (images as they are: no enlarging, no margin)."""
+    import glob
+    import statistics
+
+    from fer_toolkit.features import faces
+
+    detectors = {"dlib": faces._dlib_detector(), "cnn": faces._cnn_detector()}
+    print("| folder | detector | found | median ms |")
+    print("| --- | --- | ---: | ---: |")
+    for name, folder in folders.items():
+        paths = sorted(glob.glob(os.path.join(folder, "*", "*.png")))[:n]
+        for kind, detector in detectors.items():
+            found, times = 0, []
+            for path in paths:
+                image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+                started = time.perf_counter()
+                found += len(detector(image, 0)) > 0
+                times.append((time.perf_counter() - started) * 1000)
+            print(f"| {name} | {kind} | {found / len(paths):.0%} | {statistics.median(times):.0f} |", flush=True)
+
+
 def run(cmd):
     """Run a command; returns (parsed JSON output, seconds)."""
     started = time.perf_counter()
@@ -135,6 +159,8 @@ def main():
     p.add_argument("--extra", default="", help="extra flags for fer-evaluate --images, e.g. '--detector opencv'")
     p.add_argument("--backgrounds", type=int, default=200,
                    help="face-free scenes written (0: one a face; the CNN detector looks at each for about 1.2 s)")
+    p.add_argument("--detectors", type=int, default=0, metavar="N",
+                   help="compare the detectors alone on the first N files of each folder, then stop")
     p.add_argument("--calibrate", action="store_true",
                    help="measure how the CNN detector frames faces against HOG (parameters.VideoPredictor.cnn_box_*)")
     args = p.parse_args()
@@ -147,6 +173,8 @@ def main():
     folders = write_folders(arrays["images"], arrays["labels"], classes, out, backgrounds_limit=args.backgrounds)
     if args.calibrate:
         return calibrate(folders)
+    if args.detectors:
+        return compare_detectors(folders, args.detectors)
     evaluate = [sys.executable, "-m", "fer_toolkit.scripts.evaluate"] + (["--model", args.model] if args.model else
                                                                          ["--model", _shipped()])
     print(f"machine: {os.cpu_count()} cores; {len(arrays['labels'])} PrivateTest faces; folders in {out}")
