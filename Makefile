@@ -10,12 +10,12 @@ FER2013_CSV ?= $(if $(CSV),$(abspath $(CSV)))
 
 .PHONY: install test demo train-demo benchmark pretrained clean
 
+# PYTHONWARNINGS hides setuptools' one notice about editable installs of a mapped
+# package ("folders ... with the same name as your package"): no folder here is
+# called fer_toolkit.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# setuptools' one notice about editable installs of a mapped package
-	# ("folders ... with the same name as your package") does not apply: no
-	# folder here is called fer_toolkit.
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

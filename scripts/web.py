@@ -8,6 +8,7 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
     runpy.run_module("fer_toolkit.scripts.web", run_name="__main__")
     sys.exit(0)
 
+from ..features.faces import DETECTORS
 from ..parameters import VIDEO, WEB
 
 from ._cli import load_keras, parser, run
@@ -32,6 +33,9 @@ def build_parser():
     p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
+    p.add_argument("--detector", default=VIDEO.photo_detector, choices=DETECTORS,
+                   help="face detector: dlib+cnn (HOG, then dlib's CNN where HOG finds nothing: about 1.2 s for a "
+                        "photo without a face), dlib (HOG alone, fast), cnn or opencv")
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="largest accepted image in pixels, checked from the file's header before decoding "
                         "(larger: 413)")
@@ -58,7 +62,7 @@ def main(argv=None):
         from ..models.recognizer import Recognizer
         from ..models.webapp import create_app
 
-        recognizer = Recognizer(args.model, max_pixels=args.max_pixels)
+        recognizer = Recognizer(args.model, detector=args.detector, max_pixels=args.max_pixels)
         recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
         app = create_app(recognizer, args.max_upload_mb)
         try:  # binds the port: a port in use fails here, before anything says "serving"
