@@ -26,6 +26,19 @@ def int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def add_detector_flags(p, default, whole_image=False):
+    """``--detector`` (and ``--whole-image``) of the commands that find faces."""
+    from ..features.faces import DETECTORS
+
+    p.add_argument("--detector", default=default, choices=DETECTORS,
+                   help="face detector: dlib (HOG, fast), opencv (Haar cascade), cnn (dlib's CNN: finds more, about "
+                        "1.2 s a 640x480 image) or dlib+cnn (HOG, then the CNN only where HOG finds nothing)")
+    if whole_image:
+        p.add_argument("--whole-image", action="store_true",
+                       help="each image is a face crop already (a FER-2013 face, a passport photo): take its "
+                            "central square as the face, detect nothing")
+
+
 #: Longest error line printed: a message quoting a hostile input is cut here.
 MAX_ERROR_CHARS = 400
 

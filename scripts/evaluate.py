@@ -10,10 +10,9 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
     runpy.run_module("fer_toolkit.scripts.evaluate", run_name="__main__")
     sys.exit(0)
 
-from ..features.faces import DETECTORS
 from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import fail, load_keras, parser, run
+from ._cli import add_detector_flags, fail, load_keras, parser, run
 
 PROG = "fer-evaluate"
 
@@ -48,13 +47,9 @@ def build_parser():
                              "common spellings accepted; a 'none' folder holds images without a face, to count "
                              "false faces): reports the share of faces found, the accuracy with missed faces "
                              "counted wrong, and the classes predicted")
-    images.add_argument("--detector", default=VIDEO.photo_detector, choices=DETECTORS,
-                        help="face detector: dlib (HOG), opencv (Haar cascade), cnn (dlib's CNN) or dlib+cnn "
-                             "(HOG, then the CNN where HOG finds nothing)")
+    add_detector_flags(images, VIDEO.photo_detector, whole_image=True)
     images.add_argument("--upsample", type=int, default=VIDEO.upsample,
                         help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
-    images.add_argument("--whole-image", action="store_true",
-                        help="every image is a face crop already: take its central square as the face, detect nothing")
     images.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 

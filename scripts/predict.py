@@ -10,10 +10,9 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
     runpy.run_module("fer_toolkit.scripts.predict", run_name="__main__")
     sys.exit(0)
 
-from ..features.faces import DETECTORS
 from ..parameters import VIDEO
 
-from ._cli import load_keras, parser, run
+from ._cli import add_detector_flags, load_keras, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -35,12 +34,7 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
-    p.add_argument("--detector", default=VIDEO.photo_detector, choices=DETECTORS,
-                   help="face detector: dlib (HOG), opencv (Haar cascade), cnn (dlib's CNN) or dlib+cnn (HOG, then "
-                        "the CNN where HOG finds nothing)")
-    p.add_argument("--whole-image", action="store_true",
-                   help="each image is a face crop already (a FER-2013 face, a passport photo): take its central "
-                        "square as the face, detect nothing")
+    add_detector_flags(p, VIDEO.photo_detector, whole_image=True)
     p.add_argument("--tta", action="store_true",
                    help="flip test-time augmentation: average each face's probabilities with its mirror "
                         "image's (a little more accurate, twice the model work)")

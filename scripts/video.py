@@ -12,10 +12,9 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the ins
     runpy.run_module("fer_toolkit.scripts.video", run_name="__main__")
     sys.exit(0)
 
-from ..features.faces import DETECTORS
 from ..parameters import VIDEO
 
-from ._cli import fail, load_keras, parser, run
+from ._cli import add_detector_flags, fail, load_keras, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -48,9 +47,7 @@ def build_parser():
     p.add_argument("--show-probabilities", action="store_true", help="draw every class's probability")
     p.add_argument("--print-emotions", action="store_true", default=VIDEO.print_emotions,
                    help="print each prediction on the terminal")
-    p.add_argument("--detector", default=VIDEO.detector, choices=DETECTORS,
-                   help="face detector: dlib (HOG, fast), opencv (Haar cascade), cnn (dlib's CNN, slow) or dlib+cnn "
-                        "(HOG, then the CNN where HOG finds nothing)")
+    add_detector_flags(p, VIDEO.detector)
     p.add_argument("--tta", action="store_true",
                    help="flip test-time augmentation: average each face's probabilities with its mirror "
                         "image's (a little more accurate, twice the model work)")

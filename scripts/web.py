@@ -8,10 +8,9 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
     runpy.run_module("fer_toolkit.scripts.web", run_name="__main__")
     sys.exit(0)
 
-from ..features.faces import DETECTORS
 from ..parameters import VIDEO, WEB
 
-from ._cli import load_keras, parser, run
+from ._cli import add_detector_flags, load_keras, parser, run
 
 PROG = "fer-web"
 
@@ -33,9 +32,7 @@ def build_parser():
     p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
-    p.add_argument("--detector", default=VIDEO.photo_detector, choices=DETECTORS,
-                   help="face detector: dlib+cnn (HOG, then dlib's CNN where HOG finds nothing: about 1.2 s for a "
-                        "photo without a face), dlib (HOG alone, fast), cnn or opencv")
+    add_detector_flags(p, VIDEO.photo_detector)
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="largest accepted image in pixels, checked from the file's header before decoding "
                         "(larger: 413)")
