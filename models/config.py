@@ -88,7 +88,7 @@ class TrainingConfig(Svm, Training, Hyperparameters, Network):
             value = getattr(self, name)
             if not value or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
                 raise ConfigError(f"{name} must be positive integers, got {str(value)[:60]}", name)
-        low, high = self.contrast_range
+        low, high = self.contrast_range if len(self.contrast_range) == 2 else (None, None)
         if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low <= high):
             raise ConfigError(f"contrast_range must be two numbers 0 < low <= high, got {self.contrast_range}",
                               "contrast_range")
