@@ -252,3 +252,20 @@ def test_installed_wheel_exposes_only_fer_toolkit(tmp_path):
     cache = os.path.join(_site_packages(venv), "fer_toolkit", "features", "__pycache__")
     assert not any(n.endswith((".nbi", ".nbc")) for n in (os.listdir(cache) if os.path.isdir(cache) else [])), \
         "Numba's cache went into site-packages"
+
+
+def test_training_settings_are_checked_before_any_data_loads(tmp_path):
+    from fer_toolkit.models.config import ConfigError, TrainingConfig
+
+    assert TrainingConfig(model="b", filters_b=[8, 16]).model == "B"
+    for bad, message in ((dict(imbalance="weights"), "unknown imbalance"), (dict(learning_rate=-1.0), "learning_rate"),
+                         (dict(batch_size="64"), "batch_size must be an int"), (dict(contrast_range=(1.2,)), "contrast"),
+                         (dict(model="svm", features="none"), "SVM needs features")):
+        with pytest.raises(ConfigError, match=message):
+            TrainingConfig(**bad)
+    params = tmp_path / "best.json"
+    params.write_text(json.dumps({"params": {"imbalance": "weights"}}))
+    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--params", str(params),
+                          "--data", str(tmp_path / "no-data")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert "unknown imbalance 'weights'" in res.stderr and "no converted data" not in res.stderr
