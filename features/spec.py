@@ -154,8 +154,7 @@ class FeatureSpec:
         SpecError
             Not an object, an unknown key, or a bad value.
         """
-        if data is None:
-            data = cls.from_parameters(FEATURES_BEFORE_SPEC).to_json()
+        data = {} if data is None else data  # every setting from FEATURES_BEFORE_SPEC, below
         try:
             unknown = unknown_keys(data, cls)
         except ValueError as e:
