@@ -14,7 +14,7 @@ from .parameters import VERSION as __version__
 #: Public name -> (module inside the package, attribute).
 _API = {
     "Recognizer": ("models.recognizer", "Recognizer"),
-    "load_image": ("models.recognizer", "load_image"),
+    "load_image": ("features.images", "load_image"),
     "ImageError": ("features.faces", "ImageError"),
     "convert": ("features.conversion", "convert"),
     "FeatureSpec": ("features.spec", "FeatureSpec"),

@@ -12,6 +12,10 @@ VERSION = "0.1.0"
 #: Class names of FER-2013, indexed by the dataset's ``emotion`` column.
 EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 
+#: FER-2013's classes and FERPlus' contempt (class id 7): the classes a FERPlus vote
+#: file or a labelled image folder tree can name.
+FERPLUS_CLASSES = EMOTIONS + ("Contempt",)
+
 #: The three splits of FER-2013 (train on the first, choose on the second,
 #: report on the third).
 SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -37,6 +41,16 @@ class Dataset:
     required_env_var: str = "FER2013_REQUIRED"
     #: Classes kept by default (all seven).
     expressions: tuple = (0, 1, 2, 3, 4, 5, 6)
+    #: fer-convert --images: images at most this many pixels a side are taken
+    #: whole as the face under --faces auto (larger ones go through face detection).
+    whole_max_side: int = 64
+    #: fer-convert --images: share of each class of the training folder kept
+    #: for validation (PublicTest) when the tree has no validation folder.
+    validation_fraction: float = 0.1
+    #: Seed of that validation split.
+    validation_seed: int = 1234
+    #: Image files handed to one conversion worker at a time.
+    chunk_images: int = 32
     #: Rows per chunk handed to one conversion worker.
     chunk_rows: int = 1024
     #: Conversion worker processes (0: one per CPU core).

@@ -20,13 +20,22 @@ import zlib
 
 import numpy as np
 
-from ..parameters import DATASET, EMOTIONS, SPLITS, VERSION
+from ..parameters import DATASET, EMOTIONS, FERPLUS_CLASSES, SPLITS, VERSION
 
 from .spec import FeatureSpec
 from .util import clean_stale, replace_folder, short
 
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
 MANIFEST = "manifest.json"
+#: Arrays of a conversion that are not features.
+NOT_FEATURES = ("images", "labels", "label_distribution", "sources.txt")
+#: Columns of Microsoft's FERPlus vote file (``fer2013new.csv``).
+FERPLUS_COLUMNS = ("Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                   "contempt", "unknown", "NF")
+#: The class id (in :data:`parameters.FERPLUS_CLASSES`) of each FERPlus emotion column.
+FERPLUS_CLASS_IDS = (6, 3, 5, 4, 0, 1, 2, 7)
+#: How FERPlus votes become labels: the majority class, or the vote distribution (soft labels).
+FERPLUS_LABELS = ("majority", "distribution")
 
 
 class ConversionError(Exception):
@@ -174,6 +183,72 @@ def parse_pixels(text, n_pixels):
     return values.astype(np.uint8), None
 
 
+def read_ferplus(path):
+    """The rows of a FERPlus vote file and the label each row's votes give.
+
+    A row's label is the class with the most votes among the eight emotions,
+    ``unknown`` and ``NF`` (not a face). Rows whose majority is ``unknown``
+    or ``NF``, whose top count is shared by two columns, or that have no
+    image name (FERPlus blanks those it dropped) get no label.
+
+    Parameters
+    ----------
+    path : str
+        ``fer2013new.csv`` (plain or gzip-compressed).
+
+    Returns
+    -------
+    dict
+        ``sha256``; ``usages`` (list of str); ``labels`` ((N,) int64, a
+        class id of :data:`parameters.FERPLUS_CLASSES`, or -1); ``dropped``
+        ((N,) reasons, "" where labelled); ``votes`` ((N, 8) float32, per
+        class id).
+
+    Raises
+    ------
+    ConversionError
+        Missing columns, or a row whose votes are not counts (one line).
+    """
+    sha256, text = read_source(path)
+    lines = [line for line in text.split(b"\n") if line.strip()]
+    try:
+        names = [f.decode("utf-8").lstrip("\ufeff") for f in _split_fields(lines[0])]
+    except UnicodeDecodeError:
+        raise ConversionError(f"{path}: not a text CSV file (line 1 is not UTF-8)") from None
+    missing = [c for c in FERPLUS_COLUMNS if c not in names]
+    if missing:
+        raise ConversionError(f"{path}: not a FERPlus vote file: missing column(s) {', '.join(missing)} "
+                              f"(expected {', '.join(FERPLUS_COLUMNS)})")
+    at = [names.index(c) for c in FERPLUS_COLUMNS]
+    usages, image_names, counts = [], [], []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = _split_fields(line)
+        if len(fields) != len(names):
+            raise ConversionError(f"{path}: line {number}: expected {len(names)} fields, got {len(fields)}")
+        usages.append(fields[at[0]].decode(errors="replace"))
+        image_names.append(fields[at[1]].strip())
+        try:
+            counts.append([int(fields[i]) for i in at[2:]])
+        except ValueError:
+            raise ConversionError(f"{path}: line {number}: the votes must be whole numbers") from None
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1, len(FERPLUS_COLUMNS) - 2)
+    if (counts < 0).any():
+        raise ConversionError(f"{path}: line {int(np.argmax((counts < 0).any(axis=1))) + 2}: negative vote count")
+    top = counts.max(axis=1, initial=0)
+    winner = counts.argmax(axis=1)
+    tied = (counts == top[:, None]).sum(axis=1) > 1
+    dropped = np.where([not n for n in image_names], "no image name",
+                       np.where(top == 0, "no votes",
+                                np.where(tied, "tied vote",
+                                         np.where(winner == 8, "majority unknown",
+                                                  np.where(winner == 9, "majority not a face", "")))))
+    ids = np.asarray(FERPLUS_CLASS_IDS)
+    labels = np.where(dropped == "", ids[np.minimum(winner, 7)], -1)
+    votes = np.zeros((len(counts), len(FERPLUS_CLASSES)), np.float32)
+    votes[:, ids] = counts[:, :8]
+    return {"sha256": sha256, "usages": usages, "labels": labels.astype(np.int64), "dropped": dropped, "votes": votes}
+
+
 # --------------------------------------------------------------------------
 # Workers
 
@@ -227,7 +302,7 @@ def _warm_up():
 # The conversion
 
 
-def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
+def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV", ferplus=None):
     """Rows to convert, with their labels and splits.
 
     Parameters
@@ -240,27 +315,34 @@ def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
         Keep at most this many rows per split (0: all).
     skip_bad_rows : bool, optional
         Skip malformed rows instead of stopping.
+    ferplus : dict, optional
+        :func:`read_ferplus`'s result, aligned row by row with the CSV: its
+        labels replace the CSV's.
 
     Returns
     -------
     dict
         ``texts`` (pixel strings), ``lines`` (1-based line numbers),
-        ``labels`` (remapped), ``splits`` (names) and ``bad`` (list of
-        ``(line, problem)``).
+        ``labels`` (remapped), ``splits`` (names), ``bad`` (list of
+        ``(line, problem)``), ``rows`` (0-based data rows) and ``dropped``
+        (FERPlus reasons and their counts).
 
     Raises
     ------
     ConversionError
-        Missing columns, or a malformed row without ``skip_bad_rows``.
+        Missing columns, a malformed row without ``skip_bad_rows``, or a
+        vote file that does not match the CSV row by row.
     """
     lines = text.split(b"\n")
     columns = parse_header(lines[0], path)
     remap = {e: i for i, e in enumerate(expressions)}
     per_split = dict.fromkeys(SPLITS, 0)
-    texts, numbers, labels, splits, bad = [], [], [], [], []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    texts, numbers, labels, splits, bad, rows, dropped = [], [], [], [], [], [], {}
+    data = [(number, line) for number, line in enumerate(lines[1:], start=2) if line.strip()]
+    if ferplus is not None and len(ferplus["usages"]) != len(data):
+        raise ConversionError(f"the FERPlus vote file has {len(ferplus['usages'])} rows and {path} {len(data)}: "
+                              "the vote file must match fer2013.csv row by row")
+    for row, (number, line) in enumerate(data):
         fields = _split_fields(line)
         label, split, problem = check_row(fields, columns)
         if problem:
@@ -268,6 +350,16 @@ def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
                 raise ConversionError(f"{path}: line {number}: {problem}")
             bad.append((number, problem))
             continue
+        if ferplus is not None:
+            if ferplus["usages"][row] != split:
+                raise ConversionError(f"the FERPlus vote file's row {row + 1} is {ferplus['usages'][row]!r}, "
+                                      f"{path}'s (line {number}) is {split!r}: the vote file is not in this "
+                                      "CSV's row order")
+            label = int(ferplus["labels"][row])
+            if label < 0:
+                reason = str(ferplus["dropped"][row])
+                dropped[reason] = dropped.get(reason, 0) + 1
+                continue
         if label not in remap or (limit and per_split[split] >= limit):
             continue
         per_split[split] += 1
@@ -275,7 +367,9 @@ def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV"):
         numbers.append(number)
         labels.append(remap[label])
         splits.append(split)
-    return {"texts": texts, "lines": numbers, "labels": labels, "splits": splits, "bad": bad}
+        rows.append(row)
+    return {"texts": texts, "lines": numbers, "labels": labels, "splits": splits, "bad": bad, "rows": rows,
+            "dropped": dropped}
 
 
 def _run_chunks(pool, tasks, progress):
@@ -303,7 +397,7 @@ def _start_pool(workers, landmarks):
 def convert(
     csv_path,
     out_dir,
-    expressions=DATASET.expressions,
+    expressions=None,
     landmarks=True,
     hog=True,
     limit=DATASET.limit,
@@ -313,6 +407,8 @@ def convert(
     progress=True,
     spec=None,
     chunk_rows=DATASET.chunk_rows,
+    ferplus=None,
+    ferplus_labels="majority",
 ):
     """Convert ``fer2013.csv`` into per-split numpy arrays.
 
@@ -326,7 +422,8 @@ def convert(
     out_dir : str
         Output folder; must not exist unless ``force``.
     expressions : sequence of int, optional
-        Original class ids to keep, in the order of the new labels.
+        Original class ids to keep, in the order of the new labels (default:
+        all seven, or with ``ferplus`` all eight, contempt being 7).
     landmarks, hog : bool, optional
         Which features to compute.
     limit : int, optional
@@ -344,6 +441,14 @@ def convert(
         recorded in the manifest, and from there in every model trained on the output.
     chunk_rows : int, optional
         Rows handed to a worker at a time.
+    ferplus : str, optional
+        Microsoft's FERPlus vote file (``fer2013new.csv``), aligned row by row
+        with ``csv_path``: its votes replace the CSV's labels (see
+        :func:`read_ferplus`); dropped rows are counted in the manifest.
+    ferplus_labels : {"majority", "distribution"}, optional
+        With ``ferplus``: train on the majority label, or on the vote
+        distribution over the kept classes (``label_distribution.npy``, soft
+        labels; ``labels.npy`` still holds the majority).
 
     Returns
     -------
@@ -355,17 +460,22 @@ def convert(
     if spec.image_size != 48:
         raise ConversionError(f"FER-2013 faces are 48x48: a feature specification of {spec.image_size}px "
                               "cannot convert it")
-    expressions = tuple(int(e) for e in expressions)
-    if not expressions or len(set(expressions)) != len(expressions) or not all(0 <= e < len(EMOTIONS) for e in expressions):
-        raise ConversionError(f"--expressions must be distinct class ids in 0..{len(EMOTIONS) - 1}, got {expressions}")
+    names = FERPLUS_CLASSES if ferplus else EMOTIONS
+    expressions = tuple(int(e) for e in (range(len(names)) if expressions is None else expressions))
+    if not expressions or len(set(expressions)) != len(expressions) or not all(0 <= e < len(names) for e in expressions):
+        raise ConversionError(f"--expressions must be distinct class ids in 0..{len(names) - 1}, got {expressions}")
+    if ferplus_labels not in FERPLUS_LABELS:
+        raise ConversionError(f"--ferplus-labels must be one of {', '.join(FERPLUS_LABELS)}, got {ferplus_labels!r}")
     out_dir = os.path.abspath(out_dir)
     clean_stale(out_dir)  # temporary folders of killed conversions
     if os.path.exists(out_dir) and not force:
         raise ConversionError(f"{out_dir} already exists: use --force to replace it")
     pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
     try:
+        votes = read_ferplus(ferplus) if ferplus else None
         sha256, text = read_source(csv_path)
-        rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path)
+        rows = select_rows(text, expressions, limit=limit, skip_bad_rows=skip_bad_rows, path=csv_path,
+                           ferplus=votes)
         del text
         n_rows = len(rows["texts"])
         if n_rows == 0:
@@ -394,14 +504,23 @@ def convert(
     arrays["labels"] = np.asarray(rows["labels"], dtype=np.int64)[keep]
     splits = np.asarray(rows["splits"])[keep]
     bad = sorted(rows["bad"] + bad_pixels)
+    labels_info = {"source": "csv"}
+    if votes is not None:
+        labels_info = {"source": "ferplus", "file": os.path.abspath(ferplus), "sha256": votes["sha256"],
+                       "mode": ferplus_labels, "dropped": rows["dropped"]}
+        if ferplus_labels == "distribution":
+            dist = votes["votes"][np.asarray(rows["rows"], dtype=np.int64)[keep]][:, list(expressions)]
+            arrays["label_distribution"] = dist / dist.sum(axis=1, keepdims=True)
 
     manifest = {
         "toolkit_version": VERSION,
         "source": os.path.abspath(csv_path),
         "source_sha256": sha256,
-        "classes": [EMOTIONS[e] for e in expressions],
+        "classes": [names[e] for e in expressions],
         "class_ids": list(expressions),
-        "features": sorted(n for n in arrays if n not in ("images", "labels")),
+        "labels": labels_info,
+        "soft_labels": "label_distribution" in arrays,
+        "features": sorted(n for n in arrays if n not in NOT_FEATURES),
         "feature_spec": spec.settings(),
         "feature_dimensions": {n: d for n, d in spec.dimensions().items() if n in arrays},
         "counts": {},
@@ -415,6 +534,31 @@ def convert(
             "skip_bad_rows": skip_bad_rows,
         },
     }
+    return write_output(out_dir, arrays, splits, manifest, started)
+
+
+def write_output(out_dir, arrays, splits, manifest, started):
+    """Write converted arrays, split by split, and the manifest, into a
+    temporary folder that then replaces ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str
+    arrays : dict of str to ndarray
+        ``images``, ``labels`` and the feature arrays, one row per face.
+    splits : (N,) ndarray of str
+        Each row's split.
+    manifest : dict
+        Completed here with ``counts`` and ``seconds``.
+    started : float
+        ``time.perf_counter()`` at the start of the conversion.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    classes = manifest["classes"]
     tmp_dir = f"{out_dir}.tmp-{os.getpid()}"
     shutil.rmtree(tmp_dir, ignore_errors=True)
     try:
@@ -422,12 +566,13 @@ def convert(
             mask = splits == split
             os.makedirs(os.path.join(tmp_dir, split))
             for name, array in arrays.items():
-                np.save(os.path.join(tmp_dir, split, f"{name}.npy"), array[mask])
-            counts = np.bincount(arrays["labels"][mask], minlength=len(expressions))
-            manifest["counts"][split] = {
-                "total": int(mask.sum()),
-                **{EMOTIONS[e]: int(c) for e, c in zip(expressions, counts)},
-            }
+                if isinstance(array, np.ndarray):
+                    np.save(os.path.join(tmp_dir, split, f"{name}.npy"), array[mask])
+                else:  # a list of text lines, one per row
+                    with open(os.path.join(tmp_dir, split, name), "w") as f:
+                        f.writelines(f"{line}\n" for line, m in zip(array, mask) if m)
+            counts = np.bincount(arrays["labels"][mask], minlength=len(classes))
+            manifest["counts"][split] = {"total": int(mask.sum()), **{c: int(n) for c, n in zip(classes, counts)}}
         manifest["seconds"] = round(time.perf_counter() - started, 2)
         with open(os.path.join(tmp_dir, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
@@ -446,8 +591,17 @@ def summary(manifest):
         lines.append(f"{split:<12} {counts['total']:>6} rows  ({per_class})")
     dims = ", ".join(f"{k} {v}" for k, v in manifest["feature_dimensions"].items())
     lines.append(f"features: {dims or 'none'} ({FeatureSpec.from_json(manifest['feature_spec'], 'none').describe()})")
-    if manifest["bad_rows"]["count"]:
-        lines.append(f"skipped {manifest['bad_rows']['count']} bad row(s), first: line "
-                     f"{manifest['bad_rows']['first'][0]['line']}: {manifest['bad_rows']['first'][0]['problem']}")
+    bad = manifest.get("bad_rows", {"count": 0})
+    if bad["count"]:
+        lines.append(f"skipped {bad['count']} bad row(s), first: line "
+                     f"{bad['first'][0]['line']}: {bad['first'][0]['problem']}")
+    dropped = manifest.get("labels", {}).get("dropped")
+    if dropped:
+        lines.append("FERPlus rows dropped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items())))
+    skipped = manifest.get("skipped")
+    if skipped and skipped["count"]:
+        lines.append(f"skipped {skipped['count']} file(s): "
+                     + ", ".join(f"{n} {reason}" for reason, n in sorted(skipped["reasons"].items()))
+                     + f" (listed in {MANIFEST})")
     lines.append(f"done in {manifest['seconds']} s")
     return "\n".join(lines)

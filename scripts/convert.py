@@ -1,4 +1,5 @@
-"""fer-convert: turn fer2013.csv into numpy arrays of pixels and features."""
+"""fer-convert: turn fer2013.csv (with FERPlus labels, if given) or a labelled image
+folder tree into numpy arrays of pixels and features."""
 
 import sys
 
@@ -8,9 +9,9 @@ if __package__ in (None, ""):  # run as ``python scripts/convert.py``: run the i
     runpy.run_module("fer_toolkit.scripts.convert", run_name="__main__")
     sys.exit(0)
 
-from ..parameters import DATASET, FEATURES
+from ..parameters import DATASET, FEATURES, VIDEO
 
-from ._cli import fail, int_list, parser, run
+from ._cli import add_detector_flags, fail, int_list, parser, run
 
 PROG = "fer-convert"
 
@@ -23,13 +24,41 @@ def build_parser():
         "image) and hog_windows.npy (HOG of square windows slid over the image), plus manifest.json, which "
         "records the feature settings: every model trained on the output carries them into its bundle, and "
         "prediction uses them.",
-        epilog="example: fer-convert --csv data/fer2013.csv --out data/features",
+        epilog="examples: fer-convert --csv data/fer2013.csv --out data/features; "
+               "fer-convert --images photos/ --out data/mine (photos/<class>/*.jpg or photos/<split>/<class>/*.jpg); "
+               "fer-convert --csv data/fer2013.csv --ferplus data/fer2013new.csv --out data/ferplus",
     )
     p.add_argument("--csv", default=DATASET.csv, help="input CSV, plain or gzip-compressed")
+    p.add_argument("--images", metavar="DIR",
+                   help="convert a labelled folder tree of images instead of the CSV: DIR/<class>/* (all "
+                        "training) or DIR/<split>/<class>/*, split folders train/training, val/valid/validation/"
+                        "publictest and test/privatetest; class folders named like FER-2013's classes (angry or "
+                        "anger, happy or happiness, ...) keep FER-2013's order, any other names make a new class "
+                        "set in sorted order. Any common image format and size; files without a face, "
+                        "unreadable or duplicate are skipped and listed in manifest.json")
+    p.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
+                   help="--images: detect (the largest face the detector finds, cropped as for prediction), "
+                        f"whole (the image is the face), or auto (whole for images at most "
+                        f"{DATASET.whole_max_side} px a side, detect otherwise)")
+    add_detector_flags(p, VIDEO.photo_detector)
+    p.add_argument("--validation-fraction", type=float, default=DATASET.validation_fraction,
+                   help="--images without a validation folder: share of each class of the training folder kept "
+                        "for validation (PublicTest)")
+    p.add_argument("--validation-seed", type=int, default=DATASET.validation_seed,
+                   help="seed of that stratified validation split")
+    p.add_argument("--ferplus", metavar="CSV",
+                   help="Microsoft's FERPlus vote file (fer2013new.csv), aligned row by row with --csv: its "
+                        "majority votes replace the labels, over eight classes (contempt is class 7); rows whose "
+                        "majority is unknown or not a face, tied votes and rows without an image name are "
+                        "dropped and counted")
+    p.add_argument("--ferplus-labels", default="majority", choices=("majority", "distribution"),
+                   help="with --ferplus: train on the majority label, or on the vote distribution (soft labels, "
+                        "cross-entropy against the votes)")
     p.add_argument("--out", default=DATASET.features_dir, help="output folder (must not exist unless --force)")
-    p.add_argument("--expressions", type=int_list, default=DATASET.expressions,
+    p.add_argument("--expressions", type=int_list, default=None,
                    help="class ids to keep, comma-separated (0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, "
-                        "5 Surprise, 6 Neutral); labels are remapped to 0..K-1 in this order")
+                        "5 Surprise, 6 Neutral, with --ferplus 7 Contempt); labels are remapped to 0..K-1 in this "
+                        "order (default: all)")
     p.add_argument("--no-landmarks", action="store_true", help="skip dlib landmarks")
     p.add_argument("--no-hog", action="store_true", help="skip HOG and sliding-window HOG")
     p.add_argument("--limit", type=int, default=DATASET.limit,
@@ -65,7 +94,22 @@ def main(argv=None):
     except SpecError as e:
         fail(PROG, str(e))
 
+    if args.images and (args.ferplus or args.expressions or args.limit or args.skip_bad_rows):
+        fail(PROG, "--images takes the classes from its folders: --ferplus, --expressions, --limit and "
+                   "--skip-bad-rows are for --csv")
+
     def body():
+        if args.images:
+            from ..features.folder_conversion import convert_images
+
+            manifest = convert_images(args.images, args.out, faces=args.faces, landmarks=not args.no_landmarks,
+                                      hog=not args.no_hog, workers=args.workers, force=args.force,
+                                      progress=not args.no_progress, spec=spec,
+                                      validation_fraction=args.validation_fraction, seed=args.validation_seed,
+                                      detector=args.detector)
+            print(summary(manifest))
+            print(f"wrote {args.out}")
+            return
         manifest = convert(
             args.csv,
             args.out,
@@ -78,6 +122,8 @@ def main(argv=None):
             force=args.force,
             progress=not args.no_progress,
             spec=spec,
+            ferplus=args.ferplus,
+            ferplus_labels=args.ferplus_labels,
         )
         print(summary(manifest))
         print(f"wrote {args.out}")
