@@ -169,9 +169,27 @@ class Training:
     #: kept if it beats the best epoch on PublicTest (0: off).
     swa_epochs: int = 0
     swa_learning_rate: float = 1e-4
+    #: Start from a model bundle's weights, architecture and feature set (a
+    #: bundle folder, or "shipped" for the model that ships with the package; "": from scratch).
+    init: str = ""
+    #: With init: train only the classification layer for this many epochs first.
+    freeze_epochs: int = 0
     #: Optional cap on the number of Training rows (quick runs, searches).
     train_limit: int = 0
     distribute: str = "none"  # none, mirrored, multiworker
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """Settings that fer-train --init uses unless given: a gentler, shorter
+    schedule than training from scratch (the architecture and feature set come
+    from the initial bundle)."""
+
+    learning_rate: float = 3e-4
+    epochs: int = 30
+    early_stopping_patience: int = 10
+    plateau_patience: int = 3
+    swa_epochs: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,6 +312,7 @@ FEATURES_BEFORE_SPEC = Features(
 NETWORK = Network()
 HYPERPARAMETERS = Hyperparameters()
 TRAINING = Training()
+FINE_TUNING = FineTuning()
 VIDEO = VideoPredictor()
 WEB = WebServer()
 SEARCH = OptimizerSearch()

@@ -157,3 +157,41 @@ def load_split(data_dir, split, feature_set="none", limit=0):
     spec = manifest_spec(load_manifest(data_dir), feature_set, data_dir)
     arrays = load_arrays(data_dir, split, spec.arrays, limit)
     return arrays["images"], spec.stack(arrays), arrays["labels"]
+
+
+def load_targets(data_dir, split, labels, limit=0):
+    """The soft labels (per-row class distributions) of a split, if the conversion wrote them.
+
+    Parameters
+    ----------
+    data_dir : str
+    split : str
+    labels : (N,) ndarray
+        The split's hard labels, read with the same ``limit``.
+    limit : int, optional
+
+    Returns
+    -------
+    (N, K) float32 ndarray or None
+        None when the data hold hard labels only.
+
+    Raises
+    ------
+    DataError
+        A distribution file that is missing or does not fit the labels.
+    """
+    manifest = load_manifest(data_dir)
+    if not manifest.get("soft_labels"):
+        return None
+    path = os.path.join(data_dir, split, "label_distribution.npy")
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: unreadable ({str(e)[:100]})") from None
+    array = np.asarray(array[:limit] if limit else array, dtype=np.float32)
+    k = len(manifest["classes"])
+    if array.shape != (len(labels), k) or not np.isfinite(array).all() or (array < 0).any() \
+            or not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
+        raise DataError(f"{path}: expected {len(labels)} rows of {k} class probabilities that sum to 1, "
+                        f"got an array of shape {array.shape}")
+    return array

@@ -45,6 +45,9 @@ SVM_NODES = frozenset({
 MAX_SKOPS_SCHEMA_BYTES = 1 << 20
 
 
+#: The bundle that ships with the package (``fer-train --init shipped``, the default model).
+PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
 class BundleError(Exception):
     """A missing, corrupt or incompatible bundle (one line)."""
 

@@ -26,6 +26,7 @@ RANGES = {
     "swa_epochs": (0, None), "swa_learning_rate": (0.0, 10.0), "train_limit": (0, None), "val_limit": (0, None),
     "spatial_dropout": (0.0, 0.9), "flip_prob": (0.0, 1.0), "svm_c": (1e-12, None), "svm_gamma": (0.0, None), "svm_components": (1, None), "svm_max_iter": (1, None),
     "image_units": (1, None), "fusion_units": (1, None), "cpu_devices": (0, 1024),
+    "freeze_epochs": (0, None),
 }
 
 
@@ -92,6 +93,11 @@ class TrainingConfig(Svm, Training, Hyperparameters, Network):
         if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low <= high):
             raise ConfigError(f"contrast_range must be two numbers 0 < low <= high, got {self.contrast_range}",
                               "contrast_range")
+        if self.freeze_epochs and not self.init:
+            raise ConfigError("freeze_epochs needs init: a model to fine-tune (--init BUNDLE or --init shipped)",
+                              "freeze_epochs")
+        if self.init and self.model == "svm":
+            raise ConfigError("init fine-tunes a CNN: it does not apply to the SVM", "init")
         if self.model == "svm" and self.features == "none":
             raise ConfigError("the SVM needs features: choose a feature set other than 'none'", "features")
 

@@ -18,9 +18,7 @@ from ..features.faces import ImageError, detect_faces, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
-from .bundle import BundleError, load_bundle
-
-PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+from .bundle import PRETRAINED, BundleError, load_bundle
 
 
 class Recognizer:

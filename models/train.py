@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ..features.io import DataError, load_arrays, load_manifest, load_split, manifest_spec
+from ..features.io import DataError, load_arrays, load_manifest, load_split, load_targets, manifest_spec
 from ..features.util import atomic_write, atomic_write_json, handling_signals
 from ..parameters import FEATURES, TRAINING, VERSION
 
@@ -25,6 +25,7 @@ from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, make_meta, model_inputs, save_bundle, save_keras, save_model
 from .config import ConfigError, TrainingConfig
+from .finetune import is_frozen, set_frozen, start_from
 
 #: The checkpoint of older versions (one file, overwritten every epoch).
 CHECKPOINT = "checkpoint.keras"
@@ -109,7 +110,8 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     ----------
     train : dict
         Training arrays: ``images``, ``labels``, optional ``landmarks`` and
-        ``features`` (stacked, unaugmented).
+        ``features`` (stacked, unaugmented), and ``targets`` (per-row class
+        distributions, soft labels) when the data have them.
     config : models.config.TrainingConfig
     standardizer : Standardizer
     n_classes : int
@@ -118,7 +120,7 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
     Returns
     -------
     tf.data.Dataset
-        Yields ``({"image", ["features"]}, one-hot labels)``.
+        Yields ``({"image", ["features"]}, targets)``: one-hot labels, or the soft labels.
     """
     tf = import_tensorflow()
 
@@ -139,7 +141,8 @@ def make_epoch_data(train, config, standardizer, n_classes, epoch):
             features = features_of_augmented(images, landmarks, spec)
         else:
             features = train["features"][idx]
-        return model_inputs(images, standardizer(features)), eye[train["labels"][idx]]
+        targets = train["targets"][idx] if "targets" in train else eye[train["labels"][idx]]
+        return model_inputs(images, standardizer(features)), targets
 
     signature = {"image": tf.TensorSpec((None, *train["images"].shape[1:], 1), tf.float32)}
     if feature_dim:
@@ -159,7 +162,8 @@ def load_training_data(config):
     train : dict
         ``images``, ``labels``, ``features`` (stacked), ``landmarks`` when
         the feature set uses them, and ``spec``: the data's feature
-        specification with the configured feature set.
+        specification with the configured feature set; ``targets`` when the
+        data hold soft labels (:func:`features.io.load_targets`).
     val : tuple of (images, features, labels)
     standardizer : Standardizer
     manifest : dict
@@ -170,9 +174,15 @@ def load_training_data(config):
         spec = manifest_spec(manifest, config.features, data)
         arrays = load_arrays(data, "Training", spec.arrays, config.train_limit)
         val = load_split(data, "PublicTest", config.features, config.val_limit)
+        targets = load_targets(data, "Training", arrays["labels"], config.train_limit)
     except DataError as e:
         raise TrainingError(str(e)) from None
+    if not len(arrays["labels"]) or not len(val[2]):
+        empty = "Training" if not len(arrays["labels"]) else "PublicTest"
+        raise TrainingError(f"{data}: the {empty} split is empty: nothing to {'train on' if empty == 'Training' else 'validate on'}")
     train = {"images": arrays["images"], "labels": arrays["labels"], "features": spec.stack(arrays), "spec": spec}
+    if targets is not None:
+        train["targets"] = targets
     if "landmarks" in arrays:
         train["landmarks"] = arrays["landmarks"]
     return train, val, Standardizer.fit(train["features"]), manifest
@@ -236,6 +246,11 @@ def build_from_config(config, n_classes, feature_dim, image_size=FEATURES.image_
         feature_units=tuple(config.feature_units), fusion_units=config.fusion_units,
         spatial_dropout=config.spatial_dropout, image_size=image_size,
     )
+    return _compile(model, config)
+
+
+def _compile(model, config):
+    """Compile a model with the configuration's optimizer and loss (a new optimizer state)."""
     model.compile(optimizer=build_optimizer(config), loss=build_loss(config), metrics=["accuracy"])
     return model
 
@@ -704,21 +719,36 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     if strategy is not None:
         log(f"distributing with {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s)")
     scope = strategy.scope() if strategy else _NullScope()
+    init = None
     with scope:
         if resume:
             model = _load_checkpoint(os.path.join(run_dir, state.get("checkpoint", CHECKPOINT)))
+        elif config.init:
+            model, init_bundle, init = start_from(config, classes, feature_dim, log)
+            differences = init_bundle.spec.differences(train_data["spec"], crop=False)
+            if differences:
+                raise TrainingError(f"{init_bundle.path}: its feature specification differs from the one "
+                                    f"{config.data} was converted with (model vs data: {'; '.join(differences)})")
+            init["normalization"] = init_bundle.standardizer.to_json()
+            _compile(model, config)
         else:
             model = build_from_config(config, n_classes, feature_dim, train_data["spec"].image_size)
     if not resume:
         state = {"config": config.to_json(), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
                  "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,
                  "history": [], "seconds": 0.0}
+        if init:
+            state["init"] = init
         _architecture_png(model, run_dir, log)
+    init = state.get("init")
+    if init:  # the initial model's standardisation: its weights expect it
+        standardizer = Standardizer(init["normalization"]["mean"], init["normalization"]["std"])
+        init = {k: v for k, v in init.items() if k != "normalization"}
     state.setdefault("swa_done", 0)  # epochs of weight averaging so far (none in runs older than it)
     state.setdefault("main_stopped", None)
     meta = make_meta("cnn", classes, manifest["class_ids"], train_data["spec"], standardizer, config.to_json(),
                      model=config.model.upper(), parameters=int(model.count_params()),
-                     data_sha256=manifest.get("source_sha256"))
+                     data_sha256=manifest.get("source_sha256"), **({"init": init} if init else {}))
     weights = class_weights(train_data["labels"], n_classes) if config.imbalance == "class_weights" else None
 
     log(f"training model {config.model.upper()} ({model.count_params():,} parameters) with features "
@@ -740,6 +770,12 @@ def _train(config, resume, force, log, verbose, overrides, stop):
                 f"weight averaging at learning rate {config.swa_learning_rate:.2e}")
         stop.check()  # between epochs: the last finished one is checkpointed
         epoch = state["epoch"]
+        if init and is_frozen(model) != (epoch < config.freeze_epochs):  # into or out of the head-only epochs
+            with scope:
+                set_frozen(model, epoch < config.freeze_epochs)
+                _compile(model, config)
+            log(f"epoch {epoch + 1}: " + ("training the classification layer only" if is_frozen(model)
+                                          else "training every layer"))
         lr = config.swa_learning_rate if swa else scheduled_learning_rate(config, epoch, state["lr_scale"])
         loss, accuracy, seconds = _fit_epoch(model, train_data, config, standardizer, n_classes, epoch, lr,
                                              weights, stop, verbose)

@@ -62,6 +62,12 @@ HELP = {
                   "many more epochs at --swa-learning-rate and average their weights into one model, kept if "
                   "it beats the best epoch on PublicTest (0: off)",
     "swa_learning_rate": "constant learning rate of the weight-averaging epochs",
+    "init": "fine-tune: start from this model bundle's weights, architecture, feature set and feature "
+            "standardisation ('shipped': the model that ships with the package). When the data's classes differ, "
+            "the classification layer is replaced (classes of the same name keep their weights). The schedule "
+            "settings not given take parameters.FineTuning's values (learning rate 3e-4, 30 epochs, patience 10); "
+            "the bundle records where it started from",
+    "freeze_epochs": "with --init: train only the classification layer for this many epochs first",
     "train_limit": "use only the first N Training rows (0: all)",
     "distribute": "none, mirrored (all GPUs, or logical CPUs, of this machine) or multiworker "
                   "(several machines, configured through TF_CONFIG)",
@@ -91,8 +97,8 @@ def build_parser():
         "Train a CNN (model A or B, optionally fused with landmark/HOG features) or the SVM baseline "
         "on the Training split, validating on PublicTest every epoch. The run folder becomes a model "
         "bundle that fer-evaluate and fer-predict take.",
-        epilog="example: fer-train --data data/features --model B --features landmarks_hog_windows "
-               "--out runs/b-hybrid",
+        epilog="examples: fer-train --data data/features --model B --features landmarks_hog_windows "
+               "--out runs/b-hybrid; fer-train --data data/mine --init shipped --out runs/mine (fine-tuning)",
     )
     for key, default in vars(TrainingConfig()).items():
         flag = "--" + key.replace("_", "-")
@@ -127,6 +133,12 @@ def config_from_args(args, given):
 
     Every value is checked here, before any data loads: a bad one ends the
     program with one line.
+
+    Returns
+    -------
+    config : models.config.TrainingConfig
+    chosen : set of str
+        The settings chosen by a flag or ``--params``.
     """
     from ..models.config import ConfigError, TrainingConfig
 
@@ -145,7 +157,8 @@ def config_from_args(args, given):
         if unknown:
             fail(PROG, f"{args.params}: unknown setting(s) {', '.join(unknown)}")
     try:
-        return TrainingConfig.from_dict({**flags, **{k: v for k, v in params.items() if k not in given}})
+        config = TrainingConfig.from_dict({**flags, **{k: v for k, v in params.items() if k not in given}})
+        return config, set(given) | set(params)
     except ConfigError as e:
         fail(PROG, f"{e} (settings from the flags and {args.params})" if args.params else str(e))
 
@@ -153,12 +166,17 @@ def config_from_args(args, given):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     given = given_flags(argv)
-    config = config_from_args(args, given)
+    config, chosen = config_from_args(args, given)
 
     def body():
+        nonlocal config
         from ..features.io import load_manifest
 
         load_manifest(config.data)  # missing data answers before TensorFlow loads
+        if config.init and not args.resume:
+            from ..models.finetune import fine_tune_config
+
+            config = fine_tune_config(config, chosen)  # the bundle is checked before TensorFlow loads
         load_keras(PROG)
         if config.model == "svm":
             from ..models.train import train_svm
