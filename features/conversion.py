@@ -231,6 +231,11 @@ def read_ferplus(path):
             counts.append([int(fields[i]) for i in at[2:]])
         except ValueError:
             raise ConversionError(f"{path}: line {number}: the votes must be whole numbers") from None
+    numbers = [(i, int(n[3:-4])) for i, n in enumerate(image_names) if n[:3] == b"fer" and n[3:-4].isdigit()]
+    for (_, a), (i, b) in zip(numbers, numbers[1:]):  # FERPlus numbers its images in file order
+        if b <= a:
+            raise ConversionError(f"{path}: line {i + 2}: image names out of sequence (fer{b:07d} after "
+                                  f"fer{a:07d}): the vote file is not in its original row order")
     counts = np.asarray(counts, dtype=np.int64).reshape(-1, len(FERPLUS_COLUMNS) - 2)
     if (counts < 0).any():
         raise ConversionError(f"{path}: line {int(np.argmax((counts < 0).any(axis=1))) + 2}: negative vote count")

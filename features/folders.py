@@ -254,9 +254,10 @@ def scan_tree(root):
         files[split] = [(path, e.name) for e in folders for path in _files_under(e.path, skipped)]
     first = next(iter(seen))
     for split, names in seen.items():
-        if {_canonical(n) for n in names} != {_canonical(n) for n in seen[first]}:
-            only_a = sorted(set(seen[first]) - names)
-            only_b = sorted(names - set(seen[first]))
+        mine, theirs = {_canonical(n) for n in names}, {_canonical(n) for n in seen[first]}
+        if mine != theirs:
+            only_a = sorted(n for n in seen[first] if _canonical(n) not in mine)
+            only_b = sorted(n for n in names if _canonical(n) not in theirs)
             raise FolderError(f"{root}: the class folders differ between splits: {layout[first][0]} has "
                               f"{', '.join(only_a) or 'no other'}, {layout[split][0]} has {', '.join(only_b) or 'no other'}")
     if not any(files.values()):
