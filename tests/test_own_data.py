@@ -298,6 +298,24 @@ def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_clas
                                 os.path.join(SAMPLES, "obama.jpg")], capture_output=True, text=True)
     faces = json.loads(predicted.stdout)[0]["faces"]
     assert set(faces[0]["probabilities"]) == {"blank", "frowning", "smiling"}
+    video = subprocess.run([os.path.join(BIN, "fer-video"), "--model", str(out), "--video",
+                            os.path.join(SAMPLES, "woman2.mp4"), "--no-display", "--max-frames", "3", "--csv",
+                            str(tmp_path / "frames.csv")], capture_output=True, text=True)
+    assert video.returncode == 0, video.stderr
+    rows = open(tmp_path / "frames.csv").read().splitlines()
+    assert len(rows) > 1 and {"blank", "frowning", "smiling"} <= set(rows[0].split(","))
+
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.models.webapp import create_app
+
+    client = create_app(Recognizer(str(out)), max_upload_mb=2).test_client()
+    assert client.get("/health").get_json()["classes"] == ["blank", "frowning", "smiling"]
+    with open(os.path.join(SAMPLES, "obama.jpg"), "rb") as f:
+        import io
+
+        r = client.post("/api/predict", data={"file": (io.BytesIO(f.read()), "x.jpg")},
+                        content_type="multipart/form-data")
+    assert r.get_json()["faces"][0]["label"] in ("blank", "frowning", "smiling")
 
 
 def test_fine_tuning_refuses_a_mismatched_start(tmp_path, three_classes):
@@ -318,6 +336,11 @@ def test_svm_and_soft_labels_train_on_other_class_sets(tmp_path, three_classes):
                        "out": str(tmp_path / "svm")}, log=lambda *a: None)
     assert 0 <= final["val_accuracy"] <= 1
     assert json.load(open(tmp_path / "svm" / "bundle.json"))["classes"] == ["blank", "frowning", "smiling"]
+    search = subprocess.run([os.path.join(BIN, "fer-optimize"), "--data", three_classes, "--model", "svm",
+                             "--features", "landmarks", "--max-evals", "2", "--out", str(tmp_path / "search")],
+                            capture_output=True, text=True)
+    assert search.returncode == 0, search.stderr
+    assert os.path.isfile(tmp_path / "search" / "best.json")
 
     # Soft labels: the epoch's targets are the stored distributions, not one-hot labels.
     soft = tmp_path / "soft"
