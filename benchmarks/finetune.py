@@ -72,6 +72,7 @@ def main():
     p.add_argument("--work", default="/tmp/finetune-bench", help="scratch folder (replaced)")
     p.add_argument("--per-class", type=int, default=100, help="PublicTest faces per class in the train folder")
     p.add_argument("--epochs", type=int, default=30, help="epochs of each run (the same budget for both)")
+    p.add_argument("--repeats", type=int, default=3, help="conversions of each kind, alternating (medians reported)")
     p.add_argument("--skip-training", action="store_true", help="measure conversion speed only")
     args = p.parse_args()
 
@@ -91,14 +92,24 @@ def main():
         f.writelines(f"{label},{text.decode()},Training\n" for label, text in test_rows)
     result = {"machine": f"{os.cpu_count()} cores", "per_class": args.per_class, "epochs": args.epochs}
 
-    result["convert_images_s"] = run([tool("fer-convert"), "--images", flat, "--out", os.path.join(args.work, "c-img"),
-                                      "--no-progress"], os.path.join(args.work, "convert-images.log"))
-    result["convert_csv_s"] = run([tool("fer-convert"), "--csv", csv_path, "--out", os.path.join(args.work, "c-csv"),
-                                   "--no-progress"], os.path.join(args.work, "convert-csv.log"))
+    times = {"images": [], "csv": []}
+    for _ in range(args.repeats):  # alternating, so that both see the same machine load
+        times["images"].append(run([tool("fer-convert"), "--images", flat, "--out", os.path.join(args.work, "c-img"),
+                                    "--no-progress", "--force"], os.path.join(args.work, "convert-images.log")))
+        times["csv"].append(run([tool("fer-convert"), "--csv", csv_path, "--out", os.path.join(args.work, "c-csv"),
+                                 "--no-progress", "--force"], os.path.join(args.work, "convert-csv.log")))
+    result["convert_images_s"] = round(float(np.median(times["images"])), 2)
+    result["convert_csv_s"] = round(float(np.median(times["csv"])), 2)
     result["convert_rows"] = len(test_rows)
+    converted = json.load(open(os.path.join(args.work, "c-img", "manifest.json")))
+    result["convert_images_rows"] = sum(v["total"] for v in converted["counts"].values())
+    result["convert_images_skipped"] = converted["skipped"]["reasons"]
     data = os.path.join(args.work, "data")
-    result["convert_tree_s"] = run([tool("fer-convert"), "--images", tree, "--out", data, "--no-progress"],
-                                   os.path.join(args.work, "convert-tree.log"))
+    result["convert_tree_s"] = round(run([tool("fer-convert"), "--images", tree, "--out", data, "--no-progress"],
+                                         os.path.join(args.work, "convert-tree.log")), 2)
+    manifest = json.load(open(os.path.join(data, "manifest.json")))
+    result["tree_counts"] = {k: v["total"] for k, v in manifest["counts"].items()}
+    result["tree_skipped"] = manifest["skipped"]["reasons"]
     print(json.dumps(result), flush=True)
     if args.skip_training:
         return
