@@ -210,6 +210,18 @@ class VideoPredictor:
     #: Images with more pixels are refused from their header, before any
     #: decoding (a small PNG can otherwise expand to gigabytes).
     max_pixels: int = 50_000_000
+    #: Video frames are first searched for faces shrunk to this, and at
+    #: video_max_side only where that finds none (0: off; BENCHMARKS.md).
+    video_coarse_side: int = 320
+    #: Video: detect faces every N-th frame and follow them by their landmarks
+    #: in between (1: detect on every frame; BENCHMARKS.md).
+    detect_every: int = 5
+    #: A followed face whose landmarks' spread changes by more than this factor
+    #: from one frame to the next is detected again on the next frame.
+    track_max_change: float = 1.25
+    #: Faces per classifier call up to which LiteRT runs the model instead of
+    #: Keras (models/fast.py; 0: always Keras, the evaluation path).
+    litert_max_batch: int = 16
     #: Images per batch when fer-predict works through a folder.
     batch_size: int = 16
     #: dlib detector upsampling (1 finds faces down to ~40 px, 4x slower).

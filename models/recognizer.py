@@ -19,6 +19,7 @@ from ..features.images import DecodedImage, ImageTooLarge, check_image_file, dec
 from ..parameters import VIDEO
 
 from .bundle import PRETRAINED, BundleError, load_bundle
+from .fast import ClassifierRunner
 
 
 class Recognizer:
@@ -47,10 +48,20 @@ class Recognizer:
     whole_image : bool, optional
         Every image is a face crop already (a FER-2013 face, a passport
         photo): its central square is the face, nothing is detected.
+    coarse_side : int, optional
+        Look for faces on the image shrunk to this first, and at
+        ``max_side`` only where that finds none (video: speed first; 0: off;
+        see :func:`features.faces.detect_faces`).
+    fast : bool, optional
+        Run the classifier on LiteRT for up to ``VIDEO.litert_max_batch``
+        faces at a time (:class:`models.fast.ClassifierRunner`: the same
+        probabilities to about 1e-6, in half the time); False: Keras, as
+        evaluation runs it.
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
-                 max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False):
+                 max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
+                 coarse_side=0, fast=True):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
@@ -58,7 +69,8 @@ class Recognizer:
         self.spec = self.bundle.spec
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
-        self.max_pixels, self.whole_image = max_pixels, whole_image
+        self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
+        self.classifier = ClassifierRunner(self.bundle, max_batch=VIDEO.litert_max_batch if fast else 0)
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
@@ -73,8 +85,12 @@ class Recognizer:
         decoded = self.decode(image, color_order)
         if self.whole_image:
             return [tuple(round(v * decoded.scale) for v in self._whole_box(to_gray(decoded.array)))]
-        boxes = detect_faces(to_gray(decoded.array), self.detector, self.max_side, self.upsample)
+        boxes = self._detect(to_gray(decoded.array))
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
+
+    def _detect(self, gray):
+        """Face boxes of a grey image with this recognizer's detector settings."""
+        return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side)
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.
@@ -103,9 +119,9 @@ class Recognizer:
         if self.tta:  # features outside the lock, like the plain view's
             mirrored = self.spec.mirror_inputs(crops, arrays["landmarks"])
         with self._model_lock:
-            probabilities = self.bundle.predict_proba(crops, features)
+            probabilities = self.classifier.predict_proba(crops, features)
             if self.tta:
-                probabilities = (probabilities + self.bundle.predict_proba(*mirrored)) / 2
+                probabilities = (probabilities + self.classifier.predict_proba(*mirrored)) / 2
         return probabilities, arrays
 
     def locate(self, gray, boxes=None):
@@ -130,7 +146,7 @@ class Recognizer:
             box = self._whole_box(gray)
             return [box], [(float(box[0]), float(box[1]), float(box[2]))], self.spec.crop_whole(gray)
         if boxes is None:
-            boxes = detect_faces(gray, self.detector, self.max_side, self.upsample)
+            boxes = self._detect(gray)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
         return boxes, [self.spec.crop_square_in(b, w, h) for b in boxes], self.spec.crop(gray, boxes)
 

@@ -55,6 +55,13 @@ def build_parser():
     p.add_argument("--detect-max-side", type=int, default=VIDEO.video_max_side,
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
                         "faces of about 80 pixels and up at the shrunk size)")
+    p.add_argument("--coarse-side", type=int, default=VIDEO.video_coarse_side,
+                   help="look for faces on the frame shrunk to this first, and at --detect-max-side only where that "
+                        "finds none: large faces are found at a fraction of the cost, and a frame whose faces are "
+                        "all large is not searched for small ones (0: off)")
+    p.add_argument("--detect-every", type=int, default=VIDEO.detect_every,
+                   help="detect faces on every N-th frame and follow them by their landmarks in between (a lost "
+                        "face is detected again on the next frame; 1: detect on every frame)")
     p.add_argument("--max-frames", type=int, default=VIDEO.max_frames, help="stop after this many frames (0: until the end)")
     return p
 
@@ -107,14 +114,18 @@ def process(args, out=sys.stdout):
 
     from ..models.draw import annotate
     from ..models.recognizer import Recognizer
+    from ..models.video import FaceTracker, LatestFrames
 
     display = not args.no_display
     if display:
         check_display()
     recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                            max_side=args.detect_max_side, tta=args.tta)
+                            max_side=args.detect_max_side, tta=args.tta, coarse_side=args.coarse_side)
+    tracker = FaceTracker(recognizer, args.detect_every)
     capture = open_capture(args)
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    if not args.video:  # a live camera: always the newest frame, never a queue of old ones
+        capture = LatestFrames(capture)
     writer = rows = csv_file = None
     frames = predictions = 0
     faces, last_prediction = [], -float("inf")
@@ -132,7 +143,7 @@ def process(args, out=sys.stdout):
                 break
             t = frames / fps if args.video else time.perf_counter() - started
             if t - last_prediction >= args.time_between_predictions:
-                faces = recognizer.predict(frame)
+                faces = tracker.predict(frame)
                 last_prediction = t
                 predictions += 1
                 if args.print_emotions:
@@ -169,13 +180,18 @@ def process(args, out=sys.stdout):
         if display:
             cv2.destroyAllWindows()
     seconds = time.perf_counter() - started
-    return {"frames": frames, "predictions": predictions, "seconds": seconds, "quit": quit_by_key}
+    return {"frames": frames, "predictions": predictions, "seconds": seconds, "quit": quit_by_key,
+            "detections": tracker.detections, "dropped": getattr(capture, "dropped", 0)}
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.camera is not None and args.camera < 0:  # OpenCV may crash the process on a negative index
         fail(PROG, f"--camera {args.camera}: a camera index is 0 or more")
+    if args.detect_every < 1:
+        fail(PROG, f"--detect-every must be 1 or more, got {args.detect_every}")
+    if args.coarse_side < 0:
+        fail(PROG, f"--coarse-side must be 0 (off) or a size in pixels, got {args.coarse_side}")
 
     def body():
         from ..models.bundle import read_meta
@@ -191,8 +207,10 @@ def main(argv=None):
         load_keras(PROG)
         summary = process(args)
         rate = summary["frames"] / summary["seconds"] if summary["seconds"] else 0.0
-        print(f"{summary['frames']} frames ({summary['predictions']} predictions) in {summary['seconds']:.1f} s, "
-              f"{rate:.1f} frames/s" + ("; stopped with q" if summary["quit"] else ""), file=sys.stderr)
+        dropped = f", {summary['dropped']} camera frames dropped to keep up" if summary["dropped"] else ""
+        print(f"{summary['frames']} frames ({summary['predictions']} predictions, faces detected on "
+              f"{summary['detections']}) in {summary['seconds']:.1f} s, {rate:.1f} frames/s{dropped}"
+              + ("; stopped with q" if summary["quit"] else ""), file=sys.stderr)
         return 0
 
     from ..features.faces import ImageError

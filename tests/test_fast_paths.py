@@ -1,0 +1,146 @@
+"""The fast paths of prediction give what the evaluation path gives: the
+LiteRT classifier, coarse-to-fine detection, faces followed between
+detections in video, and a camera reader that drops frames instead of
+queueing them."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from fer_toolkit.models.recognizer import Recognizer
+
+    return Recognizer()
+
+
+def test_litert_classifier_equals_the_evaluation_path(real_features, recognizer, tmp_path):
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.evaluate import predict_split
+    from fer_toolkit.models.fast import ClassifierRunner
+
+    expected, labels = predict_split(recognizer.bundle, real_features, "PrivateTest")[:2]
+    crops = load_arrays(real_features, "PrivateTest")["images"]
+    ones = np.concatenate([recognizer.predict_crops(crops[i : i + 1])[0] for i in range(300)])
+    sevens = np.concatenate([recognizer.predict_crops(crops[i : i + 7])[0] for i in range(0, 700, 7)])
+    whole = recognizer.predict_crops(crops)[0]  # over litert_max_batch: Keras, in batches
+    assert recognizer.classifier.backend == "litert"
+    np.testing.assert_allclose(ones, expected[:300], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sevens, expected[:700], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(whole, expected, atol=1e-4, rtol=0)
+    assert np.array_equal(ones.argmax(1), expected[:300].argmax(1))
+
+    # The converted model is cached by the model file's hash; a damaged cache file is converted again.
+    runner = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))
+    arrays = recognizer.spec.extract(crops[:3])
+    features = recognizer.spec.stack({**arrays, "images": crops[:3]})
+    first = runner.predict_proba(crops[:3], features)
+    cached = [os.path.join(tmp_path, n) for n in os.listdir(tmp_path)]
+    assert len(cached) == 1 and cached[0].endswith(".tflite")
+    with open(cached[0], "wb") as f:
+        f.write(b"not a flatbuffer")
+    again = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))
+    np.testing.assert_array_equal(again.predict_proba(crops[:3], features), first)
+    assert again.backend == "litert" and os.path.getsize(cached[0]) > 1_000_000
+
+    from fer_toolkit.models.recognizer import Recognizer
+
+    assert Recognizer(fast=False).classifier.backend == "keras"
+
+
+def video_frames(n):
+    import cv2
+
+    capture = cv2.VideoCapture(os.path.join(SAMPLES, "woman2.mp4"))
+    frames = []
+    while len(frames) < n:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    return frames
+
+
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def test_faces_are_followed_between_detections(recognizer):
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.models.video import FaceTracker
+
+    frames = video_frames(60)
+    video = Recognizer(detector="dlib", max_side=480, coarse_side=320)
+    every = FaceTracker(video, detect_every=1)
+    followed = FaceTracker(video, detect_every=5)
+    a = [every.predict(f) for f in frames]
+    b = [followed.predict(f) for f in frames]
+    assert every.detections == 60 and 12 <= followed.detections <= 20
+    assert all(len(x) == 1 for x in a) and all(len(x) == 1 for x in b)
+    overlaps = [iou(x[0]["box"], y[0]["box"]) for x, y in zip(a, b)]
+    assert np.median(overlaps) > 0.8 and min(overlaps) > 0.5
+    agree = np.mean([x[0]["label"] == y[0]["label"] for x, y in zip(a, b)])
+    assert agree >= 0.8
+    # Coarse-to-fine finds the same face as detection at 480 alone.
+    plain = Recognizer(detector="dlib", max_side=480)
+    for frame in frames[::10]:
+        assert iou(plain.detect(frame)[0], video.detect(frame)[0]) > 0.6
+
+
+class FakeCamera:
+    """Frames numbered 0, 1, ... every ``period`` seconds, like a camera that does not wait."""
+
+    def __init__(self, n, period):
+        self.n, self.period, self.i = n, period, 0
+        self.released = False
+
+    def read(self):
+        if self.i >= self.n:
+            return False, None
+        time.sleep(self.period)
+        self.i += 1
+        return True, np.full((4, 4), self.i - 1, np.uint8)
+
+    def release(self):
+        self.released = True
+
+
+def test_a_slow_loop_drops_camera_frames_instead_of_queueing_them():
+    from fer_toolkit.models.video import LatestFrames
+
+    reader = LatestFrames(FakeCamera(150, 0.002))
+    seen = []
+    while True:
+        ok, frame = reader.read()
+        if not ok:
+            break
+        seen.append(int(frame[0, 0]))
+        time.sleep(0.02)  # a loop ten times slower than the camera
+    reader.release()
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert seen[-1] >= 145  # it ends on (nearly) the camera's newest frame, not 15 frames behind
+    assert reader.dropped + len(seen) == 150 and reader.dropped > 100
+    assert threading.active_count() < 50
+
+
+def test_video_flags_are_checked():
+    for flags, message in ((["--detect-every", "0"], "--detect-every must be 1 or more"),
+                           (["--coarse-side", "-1"], "--coarse-side must be 0")):
+        result = subprocess.run([os.path.join(BIN, "fer-video"), "--video", os.path.join(SAMPLES, "woman2.mp4"),
+                                 "--no-display", *flags], capture_output=True, text=True)
+        assert result.returncode == 1 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
