@@ -213,6 +213,11 @@ class VideoPredictor:
     #: Video frames are first searched for faces shrunk to this, and at
     #: video_max_side only where that finds none (0: off; BENCHMARKS.md).
     video_coarse_side: int = 320
+    #: Each face found at the coarse size is searched for again in a region
+    #: refine_margin times its box, scaled so that the box is refine_side pixels
+    #: (the detector's smallest face is about 80).
+    refine_side: int = 100
+    refine_margin: float = 1.5
     #: Video: detect faces every N-th frame and follow them by their landmarks
     #: in between (1: detect on every frame; BENCHMARKS.md).
     detect_every: int = 5

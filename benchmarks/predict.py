@@ -53,6 +53,42 @@ def letterbox(image, width=640, height=480):
     return canvas
 
 
+def small_images(csv_path, n, theirs):
+    """Time face images end to end (file bytes to probabilities), ours beside ``fer``'s."""
+    import cv2
+
+    from fer_toolkit.features.conversion import read_source, select_rows
+    from fer_toolkit.models.recognizer import Recognizer
+
+    _, text = read_source(csv_path)
+    rows = select_rows(text, range(7), path=csv_path)
+    faces = [np.array(t.split(), dtype=np.uint8).reshape(48, 48)
+             for t, s in zip(rows["texts"], rows["splits"]) if s == "PrivateTest"][:n]
+    sets = {"48x48": [cv2.imencode(".png", f)[1].tobytes() for f in faces],
+            "144x144": [cv2.imencode(".png", cv2.resize(f, (144, 144), interpolation=cv2.INTER_CUBIC))[1].tobytes()
+                        for f in faces]}
+    ways = {"fer-toolkit --whole-image": Recognizer(whole_image=True), "fer-toolkit (photo detector)": Recognizer()}
+
+    def timed(fn, items, repeats=3):
+        fn(items[0])
+        times, found = [], 0
+        for _ in range(repeats):
+            for item in items:
+                t = time.perf_counter()
+                found += bool(fn(item))
+                times.append(time.perf_counter() - t)
+        return np.median(times) * 1e3, found / len(times)
+
+    decode = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
+    for size, items in sets.items():
+        for name, recognizer in ways.items():
+            ms, found = timed(recognizer.predict, items)
+            print(f"{size} PNG, {name:<29} median {ms:5.2f} ms, a face in {found:.0%}")
+        if theirs:
+            ms, found = timed(lambda b: theirs.detect_emotions(decode(b)), items)
+            print(f"{size} PNG, {'fer package':<29} median {ms:5.2f} ms, a face in {found:.0%}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=40, help="frames to time")
@@ -62,6 +98,9 @@ def main(argv=None):
     from fer_toolkit.parameters import VIDEO
 
     p.add_argument("--detector", default=VIDEO.detector, choices=DETECTORS, help="face detector (fer-video's default)")
+    p.add_argument("--csv", default=os.environ.get("FER2013_CSV"),
+                   help="fer2013.csv(.gz): also time small face images (48x48 and 144x144 PNG files)")
+    p.add_argument("--faces", type=int, default=40, help="PrivateTest faces for the small images")
     args = p.parse_args(argv)
 
     from fer_toolkit.models.recognizer import Recognizer
@@ -117,6 +156,9 @@ def main(argv=None):
         print(f"speed-up: {np.median(t_fer) / np.median(t_ours):.2f}x at 640, "
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480, "
               f"{np.median(t_fer) / np.median(t_video):.2f}x with fer-video's detection")
+
+    if args.csv:
+        small_images(args.csv, args.faces, theirs)
 
     # Headless video throughput, as fer-video --no-display runs it.
     from fer_toolkit.scripts.video import build_parser, process

@@ -232,6 +232,6 @@ class Recognizer:
             "label": self.classes[best],
             "confidence": float(probabilities[best]),
             "probabilities": {c: float(p) for c, p in zip(self.classes, probabilities)},
-            "landmarks": [[round(float(x0 + (px + 0.5) * k - 0.5), 1), round(float(y0 + (py + 0.5) * k - 0.5), 1)]
-                          for px, py in landmarks],
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in
+                          ((x0, y0) + (np.asarray(landmarks, np.float64) + 0.5) * k - 0.5).tolist()],
         }

@@ -1,0 +1,85 @@
+"""Benchmark: fer-video's face detection every N-th frame, against detecting on
+every frame, on the same video.
+
+Each setting runs the video through :class:`models.video.FaceTracker` as
+``fer-video --no-display`` does (decode, detect or follow, recognise), and is
+compared with detection on every frame at 480 pixels (the previous default):
+the share of frames with a face, the median overlap (IoU) of the face boxes,
+and the share of frames with the same label.
+
+    python benchmarks/tracking.py --video ../shared/samples/woman2.mp4
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
+
+
+def iou(a, b):
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
+def run(path, recognizer, detect_every):
+    """Faces per frame, seconds, detections."""
+    import cv2
+
+    from fer_toolkit.models.video import FaceTracker
+
+    tracker = FaceTracker(recognizer, detect_every)
+    capture = cv2.VideoCapture(path)
+    faces = []
+    started = time.perf_counter()
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        faces.append(tracker.predict(frame))
+    seconds = time.perf_counter() - started
+    capture.release()
+    return faces, seconds, tracker.detections
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", default=os.path.join(SAMPLES, "woman2.mp4"))
+    p.add_argument("--every", default="1,3,5,10", help="detection intervals to compare")
+    args = p.parse_args()
+
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    plain = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side)
+    coarse = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side)
+    run(args.video, plain, 1)  # warm-up
+    reference, seconds, _ = run(args.video, plain, 1)
+    n = len(reference)
+    print(f"machine: {os.cpu_count()} cores; {os.path.basename(args.video)}, {n} frames")
+    print(f"{'setting':<38} {'frames/s':>8} {'detections':>10} {'with a face':>11} {'box IoU':>8} {'same label':>10}")
+
+    def report(name, faces, secs, detections):
+        """One row: speed, detections, found share and agreement with the reference."""
+        pairs = [(a[0], b[0]) for a, b in zip(reference, faces) if a and b]
+        overlap = np.median([iou(a["box"], b["box"]) for a, b in pairs]) if pairs else 0.0
+        same = np.mean([a["label"] == b["label"] for a, b in pairs]) if pairs else 0.0
+        found = np.mean([bool(f) for f in faces])
+        print(f"{name:<38} {n / secs:8.1f} {detections:10d} {found:11.1%} {overlap:8.3f} {same:10.1%}")
+
+    report(f"every frame at {VIDEO.video_max_side} (reference)", reference, seconds, n)
+    # How much a legitimate change of detection scale alone moves boxes and labels.
+    report("every frame at 640", *run(args.video, Recognizer(detector=VIDEO.detector, max_side=640), 1))
+    for every in (int(e) for e in args.every.split(",")):
+        faces, secs, detections = run(args.video, coarse, every)
+        report(f"{VIDEO.video_coarse_side} then {VIDEO.video_max_side}, --detect-every {every}", faces, secs,
+               detections)
+
+
+if __name__ == "__main__":
+    main()
