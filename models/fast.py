@@ -10,6 +10,7 @@ the conversion (about a second). Anything that cannot be converted or run
 this way falls back to ``predict_on_batch``, the evaluation path.
 """
 
+import contextlib
 import hashlib
 import os
 import warnings
@@ -39,7 +40,10 @@ def _convert(model):
     tf = import_tensorflow()
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with warnings.catch_warnings():
+    # Keras' export prints "Saved artifact at ..." and the converter logs: none of it may reach a
+    # command's output (fer-predict --json prints JSON alone).
+    with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
+            quiet_stderr():
         warnings.simplefilter("ignore")
         return converter.convert()
 
