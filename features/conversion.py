@@ -377,13 +377,16 @@ def select_rows(text, expressions, limit=0, skip_bad_rows=False, path="CSV", fer
             "dropped": dropped}
 
 
-def _run_chunks(pool, tasks, progress):
-    """Run :func:`_convert_chunk` over tasks, in order, with a progress bar."""
+def run_chunks(pool, tasks, progress, work=_convert_chunk, unit="rows"):
+    """Run ``work`` over tasks (in the pool, if any), in order, with a progress bar.
+
+    Each task's first item is the list it works through (the bar counts its length).
+    """
     from tqdm import tqdm
 
-    bar = tqdm(total=sum(len(t[0]) for t in tasks), unit="rows", desc="convert", disable=None if progress else True)
+    bar = tqdm(total=sum(len(t[0]) for t in tasks), unit=unit, desc="convert", disable=None if progress else True)
     try:
-        results = pool.imap(_convert_chunk, tasks) if pool is not None else map(_convert_chunk, tasks)
+        results = pool.imap(work, tasks) if pool is not None else map(work, tasks)
         for task, result in zip(tasks, results):
             bar.update(len(task[0]))
             yield result
@@ -490,7 +493,7 @@ def convert(
                  for s in range(0, n_rows, chunk)]
         del rows["texts"]
         keep, parts, bad_pixels = [], {}, []
-        for start, result in zip(range(0, n_rows, chunk), _run_chunks(pool, tasks, progress)):
+        for start, result in zip(range(0, n_rows, chunk), run_chunks(pool, tasks, progress)):
             if result["bad"] and not skip_bad_rows:
                 line, problem = result["bad"][0]
                 raise ConversionError(f"{csv_path}: line {line}: {problem}")

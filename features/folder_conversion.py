@@ -18,7 +18,7 @@ import numpy as np
 
 from ..parameters import DATASET, SPLITS, VERSION, VIDEO
 
-from .conversion import NOT_FEATURES, ConversionError, _start_pool, write_output
+from .conversion import NOT_FEATURES, ConversionError, _start_pool, run_chunks, write_output
 from .faces import ImageError, detect_faces, to_gray
 from .folders import FolderError, class_set, scan_tree
 from .images import ImageTooLarge, decode_image
@@ -142,20 +142,6 @@ def validation_split(labels, n_classes, fraction, seed):
     return chosen
 
 
-def _run(pool, tasks, progress):
-    """Run :func:`_convert_files` over tasks, in order, with a progress bar."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=sum(len(t[0]) for t in tasks), unit="images", desc="convert", disable=None if progress else True)
-    try:
-        results = pool.imap(_convert_files, tasks) if pool is not None else map(_convert_files, tasks)
-        for task, result in zip(tasks, results):
-            bar.update(len(task[0]))
-            yield result
-    finally:
-        bar.close()
-
-
 def _skip_record(skipped):
     """The manifest's account of skipped files: counts by reason, and the first ones listed."""
     reasons = {}
@@ -252,7 +238,7 @@ def convert_images(
         tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
-        for start, result in zip(range(0, len(paths), chunk_images), _run(pool, tasks, progress)):
+        for start, result in zip(range(0, len(paths), chunk_images), run_chunks(pool, tasks, progress, _convert_files, "images")):
             digests.extend(result["digests"])
             keep.extend(start + i for i in result["keep"])
             failed.extend((start + i, reason) for i, reason in result["skipped"])
