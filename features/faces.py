@@ -180,6 +180,8 @@ def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small):
     rects = []
     if detector in ("dlib", "opencv", "dlib+cnn"):
         rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
+    if detector == "dlib+cnn" and not rects and not small and VIDEO.hog_retry_upsample:
+        rects = _rects(gray, "dlib", upsample + VIDEO.hog_retry_upsample, max_side, min_side, pad)
     if detector == "cnn" or (detector == "dlib+cnn" and not rects):
         for side in VIDEO.small_cnn_sides if small else (min(max_side or cnn_max_side, cnn_max_side),):
             rects = _rects(gray, "cnn", upsample, side, side if small else min_side, pad)
@@ -241,7 +243,9 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     ----------
     gray : (H, W) uint8 ndarray
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}
-        See :data:`DETECTORS`.
+        See :data:`DETECTORS`. ``dlib+cnn`` runs HOG, then in an image larger
+        than ``VIDEO.small_side`` where HOG finds nothing HOG again with
+        ``VIDEO.hog_retry_upsample`` more upsampling, then the CNN.
     max_side : int
         Images whose longer side exceeds this are shrunk for detection.
     upsample : int

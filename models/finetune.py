@@ -26,7 +26,7 @@ def init_path(init):
     return PRETRAINED if init == SHIPPED else init
 
 
-def fine_tune_config(config, given=()):
+def fine_tune_config(config, given=(), schedule=True):
     """The configuration of a run that starts from ``config.init``.
 
     The architecture settings and the feature set are the bundle's (its model
@@ -39,6 +39,8 @@ def fine_tune_config(config, given=()):
     config : models.config.TrainingConfig
     given : collection of str
         Settings the user chose explicitly.
+    schedule : bool, optional
+        Also apply ``parameters.FINE_TUNING`` (False: the architecture and feature set only).
 
     Returns
     -------
@@ -60,7 +62,8 @@ def fine_tune_config(config, given=()):
     network = {f.name for f in fields(Network)}
     changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items() if k in network and k != "model"}
     changes.update(model=meta.get("model") or args.get("model", config.model), features=meta["feature_set"])
-    changes.update({k: v for k, v in vars(FINE_TUNING).items() if k not in given})
+    if schedule:
+        changes.update({k: v for k, v in vars(FINE_TUNING).items() if k not in given})
     return config.updated(**changes)
 
 

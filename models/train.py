@@ -25,7 +25,7 @@ from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, make_meta, model_inputs, save_bundle, save_keras, save_model
 from .config import ConfigError, TrainingConfig
-from .finetune import is_frozen, set_frozen, start_from
+from .finetune import fine_tune_config, is_frozen, set_frozen, start_from
 
 #: The checkpoint of older versions (one file, overwritten every epoch).
 CHECKPOINT = "checkpoint.keras"
@@ -706,6 +706,9 @@ def _train(config, resume, force, log, verbose, overrides, stop):
         keys = ("data", "out", *(k for k in overrides if k in RESUME_OVERRIDES))
         config = TrainingConfig.from_dict(state["config"]).updated(**{k: getattr(config, k) for k in keys})
         state["config"] = config.to_json()
+    elif config.init:  # the bundle's architecture and feature set, whoever calls (fer-train sets them already)
+        config = fine_tune_config(config, () if config.features == FEATURES.feature_set else ("features",),
+                                  schedule=False)
     os.makedirs(run_dir, exist_ok=True)
 
     keras.utils.set_random_seed(config.seed)
