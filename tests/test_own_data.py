@@ -290,6 +290,16 @@ def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_clas
                 np.testing.assert_array_equal(a, b)
     assert tuned.model.get_layer("probabilities").get_weights()[0].shape == (256, 3)
 
+    # Resumed past the frozen epoch: every layer trains, and the bundle keeps its start and standardisation.
+    resumed = subprocess.run([os.path.join(BIN, "fer-train"), "--data", three_classes, "--out", str(out), "--resume",
+                              "--epochs", "2", "--quiet"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert "epoch 2: training every layer" in resumed.stdout
+    state = json.load(open(out / "state.json"))
+    assert state["epoch"] == 2 and state["config"]["init"] == "shipped"
+    meta = json.load(open(out / "bundle.json"))
+    assert meta["init"]["from"] == "shipped" and meta["normalization"] == shipped.meta["normalization"]
+
     # The new class set everywhere: evaluation, prediction, the web page's classes.
     evaluated = subprocess.run([os.path.join(BIN, "fer-evaluate"), "--model", str(out), "--data", three_classes],
                                capture_output=True, text=True)
