@@ -51,6 +51,9 @@ class Dataset:
     validation_seed: int = 1234
     #: Image files handed to one conversion worker at a time.
     chunk_images: int = 32
+    #: fer-convert --images skips larger files unread ("too large"; their pixel
+    #: count is checked from the header too, before decoding).
+    max_image_bytes: int = 100_000_000
     #: Rows per chunk handed to one conversion worker.
     chunk_rows: int = 1024
     #: Conversion worker processes (0: one per CPU core).

@@ -91,6 +91,10 @@ def _convert_files(task):
     for i, path in enumerate(paths):
         try:
             with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size > DATASET.max_image_bytes:
+                    digests.append(None)
+                    skipped.append((i, f"too large (over {DATASET.max_image_bytes / 1e6:g} MB)"))
+                    continue
                 data = f.read()
         except OSError as e:
             digests.append(None)

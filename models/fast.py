@@ -146,7 +146,7 @@ class ClassifierRunner:
         return self._interpreters[batch]
 
     def litert(self, inputs):
-        """Probabilities from LiteRT (raises on failure; :meth:`__call__` falls back)."""
+        """Probabilities from LiteRT (raises on failure; :meth:`predict_proba` falls back to Keras)."""
         n = len(inputs["image"])
         interpreter, indices, output = self._interpreter(n)
         for name, index in indices.items():

@@ -13,7 +13,7 @@ from dataclasses import fields
 from ..parameters import FINE_TUNING, Network
 
 from .backend import import_keras
-from .bundle import PRETRAINED, BundleError, read_meta
+from .bundle import PRETRAINED, BundleError, load_bundle, read_meta
 
 #: The name of the classification layer of the CNN builders (:func:`models.cnn.fusion_head`).
 HEAD = "probabilities"
@@ -151,8 +151,6 @@ def start_from(config, classes, feature_dim, log=print):
     ------
     BundleError
     """
-    from .bundle import load_bundle
-
     path = init_path(config.init)
     bundle = load_bundle(path)
     if bundle.kind != "cnn":

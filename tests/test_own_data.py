@@ -374,3 +374,19 @@ def test_svm_and_soft_labels_train_on_other_class_sets(tmp_path, three_classes):
 
     with pytest.raises(TrainingError, match="class probabilities that sum to 1"):
         load_training_data(config)
+
+
+def test_files_over_the_size_limit_are_skipped_unread(tmp_path, real_arrays, monkeypatch):
+    from dataclasses import replace
+
+    from fer_toolkit.features import folder_conversion
+
+    images, labels = real_arrays
+    write_tree(str(tmp_path / "tree"), images, labels, ["angry", "disgust"], 3)
+    big = tmp_path / "tree" / "angry" / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300), dtype=np.uint8)).save(big)
+    monkeypatch.setattr(folder_conversion, "DATASET", replace(folder_conversion.DATASET, max_image_bytes=50_000))
+    manifest = convert_images(str(tmp_path / "tree"), str(tmp_path / "out"), progress=False, workers=1,
+                              validation_fraction=0)
+    assert manifest["counts"]["Training"]["total"] == 6
+    assert {f["path"]: f["reason"] for f in manifest["skipped"]["files"]} == {"angry/big.png": "too large (over 0.05 MB)"}
