@@ -94,6 +94,11 @@ class Features:
     #: constant (mid grey) or shrink (the square shrunk and moved to fit inside, so
     #: that an image that is itself a face crop is taken whole; BENCHMARKS.md, "Photos").
     crop_fit: str = "shrink"
+    #: Rotate each 48x48 face about its centre so that the eyes (from the
+    #: landmarks) are level, in conversion and prediction alike, by at most
+    #: align_max_angle degrees (fer-convert --align; BENCHMARKS.md, "Alignment").
+    align: bool = False
+    align_max_angle: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -332,7 +337,7 @@ FEATURES = Features()
 FEATURES_BEFORE_SPEC = Features(
     feature_set="landmarks_hog_windows", image_size=48, landmark_box=(0, 0, 47, 47), hog_orientations=8, hog_cell=16,
     window_size=24, window_step=6, window_orientations=8, window_cell=8, crop_scale=1.28, crop_shift_x=0.040,
-    crop_shift_y=-0.053, crop_fit="replicate")
+    crop_shift_y=-0.053, crop_fit="replicate", align=False, align_max_angle=30.0)
 NETWORK = Network()
 HYPERPARAMETERS = Hyperparameters()
 TRAINING = Training()

@@ -285,6 +285,7 @@ def _convert_chunk(task):
             keep.append(i)
             images.append(pixels)
     images = np.stack(images).reshape(-1, size, size) if images else np.zeros((0, size, size), np.uint8)
+    images = spec.align_faces(images)[0]
     out = {"keep": np.asarray(keep, dtype=np.int64), "images": images, "bad": bad}
     if len(images):
         out.update(spec.extract(images, landmarks=landmarks, hog=hog))

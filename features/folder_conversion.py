@@ -111,7 +111,7 @@ def _convert_files(task):
             keep.append(i)
             crops.append(crop)
     size = spec.image_size
-    images = np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
+    images = spec.align_faces(np.stack(crops) if crops else np.zeros((0, size, size), np.uint8))[0]
     out = {"digests": digests, "keep": keep, "images": images, "skipped": skipped}
     if len(images):
         out.update(spec.extract(images, landmarks=landmarks, hog=hog))

@@ -48,6 +48,11 @@ class FeatureSpec:
     crop_fit : str
         What fills a crop that runs past the image (a key of
         :data:`features.faces.CROP_FITS`).
+    align : bool
+        Rotate each face so that its eyes are level (:meth:`align_faces`)
+        before any feature is computed.
+    align_max_angle : float
+        The largest rotation, in degrees.
 
     Raises
     ------
@@ -68,6 +73,8 @@ class FeatureSpec:
     crop_shift_x: float = FEATURES.crop_shift_x
     crop_shift_y: float = FEATURES.crop_shift_y
     crop_fit: str = FEATURES.crop_fit
+    align: bool = FEATURES.align
+    align_max_angle: float = FEATURES.align_max_angle
 
     def __post_init__(self):
         object.__setattr__(self, "landmark_box", tuple(self.landmark_box))
@@ -88,6 +95,8 @@ class FeatureSpec:
             if f.type is float and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                     or not np.isfinite(value)):
                 raise bad(f.name, f"must be a finite number, got {type(value).__name__}")
+            if f.type is bool and not isinstance(value, bool):
+                raise bad(f.name, f"must be true or false, got {type(value).__name__}")
         if not 8 <= self.image_size <= 512:
             raise bad("image_size", f"must be in 8..512, got {self.image_size}")
         box = self.landmark_box
@@ -111,6 +120,8 @@ class FeatureSpec:
         for name in ("crop_shift_x", "crop_shift_y"):
             if not -1 <= getattr(self, name) <= 1:
                 raise bad(name, f"must be in -1..1, got {getattr(self, name)}")
+        if not 0 <= self.align_max_angle <= 90:
+            raise bad("align_max_angle", f"must be in 0..90, got {self.align_max_angle}")
         if self.crop_fit not in CROP_FITS:
             raise bad("crop_fit", f"{str(self.crop_fit)[:40]!r} is not one of {', '.join(CROP_FITS)}")
 
@@ -251,6 +262,65 @@ class FeatureSpec:
             raise ValueError(f"expected {self.image_size}x{self.image_size} faces (the specification's "
                              f"image_size), got {images.shape[2]}x{images.shape[1]}")
         return images
+
+    def align_faces(self, images):
+        """Faces rotated about their centre so that their eyes are level (with ``align``).
+
+        The eyes are the means of dlib's points 36-41 and 42-47; the rotation
+        is at most ``align_max_angle`` degrees, and the corners it uncovers
+        replicate the border. Conversion and prediction both call this on
+        the 48x48 faces before :meth:`extract`.
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+
+        Returns
+        -------
+        images : (N, S, S) uint8 ndarray
+            The input itself without ``align``.
+        angles : (N,) float64 ndarray
+            Each face's rotation in degrees (counter-clockwise as shown; zeros without ``align``).
+        """
+        images = self._check_images(images)
+        angles = np.zeros(len(images))
+        if not self.align or not len(images):
+            return images, angles
+        import cv2
+
+        points = landmarks_batch(images, box=self.landmark_box).astype(np.float64)
+        delta = points[:, 42:48].mean(axis=1) - points[:, 36:42].mean(axis=1)
+        angles = np.clip(np.degrees(np.arctan2(delta[:, 1], delta[:, 0])), -self.align_max_angle,
+                         self.align_max_angle)
+        centre = ((self.image_size - 1) / 2.0,) * 2
+        out = np.empty_like(images)
+        for i, angle in enumerate(angles):
+            matrix = cv2.getRotationMatrix2D(centre, float(angle), 1.0)
+            out[i] = cv2.warpAffine(images[i], matrix, (self.image_size, self.image_size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+        return out, angles
+
+    def unalign_points(self, landmarks, angles):
+        """Landmarks of aligned faces moved back onto the faces as they were before :meth:`align_faces`.
+
+        Parameters
+        ----------
+        landmarks : (N, 68, 2) ndarray
+        angles : (N,) ndarray
+            As :meth:`align_faces` returned them.
+
+        Returns
+        -------
+        (N, 68, 2) float64 ndarray
+        """
+        points = np.asarray(landmarks, dtype=np.float64)
+        c = (self.image_size - 1) / 2.0
+        theta = np.radians(np.asarray(angles, dtype=np.float64))[:, None]
+        x, y = points[..., 0] - c, points[..., 1] - c
+        # warpAffine maps a point p of the original to R p (R: the rotation by +angle as shown, y down);
+        # back again is the inverse rotation.
+        cos, sin = np.cos(theta), np.sin(theta)
+        return np.stack([cos * x - sin * y + c, sin * x + cos * y + c], axis=-1)
 
     def extract(self, images, landmarks=True, hog=True):
         """Handcrafted feature arrays of a batch of faces.

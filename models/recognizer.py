@@ -108,20 +108,24 @@ class Recognizer:
         -------
         probabilities : (N, K) float32 ndarray
         arrays : dict
-            The features computed (``landmarks`` always).
+            The features computed (``landmarks`` always, in the pixels of
+            ``crops`` even where the specification aligns the faces first).
         """
         crops = np.asarray(crops, dtype=np.uint8)
         if not len(crops):
             return np.zeros((0, len(self.classes)), np.float32), {}
-        arrays = self.spec.extract(crops, landmarks=True, hog=self.spec.needs_hog)
-        arrays["images"] = crops
+        faces, angles = self.spec.align_faces(crops)  # as conversion does, with the specification's align
+        arrays = self.spec.extract(faces, landmarks=True, hog=self.spec.needs_hog)
+        arrays["images"] = faces
         features = self.spec.stack(arrays)
         if self.tta:  # features outside the lock, like the plain view's
-            mirrored = self.spec.mirror_inputs(crops, arrays["landmarks"])
+            mirrored = self.spec.mirror_inputs(faces, arrays["landmarks"])
         with self._model_lock:
-            probabilities = self.classifier.predict_proba(crops, features)
+            probabilities = self.classifier.predict_proba(faces, features)
             if self.tta:
                 probabilities = (probabilities + self.classifier.predict_proba(*mirrored)) / 2
+        if self.spec.align:
+            arrays["landmarks"] = self.spec.unalign_points(arrays["landmarks"], angles).astype(np.float32)
         return probabilities, arrays
 
     def locate(self, gray, boxes=None):

@@ -1,6 +1,7 @@
 """fer-convert: turn fer2013.csv (with FERPlus labels, if given) or a labelled image
 folder tree into numpy arrays of pixels and features."""
 
+import argparse
 import sys
 
 if __package__ in (None, ""):  # run as ``python scripts/convert.py``: run the installed package's copy
@@ -77,6 +78,10 @@ def build_parser():
                    help="sliding-window HOG: orientation bins inside each window")
     p.add_argument("--hog-window-cell", type=int, default=FEATURES.window_cell,
                    help="sliding-window HOG: cell side inside each window in pixels")
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=FEATURES.align,
+                   help="rotate each face so that its eyes are level (from dlib's landmarks, at most "
+                        f"{FEATURES.align_max_angle:g} degrees) before the features are computed; models trained on "
+                        "the output align the faces they are given the same way")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -90,7 +95,8 @@ def main(argv=None):
     try:
         spec = FeatureSpec(hog_orientations=args.hog_orientations, hog_cell=args.hog_cell,
                            window_size=args.hog_window_size, window_step=args.hog_window_step,
-                           window_orientations=args.hog_window_orientations, window_cell=args.hog_window_cell)
+                           window_orientations=args.hog_window_orientations, window_cell=args.hog_window_cell,
+                           align=args.align)
     except SpecError as e:
         fail(PROG, str(e))
 

@@ -144,3 +144,46 @@ def test_video_flags_are_checked():
                                  "--no-display", *flags], capture_output=True, text=True)
         assert result.returncode == 1 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_alignment_is_the_same_in_conversion_and_prediction(fer_csv, tmp_path):
+    """``fer-convert --align`` rotates the faces to level eyes; a bundle whose specification aligns
+    does the same to the crops it is given, so its predictions equal its evaluation on the arrays."""
+    import json
+    import shutil
+
+    from fer_toolkit.features.conversion import convert
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.features.landmarks import landmarks_batch
+    from fer_toolkit.features.spec import FeatureSpec
+    from fer_toolkit.models.bundle import PRETRAINED, BundleError, load_bundle
+    from fer_toolkit.models.evaluate import check_compatible, predict_split
+    from fer_toolkit.models.recognizer import Recognizer
+
+    plain, aligned = tmp_path / "plain", tmp_path / "aligned"
+    convert(fer_csv, str(plain), limit=60, progress=False, workers=1)
+    manifest = convert(fer_csv, str(aligned), limit=60, progress=False, workers=1, spec=FeatureSpec(align=True))
+    assert manifest["feature_spec"]["align"] is True
+
+    def eye_angles(images):
+        points = landmarks_batch(images).astype(float)
+        delta = points[:, 42:48].mean(1) - points[:, 36:42].mean(1)
+        return np.abs(np.degrees(np.arctan2(delta[:, 1], delta[:, 0])))
+
+    raw = load_arrays(str(plain), "PrivateTest")["images"]
+    faces = load_arrays(str(aligned), "PrivateTest")["images"]
+    assert np.median(eye_angles(faces)) < np.median(eye_angles(raw)) / 2
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(PRETRAINED, bundle_dir)
+    meta = json.load(open(bundle_dir / "bundle.json"))
+    meta["feature_spec"] = {**meta.get("feature_spec", {}), "align": True}
+    (bundle_dir / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="align False vs True"):
+        check_compatible(load_bundle(PRETRAINED), json.load(open(aligned / "manifest.json")), str(aligned))
+    expected = predict_split(load_bundle(str(bundle_dir)), str(aligned), "PrivateTest")[0]
+    recognizer = Recognizer(str(bundle_dir))
+    got, arrays = recognizer.predict_crops(raw)
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    # Landmarks are reported on the faces as given, not on their rotated copies.
+    assert np.median(np.abs(arrays["landmarks"] - landmarks_batch(raw))) < 1.0
