@@ -39,8 +39,6 @@ class Dataset:
     env_var: str = "FER2013_CSV"
     #: Set (to 1) where a test that needs the dataset must fail, not skip, without it (CI).
     required_env_var: str = "FER2013_REQUIRED"
-    #: Classes kept by default (all seven).
-    expressions: tuple = (0, 1, 2, 3, 4, 5, 6)
     #: fer-convert --images: images at most this many pixels a side are taken
     #: whole as the face under --faces auto (larger ones go through face detection).
     whole_max_side: int = 64
