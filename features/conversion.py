@@ -242,11 +242,10 @@ def read_ferplus(path):
     top = counts.max(axis=1, initial=0)
     winner = counts.argmax(axis=1)
     tied = (counts == top[:, None]).sum(axis=1) > 1
-    dropped = np.where([not n for n in image_names], "no image name",
-                       np.where(top == 0, "no votes",
-                                np.where(tied, "tied vote",
-                                         np.where(winner == 8, "majority unknown",
-                                                  np.where(winner == 9, "majority not a face", "")))))
+    # The first reason that holds, in this order, drops a row.
+    reasons = {"no image name": np.array([not n for n in image_names], bool), "no votes": top == 0,
+               "tied vote": tied, "majority unknown": winner == 8, "majority not a face": winner == 9}
+    dropped = np.select(list(reasons.values()), list(reasons), default="")
     ids = np.asarray(FERPLUS_CLASS_IDS)
     labels = np.where(dropped == "", ids[np.minimum(winner, 7)], -1)
     votes = np.zeros((len(counts), len(FERPLUS_CLASSES)), np.float32)

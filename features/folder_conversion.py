@@ -242,7 +242,8 @@ def convert_images(
         tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
-        for start, result in zip(range(0, len(paths), chunk_images), run_chunks(pool, tasks, progress, _convert_files, "images")):
+        results = run_chunks(pool, tasks, progress, _convert_files, "images")
+        for start, result in zip(range(0, len(paths), chunk_images), results):
             digests.extend(result["digests"])
             keep.extend(start + i for i in result["keep"])
             failed.extend((start + i, reason) for i, reason in result["skipped"])
@@ -272,8 +273,8 @@ def convert_images(
         chosen = validation_split(np.where(splits == "Training", arrays["labels"], -1), len(classes),
                                   validation_fraction, seed)
         splits[chosen] = "PublicTest"
-    skipped = [(p, r) for p, r in skipped] + [(os.path.relpath(paths[i], root), r) for i, r in sorted(failed)]
-    skipped = [(os.path.relpath(p, root) if os.path.isabs(p) else p, r) for p, r in skipped]
+    skipped = [(os.path.relpath(p, root), r) for p, r in skipped] + [(os.path.relpath(paths[i], root), r)
+                                                                      for i, r in sorted(failed)]
     source = hashlib.sha256("".join(f"{d} {os.path.relpath(p, root)}\n" for p, d in zip(paths, digests)
                                     if d is not None).encode()).hexdigest()
     manifest = {

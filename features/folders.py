@@ -174,10 +174,12 @@ def class_set(names):
     index : dict of str to int
         Each folder name's position in ``classes``.
 
+    Folders that name one class (``anger`` and ``angry``) are merged into it.
+
     Raises
     ------
     FolderError
-        Fewer than two classes, or two folders of one split that name the same class.
+        Fewer than two classes.
     """
     names = sorted(set(names), key=lambda n: (n.lower(), n))
     known = {n: match_class(n, KNOWN_CLASSES) for n in names}

@@ -12,6 +12,7 @@ training and serving cannot disagree.
 
 from dataclasses import asdict, dataclass, fields, replace
 
+import cv2
 import numpy as np
 
 from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
@@ -286,8 +287,6 @@ class FeatureSpec:
         angles = np.zeros(len(images))
         if not self.align or not len(images):
             return images, angles
-        import cv2
-
         points = landmarks_batch(images, box=self.landmark_box).astype(np.float64)
         delta = points[:, 42:48].mean(axis=1) - points[:, 36:42].mean(axis=1)
         angles = np.clip(np.degrees(np.arctan2(delta[:, 1], delta[:, 0])), -self.align_max_angle,

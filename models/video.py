@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 
-from ..features.faces import to_gray
 from ..parameters import VIDEO
 
 
@@ -53,8 +52,7 @@ class FaceTracker:
     def predict(self, frame, color_order="bgr"):
         """The faces of the next frame, as :meth:`Recognizer.predict` gives them."""
         decoded = self.recognizer.decode(frame, color_order)
-        gray = to_gray(decoded.array)
-        h, w = gray.shape
+        h, w = decoded.array.shape[:2]
         due = self.since_detection is None or self.since_detection + 1 >= self.detect_every
         if due:
             boxes = None

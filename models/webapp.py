@@ -10,9 +10,10 @@ import os
 from flask import Flask, jsonify, request, send_from_directory
 
 from ..features.faces import ImageError
+from ..features.images import ImageTooLarge
 from ..parameters import WEB
 
-from .recognizer import ImageTooLarge, Recognizer
+from .recognizer import Recognizer
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 

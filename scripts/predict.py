@@ -89,7 +89,7 @@ def main(argv=None):
 
     def body():
         from ..models.bundle import read_meta
-        from ..models.recognizer import check_image_file
+        from ..features.images import check_image_file
 
         single = len(args.inputs) <= 1 and not any(os.path.isdir(i) for i in args.inputs)
         sources = collect(args.inputs)
