@@ -4,6 +4,7 @@ Starts fer-web's app under waitress on a free local port and sends a 640x480
 one-face JPEG (obama.jpg, resized) from several client threads at once.
 
     python benchmarks/web.py --clients 4 --requests 25
+    python benchmarks/web.py --clients 4 --requests 25 --coarse-side 320
 """
 
 import argparse
@@ -25,6 +26,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=4, help="concurrent clients")
     p.add_argument("--requests", type=int, default=25, help="requests per client")
+    p.add_argument("--coarse-side", type=int, default=0, help="as fer-web --coarse-side (0: off, the default)")
     args = p.parse_args(argv)
 
     import cv2
@@ -38,7 +40,7 @@ def main(argv=None):
 
     image = letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg")))
     payload = cv2.imencode(".jpg", image)[1].tobytes()
-    recognizer = Recognizer()
+    recognizer = Recognizer(coarse_side=args.coarse_side)
     recognizer.predict(image)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,7 +66,7 @@ def main(argv=None):
     wall = time.perf_counter() - started
     server.close()
     print(f"machine: {os.cpu_count()} cores; {args.clients} concurrent clients x {args.requests} requests, "
-          f"640x480 JPEG with one face")
+          f"640x480 JPEG with one face; --coarse-side {args.coarse_side}")
     print(f"latency: median {np.median(times) * 1e3:.1f} ms, p90 {np.percentile(times, 90) * 1e3:.1f} ms; "
           f"throughput {len(times) / wall:.1f} requests/s")
 

@@ -67,9 +67,12 @@ def _open_image(opener, name, max_pixels, reduce_to, header_only=False):
                     img.draft(img.mode, (math.ceil(w * k), math.ceil(h * k)))
                 scale = w / img.size[0]
                 img.load()
-                if img.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned by 90 degrees
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                if orientation in (5, 6, 7, 8):  # turned by 90 degrees
                     w, h = h, w
-                return ImageOps.exif_transpose(img), scale, (w, h)
+                if orientation in (2, 3, 4, 5, 6, 7, 8):
+                    img = ImageOps.exif_transpose(img)
+                return img, scale, (w, h)
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{prefix}too many pixels to decode safely (over Pillow's limit)") from None
     except UnidentifiedImageError:

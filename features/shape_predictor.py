@@ -341,7 +341,10 @@ def _predict_batch(images, left, top, width, height, initial, split1, split2, th
 
     Tree-major order: each tree is applied to every image of a block before
     the next tree, so that its leaves stay in cache (images one at a time
-    read a different 8 KB leaf table for each of the 7,500 trees). Every
+    read a different 8 KB leaf table for each of the 7,500 trees). Within a
+    cascade level the feature pixels are fixed, so every tree's leaf is found
+    first and the leaves are summed after: the sums' memory reads no longer
+    wait on the descents, which nearly halves the time of one image. Every
     image still sums its leaves in tree order, in float32, as dlib does.
     """
     n_images, rows, cols = images.shape
@@ -350,7 +353,7 @@ def _predict_batch(images, left, top, width, height, initial, split1, split2, th
     n_pixels = anchors.shape[1]
     shapes = np.empty((block, n_shape), np.float32)
     values = np.empty((block, n_pixels), np.float32)
-    reached = np.empty(block, np.int64)
+    reached = np.empty((block, n_trees), np.int64)
     depth = 0
     while (1 << depth) - 1 < n_splits:
         depth += 1
@@ -376,19 +379,19 @@ def _predict_batch(images, left, top, width, height, initial, split1, split2, th
                         values[k, p] = image[y, x]
                     else:
                         values[k, p] = 0.0
-            for t in range(n_trees):
+            for t in range(n_trees):  # every descent of the level first (independent of the sums)
                 s1 = split1[c, t]
                 s2 = split2[c, t]
                 th = thresh[c, t]
-                # Descents first (independent, so the processor overlaps them), then the sums.
                 for k in range(stop - start):
                     node = 0
                     for _ in range(depth):  # branch-free: the left child when the test holds
                         go_right = values[k, s1[node]] - values[k, s2[node]] <= th[node]
                         node = 2 * node + 1 + np.int64(go_right)
-                    reached[k] = node - n_splits
+                    reached[k, t] = node - n_splits
+            for t in range(n_trees):  # then the sums, in tree order
                 for k in range(stop - start):
-                    leaf = leaves[c, t, reached[k]]
+                    leaf = leaves[c, t, reached[k, t]]
                     row = shapes[k]
                     for m in range(n_shape):
                         row[m] += leaf[m]

@@ -236,6 +236,5 @@ class Recognizer:
             "label": self.classes[best],
             "confidence": float(probabilities[best]),
             "probabilities": {c: float(p) for c, p in zip(self.classes, probabilities)},
-            "landmarks": [[round(x, 1), round(y, 1)] for x, y in
-                          ((x0, y0) + (np.asarray(landmarks, np.float64) + 0.5) * k - 0.5).tolist()],
+            "landmarks": np.round((x0, y0) + (np.asarray(landmarks, np.float64) + 0.5) * k - 0.5, 1).tolist(),
         }

@@ -39,6 +39,20 @@ def add_detector_flags(p, default, whole_image=False):
                             "central square as the face, detect nothing")
 
 
+def add_coarse_flag(p, default, what="image"):
+    """``--coarse-side`` of the commands that may trade small faces for speed."""
+    p.add_argument("--coarse-side", type=int, default=default,
+                   help=f"look for faces on the {what} shrunk to this first, and at --detect-max-side only where "
+                        f"that finds none: large faces are found at a fraction of the cost, and {what}s whose "
+                        "faces are all large are not searched for small ones (0: off)")
+
+
+def check_coarse_side(prog, value):
+    """One error line for a negative ``--coarse-side``."""
+    if value < 0:
+        fail(prog, f"--coarse-side must be 0 (off) or a size in pixels, got {value}")
+
+
 #: Longest error line printed: a message quoting a hostile input is cut here.
 MAX_ERROR_CHARS = 400
 

@@ -14,7 +14,7 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the ins
 
 from ..parameters import VIDEO
 
-from ._cli import add_detector_flags, fail, load_keras, parser, run
+from ._cli import add_coarse_flag, add_detector_flags, check_coarse_side, fail, load_keras, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -55,10 +55,7 @@ def build_parser():
     p.add_argument("--detect-max-side", type=int, default=VIDEO.video_max_side,
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
                         "faces of about 80 pixels and up at the shrunk size)")
-    p.add_argument("--coarse-side", type=int, default=VIDEO.video_coarse_side,
-                   help="look for faces on the frame shrunk to this first, and at --detect-max-side only where that "
-                        "finds none: large faces are found at a fraction of the cost, and a frame whose faces are "
-                        "all large is not searched for small ones (0: off)")
+    add_coarse_flag(p, VIDEO.video_coarse_side, "frame")
     p.add_argument("--detect-every", type=int, default=VIDEO.detect_every,
                    help="detect faces on every N-th frame and follow them by their landmarks in between (a lost "
                         "face is detected again on the next frame; 1: detect on every frame)")
@@ -190,8 +187,7 @@ def main(argv=None):
         fail(PROG, f"--camera {args.camera}: a camera index is 0 or more")
     if args.detect_every < 1:
         fail(PROG, f"--detect-every must be 1 or more, got {args.detect_every}")
-    if args.coarse_side < 0:
-        fail(PROG, f"--coarse-side must be 0 (off) or a size in pixels, got {args.coarse_side}")
+    check_coarse_side(PROG, args.coarse_side)
 
     def body():
         from ..models.bundle import read_meta

@@ -10,7 +10,7 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
 
 from ..parameters import VIDEO, WEB
 
-from ._cli import add_detector_flags, load_keras, parser, run
+from ._cli import add_coarse_flag, add_detector_flags, check_coarse_side, load_keras, parser, run
 
 PROG = "fer-web"
 
@@ -33,6 +33,11 @@ def build_parser():
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
     add_detector_flags(p, VIDEO.photo_detector)
+    p.add_argument("--upsample", type=int, default=VIDEO.upsample,
+                   help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
+    p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
+                   help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
+    add_coarse_flag(p, 0, "photo")
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="largest accepted image in pixels, checked from the file's header before decoding "
                         "(larger: 413)")
@@ -46,6 +51,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    check_coarse_side(PROG, args.coarse_side)
 
     def body():
         from ..models.bundle import read_meta
@@ -59,7 +65,9 @@ def main(argv=None):
         from ..models.recognizer import Recognizer
         from ..models.webapp import create_app
 
-        recognizer = Recognizer(args.model, detector=args.detector, max_pixels=args.max_pixels)
+        recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
+                                max_side=args.detect_max_side, max_pixels=args.max_pixels,
+                                coarse_side=args.coarse_side)
         recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
         app = create_app(recognizer, args.max_upload_mb)
         try:  # binds the port: a port in use fails here, before anything says "serving"

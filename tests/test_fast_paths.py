@@ -144,6 +144,9 @@ def test_video_flags_are_checked():
                                  "--no-display", *flags], capture_output=True, text=True)
         assert result.returncode == 1 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+    result = subprocess.run([os.path.join(BIN, "fer-web"), "--coarse-side", "-1"], capture_output=True, text=True)
+    assert result.returncode == 1 and "--coarse-side must be 0" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_alignment_is_the_same_in_conversion_and_prediction(fer_csv, tmp_path):
