@@ -19,7 +19,7 @@ import numpy as np
 from ..parameters import DATASET, SPLITS, VERSION, VIDEO
 
 from .conversion import NOT_FEATURES, ConversionError, _start_pool, run_chunks, write_output
-from .faces import ImageError, detect_faces, to_gray
+from .faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
 from .folders import FolderError, class_set, scan_tree
 from .images import ImageTooLarge, decode_image
 from .spec import FeatureSpec
@@ -27,7 +27,8 @@ from .util import clean_stale
 
 #: How faces are taken from the images: ``detect`` (the largest face the
 #: photo detector finds), ``whole`` (the image is the face) or ``auto``
-#: (whole for images at most ``DATASET.whole_max_side`` a side, else detect).
+#: (whole for images at most ``DATASET.whole_max_side`` a side and for those the
+#: face-crop rule takes whole, as prediction does, else detect).
 FACE_MODES = ("auto", "detect", "whole")
 #: Skipped files listed in the manifest (all are counted).
 LISTED_SKIPS = 1000
@@ -65,6 +66,8 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
     gray = to_gray(decoded.array)
     if faces == "whole" or (faces == "auto" and max(gray.shape) <= DATASET.whole_max_side):
         return spec.crop_whole(gray)[0], None
+    if faces == "auto" and VIDEO.crop_rule and detector in HOG_DETECTORS and face_crop_box(gray):
+        return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
     boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample)
     if not boxes:
         return None, "no face found"

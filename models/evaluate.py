@@ -166,7 +166,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
 
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
-                    progress=True):
+                    progress=True, crop_rule=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -187,6 +187,10 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     upsample : int, optional
     whole_image : bool, optional
         Every image is a face crop (nothing is detected).
+    crop_rule : bool, optional
+        Small images framed like a FER-2013 face are taken whole
+        (:class:`models.recognizer.Recognizer`'s ``crop_rule``; default
+        ``VIDEO.crop_rule``).
     progress : bool, optional
         A progress bar on a terminal.
 
@@ -215,7 +219,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta,
-                            whole_image=whole_image)
+                            whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times = [], [], [], []

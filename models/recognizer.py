@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..features.faces import ImageError, detect_faces, to_gray
+from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
@@ -48,6 +48,11 @@ class Recognizer:
     whole_image : bool, optional
         Every image is a face crop already (a FER-2013 face, a passport
         photo): its central square is the face, nothing is detected.
+    crop_rule : bool, optional
+        With the HOG detectors (``dlib``, ``dlib+cnn``), a small image that
+        is framed like a FER-2013 face is taken whole, as with
+        ``whole_image`` (:func:`features.faces.face_crop_box`: it needs a
+        face found, so an image without one still has none).
     coarse_side : int, optional
         Look for faces on the image shrunk to this first, and at
         ``max_side`` only where that finds none (video: speed first; 0: off;
@@ -61,7 +66,7 @@ class Recognizer:
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
-                 coarse_side=0, fast=True):
+                 coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
@@ -70,6 +75,7 @@ class Recognizer:
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
+        self.crop_rule = crop_rule and detector in HOG_DETECTORS
         self.classifier = ClassifierRunner(self.bundle, max_batch=VIDEO.litert_max_batch if fast else 0)
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
@@ -83,10 +89,17 @@ class Recognizer:
     def detect(self, image, color_order="bgr"):
         """Face boxes ``(x, y, w, h)`` of an image, largest first, in the image's pixels."""
         decoded = self.decode(image, color_order)
+        gray = to_gray(decoded.array)
         if self.whole_image:
-            return [tuple(round(v * decoded.scale) for v in self._whole_box(to_gray(decoded.array)))]
-        boxes = self._detect(to_gray(decoded.array))
+            boxes = [self._whole_box(gray)]
+        else:
+            crop_box = self._face_crop(gray)
+            boxes = [crop_box] if crop_box else self._detect(gray)
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
+
+    def _face_crop(self, gray):
+        """The face box of an image that the face-crop rule takes whole, else None."""
+        return face_crop_box(gray) if self.crop_rule else None
 
     def _detect(self, gray):
         """Face boxes of a grey image with this recognizer's detector settings."""
@@ -140,15 +153,17 @@ class Recognizer:
         Returns
         -------
         boxes : list of (x, y, w, h)
-            Integer boxes, largest first (the whole image with ``whole_image``).
+            Integer boxes, largest first (the whole image with ``whole_image``;
+            the face's box when the face-crop rule takes the image whole).
         squares : list of (x0, y0, side)
             The square each crop was cut from.
         crops : (N, S, S) uint8 ndarray
         """
         h, w = gray.shape
-        if self.whole_image:
-            box = self._whole_box(gray)
-            return [box], [(float(box[0]), float(box[1]), float(box[2]))], self.spec.crop_whole(gray)
+        crop_box = None if self.whole_image or boxes is not None else self._face_crop(gray)
+        if self.whole_image or crop_box:
+            x0, y0, side, _ = self._whole_box(gray)
+            return [crop_box or (x0, y0, side, side)], [(float(x0), float(y0), float(side))], self.spec.crop_whole(gray)
         if boxes is None:
             boxes = self._detect(gray)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]

@@ -37,6 +37,12 @@ def add_detector_flags(p, default, whole_image=False):
         p.add_argument("--whole-image", action="store_true",
                        help="each image is a face crop already (a FER-2013 face, a passport photo): take its "
                             "central square as the face, detect nothing")
+        from ..parameters import VIDEO
+
+        p.add_argument("--no-crop-rule", dest="crop_rule", action="store_false", default=VIDEO.crop_rule,
+                       help="search every image for faces, even a small one framed like a FER-2013 face, "
+                            "which the face-crop rule otherwise takes whole once one face is found filling it "
+                            "(the rule applies without this flag: %(default)s)")
 
 
 def add_coarse_flag(p, default, what="image"):

@@ -40,7 +40,8 @@ def build_parser():
     p.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
                    help="--images: detect (the largest face the detector finds, cropped as for prediction), "
                         f"whole (the image is the face), or auto (whole for images at most "
-                        f"{DATASET.whole_max_side} px a side, detect otherwise)")
+                        f"{DATASET.whole_max_side} px a side and for small ones framed like a FER-2013 face, as "
+                        "prediction takes them; detect otherwise)")
     add_detector_flags(p, VIDEO.photo_detector)
     p.add_argument("--validation-fraction", type=float, default=DATASET.validation_fraction,
                    help="--images without a validation folder: share of each class of the training folder kept "

@@ -112,7 +112,7 @@ def main(argv=None):
 
         if args.images:
             result = evaluate_images(model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
-                                     upsample=args.upsample, whole_image=args.whole_image,
+                                     upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
                                      progress=not args.no_progress)
         else:
             result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit)

@@ -109,7 +109,8 @@ def main(argv=None):
 
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample, whole_image=args.whole_image,
-                                max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels)
+                                max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
+                                crop_rule=args.crop_rule)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)

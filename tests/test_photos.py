@@ -107,3 +107,33 @@ def test_evaluate_images_bad_input_is_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--images", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "no such folder" in res.stderr
+
+
+def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
+    """A small image framed like a FER-2013 face is taken whole (the arrays' crop exactly), once
+    HOG finds its one face filling it; a face elsewhere in a small image, and an image without a
+    face, go through detection as before."""
+    from fer_toolkit.features.faces import face_crop_box
+    from fer_toolkit.models.recognizer import Recognizer
+
+    _, arrays = photo_folder
+    faces = arrays["images"][:40]
+    upscaled = [cv2.resize(f, (144, 144), interpolation=cv2.INTER_CUBIC) for f in faces]
+    ruled = [i for i, f in enumerate(upscaled) if face_crop_box(f)]
+    assert len(ruled) >= 24  # about three in four FER-2013 faces (BENCHMARKS.md, "Photos")
+    rule, whole = Recognizer(), Recognizer(whole_image=True)
+    for i in ruled[:5]:
+        got, want = rule.predict(upscaled[i]), whole.predict(upscaled[i])
+        assert got[0]["probabilities"] == want[0]["probabilities"] and got[0]["landmarks"] == want[0]["landmarks"]
+        assert got[0]["box"] != want[0]["box"]  # the face's own box is reported, not the image's
+    plain = Recognizer(crop_rule=False)  # --no-crop-rule: the faces the photo detector finds
+    assert plain.locate(upscaled[ruled[0]])[0] == [tuple(b) for b in detect_faces(upscaled[ruled[0]], "dlib+cnn")]
+    assert rule.locate(upscaled[ruled[0]])[0] == [face_crop_box(upscaled[ruled[0]])]
+    # The same face in a corner of a larger small image: not a face crop, found by detection.
+    scene = np.full((240, 240), 128, np.uint8)
+    scene[10:154, 90:234] = upscaled[ruled[0]]
+    assert face_crop_box(scene) is None and rule.predict(scene)
+    # No face: nothing, whatever the rule.
+    for name in ("dogs.jpg", "no-faces.jpg"):
+        small = cv2.resize(cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE), (192, 144))
+        assert face_crop_box(small) is None
