@@ -265,8 +265,9 @@ class VideoPredictor:
     crop_rule_ratio: tuple = (0.6, 1.2)
     crop_rule_offset: float = 0.2
     #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
-    #: CLAHE-equalised and histogram-equalised, in that order (about 0.5 s each).
-    small_retries: tuple = ("mirror", "clahe", "equalize")
+    #: CLAHE-equalised and histogram-equalised (about 0.5 s each), then with the CNN
+    #: upsampled once at the first of small_cnn_sides (0.8 s), in that order.
+    small_retries: tuple = ("mirror", "clahe", "equalize", "cnn_upsample")
     #: Where dlib+cnn's HOG finds nothing in a larger image, HOG looks again with this
     #: much more upsampling (faces down to about 40 px at 1) before the CNN runs
     #: (0: straight to the CNN; BENCHMARKS.md, "Photos").

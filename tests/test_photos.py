@@ -137,3 +137,22 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
     for name in ("dogs.jpg", "no-faces.jpg"):
         small = cv2.resize(cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE), (192, 144))
         assert face_crop_box(small) is None
+
+
+def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
+    """PrivateTest face 916 (a 48x48 file and upscaled to 192) escapes HOG, the CNN and the
+    mirrored and equalised looks; the CNN on the image enlarged once more finds it."""
+    import dataclasses
+
+    from fer_toolkit.features import faces
+    from fer_toolkit.features.conversion import read_source, select_rows
+
+    _, text = read_source(fer_csv)
+    rows = select_rows(text, range(7), path=fer_csv)
+    private = [t for t, s in zip(rows["texts"], rows["splits"]) if s == "PrivateTest"]
+    face = np.array(private[916].split(), dtype=np.uint8).reshape(48, 48)
+    assert faces.detect_faces(face, "dlib+cnn")
+    without = dataclasses.replace(faces.VIDEO, small_retries=tuple(r for r in faces.VIDEO.small_retries
+                                                                   if r != "cnn_upsample"))
+    monkeypatch.setattr(faces, "VIDEO", without)
+    assert not faces.detect_faces(face, "dlib+cnn")
