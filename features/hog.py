@@ -3,8 +3,8 @@
 The descriptors equal :func:`skimage.feature.hog` (L2-Hys, 1x1 blocks, no
 ``transform_sqrt``) called image by image, or window by window for the
 sliding-window variant, to float tolerance. They are computed by one Numba
-loop over the batch (a face's 25 windows take about 30 microseconds, where
-NumPy's per-call overhead cost a third of a millisecond a face).
+loop over the batch: a face's 25 windows take about 0.07 ms, where the
+previous NumPy code, the same arithmetic in the same order, took 0.3 ms.
 
 Gradients of 8-bit images are integer pairs in ``[-255, 255]``, so the
 orientation bin and the magnitude of every possible pair are tabulated once
@@ -18,10 +18,6 @@ from functools import lru_cache
 import numpy as np
 
 from .util import use_numba_cache_dir
-
-use_numba_cache_dir()
-
-from numba import njit  # noqa: E402  (after the cache folder is chosen)
 
 _GRAD_RANGE = 255
 _GRAD_SPAN = 2 * _GRAD_RANGE + 1
@@ -58,7 +54,6 @@ def _vote_tables(orientations):
     return bins.ravel(), magnitude.ravel()
 
 
-@njit(cache=True, nogil=True)
 def _window_hogs(images, ys, xs, win_h, win_w, cell, orientations, bins, magnitude, out):
     """HOG of every window ``(y, x, win_h, win_w)`` of every image, into ``out``.
 
@@ -100,6 +95,16 @@ def _window_hogs(images, ys, xs, win_h, win_w, cell, orientations, bins, magnitu
                 w += 1
 
 
+@lru_cache(maxsize=1)
+def _compiled():
+    """:func:`_window_hogs` compiled by Numba, on first use (importing this
+    module loads no Numba: the commands that never compute HOG start faster)."""
+    use_numba_cache_dir()
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_window_hogs)
+
+
 def _hog(images, ys, xs, win_h, win_w, orientations, cell):
     """HOG of the windows at offsets ``ys`` x ``xs`` of a batch, concatenated per image."""
     images = np.ascontiguousarray(images, dtype=np.uint8)
@@ -108,7 +113,7 @@ def _hog(images, ys, xs, win_h, win_w, orientations, cell):
     size = len(ys) * len(xs) * (win_h // cell) * (win_w // cell) * orientations
     out = np.empty((n, size), np.float32)
     if n and size:
-        _window_hogs(images, np.asarray(ys, np.int64), np.asarray(xs, np.int64), win_h, win_w, cell,
+        _compiled()(images, np.asarray(ys, np.int64), np.asarray(xs, np.int64), win_h, win_w, cell,
                      orientations, bins, magnitude, out)
     return out
 
