@@ -11,6 +11,8 @@ evaluation uses, all by the bundle's own feature specification
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,6 +22,13 @@ from ..parameters import VIDEO
 
 from .bundle import PRETRAINED, BundleError, load_bundle
 from .fast import ClassifierRunner
+
+
+@lru_cache(maxsize=1)
+def _look_pool():
+    """Threads for the face-crop rule's look, run beside the features of the image taken whole
+    (dlib's detector and the compiled features release the GIL)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fer-crop-rule")
 
 
 class Recognizer:
@@ -127,10 +136,18 @@ class Recognizer:
         crops = np.asarray(crops, dtype=np.uint8)
         if not len(crops):
             return np.zeros((0, len(self.classes)), np.float32), {}
+        return self._classify(*self._prepare(crops))
+
+    def _prepare(self, crops):
+        """The first half of :meth:`predict_crops`: the faces (aligned as the
+        specification says), their rotation angles, feature arrays and stacked features."""
         faces, angles = self.spec.align_faces(crops)  # as conversion does, with the specification's align
         arrays = self.spec.extract(faces, landmarks=True, hog=self.spec.needs_hog)
         arrays["images"] = faces
-        features = self.spec.stack(arrays)
+        return faces, angles, arrays, self.spec.stack(arrays)
+
+    def _classify(self, faces, angles, arrays, features):
+        """The second half of :meth:`predict_crops`: probabilities, and landmarks in the crops' pixels."""
         if self.tta:  # features outside the lock, like the plain view's
             mirrored = self.spec.mirror_inputs(faces, arrays["landmarks"])
         with self._model_lock:
@@ -201,10 +218,33 @@ class Recognizer:
         gray = to_gray(decoded.array)
         if boxes is not None:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
+        elif self.crop_rule and not self.whole_image and max(gray.shape) <= VIDEO.small_side:
+            faces = self._predict_face_crop(gray, decoded.scale)
+            if faces is not None:
+                return faces
+            boxes = self._detect(gray)  # not a face crop: the usual search
         boxes, squares, crops = self.locate(gray, boxes)
         probabilities, arrays = self.predict_crops(crops)
         return [self._face(box, square, p, lm, decoded.scale)
                 for box, square, p, lm in zip(boxes, squares, probabilities, arrays.get("landmarks", []))]
+
+    def _predict_face_crop(self, gray, scale):
+        """:meth:`predict` of a small image that the face-crop rule takes whole, else None.
+
+        The rule's look runs in another thread while this one computes the
+        features of the image taken whole, so a face crop costs about the
+        larger of the two instead of their sum; the result is what
+        :meth:`locate` and :meth:`predict_crops` give.
+        """
+        look = _look_pool().submit(face_crop_box, gray)
+        prepared = self._prepare(self.spec.crop_whole(gray))
+        box = look.result()
+        if box is None:
+            return None
+        probabilities, arrays = self._classify(*prepared)
+        x0, y0, side, _ = self._whole_box(gray)
+        return [self._face(box, (float(x0), float(y0), float(side)), probabilities[0], arrays["landmarks"][0],
+                           scale)]
 
     def predict_batch(self, sources, color_order="bgr"):
         """:meth:`predict` over several images, with one model call for all faces.

@@ -133,6 +133,10 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
     scene = np.full((240, 240), 128, np.uint8)
     scene[10:154, 90:234] = upscaled[ruled[0]]
     assert face_crop_box(scene) is None and rule.predict(scene)
+    # predict() looks for the rule beside the features (threads); predict_batch() one step after the
+    # other: the same answers, for a face crop and for the image that is not one.
+    for image in (upscaled[ruled[1]], scene):
+        assert rule.predict(image) == rule.predict_batch([image])[0]
     # No face: nothing, whatever the rule.
     for name in ("dogs.jpg", "no-faces.jpg"):
         small = cv2.resize(cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE), (192, 144))
