@@ -12,7 +12,6 @@ evaluation uses, all by the bundle's own feature specification
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 
 import numpy as np
 
@@ -24,11 +23,19 @@ from .bundle import PRETRAINED, BundleError, load_bundle
 from .fast import ClassifierRunner
 
 
-@lru_cache(maxsize=1)
+_look_pools = {}
+_look_pools_lock = threading.Lock()
+
+
 def _look_pool():
     """Threads for the face-crop rule's look, run beside the features of the image taken whole
-    (dlib's detector and the compiled features release the GIL)."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fer-crop-rule")
+    (dlib's detector and the compiled features release the GIL). One pool per process: a child
+    forked after the pool started has none of its threads and gets a pool of its own."""
+    with _look_pools_lock:
+        pid = os.getpid()
+        if pid not in _look_pools:
+            _look_pools[pid] = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fer-crop-rule")
+        return _look_pools[pid]
 
 
 class Recognizer:

@@ -137,6 +137,18 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
     # other: the same answers, for a face crop and for the image that is not one.
     for image in (upscaled[ruled[1]], scene):
         assert rule.predict(image) == rule.predict_batch([image])[0]
+    # A process forked after those threads started gets threads of its own (none would run the look).
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=lambda: queue.put(rule.predict(upscaled[ruled[1]])))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == rule.predict(upscaled[ruled[1]])
+    finally:
+        child.join(5)
+        child.kill()
     # No face: nothing, whatever the rule.
     for name in ("dogs.jpg", "no-faces.jpg"):
         small = cv2.resize(cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE), (192, 144))
