@@ -45,12 +45,8 @@ def stage_table(recognizer, images, encoded, label):
 
     spec = recognizer.spec
     grays = [to_gray(im) for im in images]
-    if recognizer.whole_image:
-        detect = recognizer.locate
-    else:  # the face-crop rule's look first (photos), then the search where it does not hold
-        def detect(gray):
-            box = recognizer._face_crop(gray)
-            return [box] if box else recognizer._detect(gray)
+    # The face-crop rule's look first (photos), then the search where it does not hold.
+    detect = recognizer.locate if recognizer.whole_image else recognizer._find
     boxes = [detect(g)[0] if recognizer.whole_image else detect(g) for g in grays]
     with_face = [i for i, b in enumerate(boxes) if b]
     grays_f = [grays[i] for i in with_face]

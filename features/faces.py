@@ -298,13 +298,17 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
                 rects = [(w - x - bw, y, bw, bh) for x, y, bw, bh in rects]
             if rects:
                 break
-    boxes = []
-    for x, y, bw, bh in rects:
-        x0, y0 = max(0, round(x)), max(0, round(y))
-        x1, y1 = min(w, round(x + bw)), min(h, round(y + bh))
-        if x1 > x0 and y1 > y0:
-            boxes.append((x0, y0, x1 - x0, y1 - y0))
+    boxes = [box for box in (_pixel_box(rect, w, h) for rect in rects) if box]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def _pixel_box(rect, width, height):
+    """A detector's ``(x, y, w, h)`` rounded to whole pixels and clipped to the
+    image; None when nothing of it lies inside."""
+    x, y, bw, bh = rect
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(width, round(x + bw)), min(height, round(y + bh))
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def face_crop_box(gray, side=VIDEO.crop_rule_side, pad=VIDEO.crop_rule_pad, ratio=VIDEO.crop_rule_ratio,
@@ -350,8 +354,7 @@ def face_crop_box(gray, side=VIDEO.crop_rule_side, pad=VIDEO.crop_rule_pad, rati
         return None
     if abs(x + bw / 2.0 - w / 2.0) > offset * shorter or abs(y + bh / 2.0 - h / 2.0) > offset * shorter:
         return None
-    x0, y0 = max(0, round(x)), max(0, round(y))
-    return (x0, y0, max(1, min(w, round(x + bw)) - x0), max(1, min(h, round(y + bh)) - y0))
+    return _pixel_box(rects[0], w, h)
 
 
 def crop_square(box, scale=FEATURES.crop_scale, shift_x=FEATURES.crop_shift_x, shift_y=FEATURES.crop_shift_y):

@@ -106,12 +106,13 @@ class Recognizer:
         """Face boxes ``(x, y, w, h)`` of an image, largest first, in the image's pixels."""
         decoded = self.decode(image, color_order)
         gray = to_gray(decoded.array)
-        if self.whole_image:
-            boxes = [self._whole_box(gray)]
-        else:
-            crop_box = self._face_crop(gray)
-            boxes = [crop_box] if crop_box else self._detect(gray)
+        boxes = [self._whole_box(gray)] if self.whole_image else self._find(gray)
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
+
+    def _find(self, gray):
+        """Face boxes of a grey image: the face-crop rule's one box where it holds, else the detector's."""
+        crop_box = self._face_crop(gray)
+        return [crop_box] if crop_box else self._detect(gray)
 
     def _face_crop(self, gray):
         """The face box of an image that the face-crop rule takes whole, else None."""
