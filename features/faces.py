@@ -298,7 +298,50 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
                 rects = [(w - x - bw, y, bw, bh) for x, y, bw, bh in rects]
             if rects:
                 break
-    boxes = [box for box in (_pixel_box(rect, w, h) for rect in rects) if box]
+    return _pixel_boxes(rects, w, h)
+
+
+def confirm_faces(gray, candidates):
+    """Candidate faces (a face proposer's boxes), each searched for by HOG around itself.
+
+    Each candidate's region (``VIDEO.refine_margin`` times its box) is scaled
+    so that the box becomes ``VIDEO.refine_side`` pixels and searched by
+    dlib's HOG detector, as :func:`detect_faces` refines coarse faces: the
+    boxes returned are HOG's, in the geometry that the crops are measured on.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    candidates : sequence of (x, y, w, h)
+        Boxes in the pixels of ``gray``.
+
+    Returns
+    -------
+    list of (x, y, w, h)
+        The faces found, largest first (two candidates that find one face
+        give it once), or an empty list when any candidate's face is not
+        found, or there is no candidate.
+    """
+    h, w = gray.shape
+    boxes = []
+    for box in _pixel_boxes(_refine(gray, list(candidates), "dlib", 0), w, h):
+        if all(box_iou(box, kept) <= 0.5 for kept in boxes):
+            boxes.append(box)
+    return boxes
+
+
+def box_iou(a, b):
+    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _pixel_boxes(rects, width, height):
+    """Detector rectangles as whole-pixel boxes inside the image, largest first."""
+    boxes = [box for box in (_pixel_box(rect, width, height) for rect in rects) if box]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 

@@ -58,7 +58,7 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         ``no face found``.
     """
     try:
-        decoded = decode_image(data, max_pixels=max_pixels, reduce_to=VIDEO.detect_max_side)
+        decoded = decode_image(data, max_pixels=max_pixels, reduce_to=VIDEO.detect_max_side, grey=True)
     except ImageTooLarge:
         return None, "too large"
     except ImageError:

@@ -166,7 +166,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
 
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
-                    progress=True, crop_rule=None):
+                    progress=True, crop_rule=None, proposer=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -191,6 +191,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         Small images framed like a FER-2013 face are taken whole
         (:class:`models.recognizer.Recognizer`'s ``crop_rule``; default
         ``VIDEO.crop_rule``).
+    proposer : {"none", "blazeface"}, optional
+        A first look by a face proposer (:class:`models.recognizer.Recognizer`'s
+        ``proposer``; default ``VIDEO.photo_proposer``).
     progress : bool, optional
         A progress bar on a terminal.
 
@@ -219,7 +222,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta,
-                            whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule)
+                            whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule,
+                            proposer=proposer or VIDEO.photo_proposer)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times = [], [], [], []

@@ -21,6 +21,7 @@ from ..parameters import VIDEO
 
 from .bundle import PRETRAINED, BundleError, load_bundle
 from .fast import ClassifierRunner
+from .proposer import PROPOSERS, blazeface, propose_faces
 
 
 _look_pools = {}
@@ -78,11 +79,17 @@ class Recognizer:
         faces at a time (:class:`models.fast.ClassifierRunner`: the same
         probabilities to about 1e-6, in half the time); False: Keras, as
         evaluation runs it.
+    proposer : {"none", "blazeface"}, optional
+        A first look at photos larger than ``VIDEO.small_side`` with the HOG
+        detectors: BlazeFace's proposed faces, confirmed by HOG around each,
+        are the faces when all are confirmed, else the photo is searched as
+        usual (:func:`models.proposer.propose_faces`: faster, but a face
+        BlazeFace misses is lost when it proposes another; default off).
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
-                 coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule):
+                 coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer):
         path = model or PRETRAINED
         if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
@@ -92,19 +99,25 @@ class Recognizer:
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
+        if proposer not in PROPOSERS:
+            raise ValueError(f"unknown proposer {proposer!r} ({', '.join(PROPOSERS)})")
+        if proposer != "none" and detector not in HOG_DETECTORS:
+            raise ValueError(f"proposer {proposer} needs a HOG detector ({', '.join(HOG_DETECTORS)}), not {detector}")
+        self.proposer = blazeface() if proposer == "blazeface" else None
         self.classifier = ClassifierRunner(self.bundle, max_batch=VIDEO.litert_max_batch if fast else 0)
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
 
-    def decode(self, image, color_order="bgr"):
+    def decode(self, image, color_order="bgr", grey=False):
         """:func:`decode_image` with this recognizer's limits: large JPEGs are
-        decoded at the reduced size that detection would shrink them to anyway."""
-        return decode_image(image, color_order, self.max_pixels, reduce_to=self.max_side)
+        decoded at the reduced size that detection would shrink them to anyway
+        (``grey``: the grey image that detection and the features use)."""
+        return decode_image(image, color_order, self.max_pixels, reduce_to=self.max_side, grey=grey)
 
     def detect(self, image, color_order="bgr"):
         """Face boxes ``(x, y, w, h)`` of an image, largest first, in the image's pixels."""
-        decoded = self.decode(image, color_order)
+        decoded = self.decode(image, color_order, grey=True)
         gray = to_gray(decoded.array)
         boxes = [self._whole_box(gray)] if self.whole_image else self._find(gray)
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
@@ -120,6 +133,10 @@ class Recognizer:
 
     def _detect(self, gray):
         """Face boxes of a grey image with this recognizer's detector settings."""
+        if self.proposer is not None and max(gray.shape) > VIDEO.small_side:
+            boxes = propose_faces(gray, self.proposer)
+            if boxes:
+                return boxes
         return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side)
 
     def predict_crops(self, crops):
@@ -222,8 +239,8 @@ class Recognizer:
             (class name to probability) and ``landmarks`` (68 [x, y] points
             in image pixels).
         """
-        decoded = self.decode(image, color_order)
-        gray = to_gray(decoded.array)
+        decoded = self.decode(image, color_order, grey=True)
+        gray = to_gray(decoded.array)  # a DecodedImage passed in may be in colour
         if boxes is not None:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
         elif self.crop_rule and not self.whole_image and max(gray.shape) <= VIDEO.small_side:
@@ -271,7 +288,7 @@ class Recognizer:
         results, crops, owners, faces = [], [], [], []
         for i, source in enumerate(sources):
             try:
-                decoded = self.decode(source, color_order)
+                decoded = self.decode(source, color_order, grey=True)
             except ImageError as e:
                 results.append(e)
                 continue

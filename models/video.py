@@ -51,7 +51,7 @@ class FaceTracker:
 
     def predict(self, frame, color_order="bgr"):
         """The faces of the next frame, as :meth:`Recognizer.predict` gives them."""
-        decoded = self.recognizer.decode(frame, color_order)
+        decoded = self.recognizer.decode(frame, color_order, grey=True)
         h, w = decoded.array.shape[:2]
         due = self.since_detection is None or self.since_detection + 1 >= self.detect_every
         if due:

@@ -62,7 +62,7 @@ def create_app(recognizer=None, max_upload_mb=WEB.max_upload_mb):
             return error(400, "no file: send the image as multipart form field 'file'")
         data = upload.read()
         try:
-            image = recognizer.decode(data)  # pixel count checked from the header first
+            image = recognizer.decode(data, grey=True)  # pixel count checked from the header first
         except ImageTooLarge as e:
             return error(413, f"{upload.filename or 'upload'}: {e}")
         except ImageError as e:

@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
 
 from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import add_detector_flags, fail, load_keras, parser, run
+from ._cli import add_detector_flags, add_proposer_flag, check_proposer, fail, load_keras, parser, run
 
 PROG = "fer-evaluate"
 
@@ -48,6 +48,7 @@ def build_parser():
                              "false faces): reports the share of faces found, the accuracy with missed faces "
                              "counted wrong, and the classes predicted")
     add_detector_flags(images, VIDEO.photo_detector, whole_image=True)
+    add_proposer_flag(images)
     images.add_argument("--upsample", type=int, default=VIDEO.upsample,
                         help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
     images.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -93,6 +94,7 @@ def main(argv=None):
         fail(PROG, "--model is required (or --images DIR for photos)")
     if args.images and args.model and len(args.model) > 1:
         fail(PROG, "--images evaluates one model: give one --model")
+    check_proposer(PROG, args)
 
     def body():
         from ..features.folders import labelled_images
@@ -113,7 +115,7 @@ def main(argv=None):
         if args.images:
             result = evaluate_images(model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
                                      upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
-                                     progress=not args.no_progress)
+                                     proposer=args.proposer, progress=not args.no_progress)
         else:
             result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit)
         print(json.dumps(result) if args.json else format_table(result))

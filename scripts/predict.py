@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
 
 from ..parameters import VIDEO
 
-from ._cli import add_detector_flags, load_keras, parser, run
+from ._cli import add_detector_flags, add_proposer_flag, check_proposer, load_keras, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -35,6 +35,7 @@ def build_parser():
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
     add_detector_flags(p, VIDEO.photo_detector, whole_image=True)
+    add_proposer_flag(p)
     p.add_argument("--tta", action="store_true",
                    help="flip test-time augmentation: average each face's probabilities with its mirror "
                         "image's (a little more accurate, twice the model work)")
@@ -86,6 +87,7 @@ def table(results):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    check_proposer(PROG, args)
 
     def body():
         from ..models.bundle import read_meta
@@ -110,7 +112,7 @@ def main(argv=None):
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample, whole_image=args.whole_image,
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
-                                crop_rule=args.crop_rule)
+                                crop_rule=args.crop_rule, proposer=args.proposer)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)

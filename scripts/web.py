@@ -10,7 +10,8 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
 
 from ..parameters import VIDEO, WEB
 
-from ._cli import add_coarse_flag, add_detector_flags, check_coarse_side, load_keras, parser, run
+from ._cli import (add_coarse_flag, add_detector_flags, add_proposer_flag, check_coarse_side, check_proposer, load_keras,
+                   parser, run)
 
 PROG = "fer-web"
 
@@ -33,6 +34,7 @@ def build_parser():
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
     add_detector_flags(p, VIDEO.photo_detector)
+    add_proposer_flag(p)
     p.add_argument("--upsample", type=int, default=VIDEO.upsample,
                    help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
     p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
@@ -52,6 +54,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_coarse_side(PROG, args.coarse_side)
+    check_proposer(PROG, args)
 
     def body():
         from ..models.bundle import read_meta
@@ -67,7 +70,7 @@ def main(argv=None):
 
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
                                 max_side=args.detect_max_side, max_pixels=args.max_pixels,
-                                coarse_side=args.coarse_side)
+                                coarse_side=args.coarse_side, proposer=args.proposer)
         recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
         app = create_app(recognizer, args.max_upload_mb)
         try:  # binds the port: a port in use fails here, before anything says "serving"

@@ -71,15 +71,8 @@ def video_frames(n):
     return frames
 
 
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
-
-
 def test_faces_are_followed_between_detections(recognizer):
+    from fer_toolkit.features.faces import box_iou as iou
     from fer_toolkit.models.recognizer import Recognizer
     from fer_toolkit.models.video import FaceTracker
 

@@ -169,6 +169,27 @@ def test_load_image_errors(tmp_path):
             load_image(bad)
 
 
+def test_grey_decoding_gives_the_grey_of_the_colour_decoding(tmp_path):
+    """decode_image(grey=True) skips the BGR array, with the same pixels as to_gray of it."""
+    from PIL import Image
+
+    from fer_toolkit.features.faces import to_gray
+    from fer_toolkit.features.images import decode_image
+
+    photo = cv2.imread(sample("lin-manuel-miranda.png"))  # BGR
+    rgba = cv2.cvtColor(photo[:, :, :3], cv2.COLOR_BGR2BGRA)
+    rgba[::7, :, 3] = 90
+    cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
+    sources = [sample("obama.jpg"), open(sample("two_people.jpg"), "rb").read(), sample("lin-manuel-miranda.png"),
+               str(tmp_path / "alpha.png"), Image.open(sample("obama.jpg")), Image.open(sample("obama.jpg")).convert("L"),
+               photo, (photo[:, :, ::-1], "rgb"), (rgba[:, :, [2, 1, 0, 3]], "rgb"), photo[:, :, 0]]
+    for source in sources:
+        source, order = source if isinstance(source, tuple) else (source, "bgr")
+        colour, grey = decode_image(source, order), decode_image(source, order, grey=True)
+        assert grey.array.ndim == 2 and grey.scale == colour.scale and grey.size == colour.size
+        np.testing.assert_array_equal(grey.array, to_gray(colour.array))
+
+
 def test_video_file_headless(tmp_path):
     res = run_script("video", "--video", sample("woman2.mp4"), "--no-display", "--output", str(tmp_path / "a.mp4"),
                      "--csv", str(tmp_path / "f.csv"), "--max-frames", "60")

@@ -214,6 +214,7 @@ def test_installed_wheel_exposes_only_fer_toolkit(tmp_path):
 
     tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"fer_toolkit"}
+    assert "fer_toolkit/models/detectors/face_detection_full_range.tflite" in zipfile.ZipFile(wheel).namelist()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     # The dependencies come from this environment's site-packages, added as a plain path: its .pth files
@@ -246,9 +247,10 @@ def test_installed_wheel_exposes_only_fer_toolkit(tmp_path):
     res = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=user, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() in ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
-    res = subprocess.run([str(venv / "bin" / "fer-predict"), os.path.join(SAMPLES, "obama.jpg"), "--json"],
-                         capture_output=True, text=True, cwd=user, timeout=300)
-    assert res.returncode == 0 and json.loads(res.stdout)[0]["faces"], res.stderr[-1000:]
+    for extra in ([], ["--proposer", "blazeface"]):  # the proposer's model file ships in the wheel
+        res = subprocess.run([str(venv / "bin" / "fer-predict"), os.path.join(SAMPLES, "obama.jpg"), "--json", *extra],
+                             capture_output=True, text=True, cwd=user, timeout=300)
+        assert res.returncode == 0 and json.loads(res.stdout)[0]["faces"], res.stderr[-1000:]
     cache = os.path.join(_site_packages(venv), "fer_toolkit", "features", "__pycache__")
     assert not any(n.endswith((".nbi", ".nbc")) for n in (os.listdir(cache) if os.path.isdir(cache) else [])), \
         "Numba's cache went into site-packages"
