@@ -63,7 +63,9 @@ def timed(fn, *args):
 
 def photo_times(n=200):
     """Median ms of ``Recognizer.predict`` on the web benchmark's photo (a 640x480 JPEG's bytes, one face)
-    through the usual search and through the proposer, alternating."""
+    through the usual search and through the proposer, alternating, and of the proposer's two steps."""
+    from fer_toolkit.features.faces import confirm_faces, to_gray
+    from fer_toolkit.models.proposer import blazeface
     from fer_toolkit.models.recognizer import Recognizer
 
     from predict import SAMPLES, letterbox
@@ -76,6 +78,11 @@ def photo_times(n=200):
             faces, seconds = timed(recognizer.predict, payload)
             assert len(faces) == 1
             times[name].append(seconds)
+    gray = to_gray(cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR))
+    proposals = [box for box, _ in blazeface()(gray)]
+    for _ in range(n):
+        times.setdefault("blazeface", []).append(timed(blazeface(), gray)[1])
+        times.setdefault("confirm", []).append(timed(confirm_faces, gray, proposals)[1])
     return {name: np.median(t) * 1e3 for name, t in times.items()}
 
 
@@ -109,12 +116,15 @@ def main():
     print(f"machine: {os.cpu_count()} cores")
     times = photo_times()
     print(f"Recognizer.predict of the web benchmark's 640x480 JPEG (one face): usual search "
-          f"{times['usual']:.2f} ms, proposer {times['proposer']:.2f} ms (medians of 200, alternating)")
+          f"{times['usual']:.2f} ms, proposer {times['proposer']:.2f} ms (medians of 200, alternating); "
+          f"of which BlazeFace {times['blazeface']:.2f} ms, HOG's confirmation {times['confirm']:.2f} ms")
     print(f"{args.split} faces pasted into 640x480 scenes (seed {args.seed})")
     print("| scenes | search | faces found | lost against the usual search | fast path | faces reported "
           "| median ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, scenes in sets.items():
+        if not scenes:
+            continue
         n_faces = sum(len(placed) for _, placed in scenes)
         usual = [] if name == "no face" else [timed(recognizer._detect, image) for image, _ in scenes]
         if usual:

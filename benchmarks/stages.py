@@ -57,6 +57,7 @@ def stage_table(recognizer, images, encoded, label):
     classifier = recognizer.classifier
     rows = [
         ("decode", median_ms(lambda d: recognizer.decode(d), encoded)),
+        ("decode to grey (as predict does)", median_ms(lambda d: recognizer.decode(d, grey=True), encoded)),
         ("grey", median_ms(to_gray, images)),
         ("detect" + (" (none: the whole image)" if recognizer.whole_image else ""), median_ms(detect, grays)),
         ("crop", median_ms(lambda gb: spec.crop(*gb), list(zip(grays_f, [boxes[i][:1] for i in with_face])))),

@@ -47,14 +47,15 @@ def add_detector_flags(p, default, whole_image=False):
 
 def add_proposer_flag(p):
     """``--proposer`` of the commands that search photos for faces."""
+    from ..models.proposer import PROPOSERS
     from ..parameters import VIDEO
 
-    p.add_argument("--proposer", default=VIDEO.photo_proposer, choices=("none", "blazeface"),
+    p.add_argument("--proposer", default=VIDEO.photo_proposer, choices=PROPOSERS,
                    help="blazeface: photos larger than 256 pixels are first looked at by MediaPipe's BlazeFace "
                         "(about 2 ms, shipped with the package), whose faces HOG confirms around each; where "
-                        "one is not confirmed, or none is proposed, the photo is searched as usual. About 10 ms "
-                        "faster a 640x480 photo with a face, but a face BlazeFace misses is lost when it finds "
-                        "another in the same photo. Needs --detector dlib or dlib+cnn")
+                        "one is not confirmed, or none is proposed, the photo is searched as usual. About half "
+                        "the time of a 640x480 photo with a face, but a face BlazeFace misses is lost when it "
+                        "finds another in the same photo. Needs --detector dlib or dlib+cnn")
 
 
 def check_proposer(prog, args):
