@@ -82,12 +82,13 @@ class Features:
     window_step: int = 6
     window_orientations: int = 8
     window_cell: int = 8
-    #: How FER-2013 frames a face, measured by benchmarks/face_margin.py: the
-    #: crop of a detected face is crop_scale times the box, its centre shifted
-    #: by (crop_shift_x, crop_shift_y) box sides.
-    crop_scale: float = 1.28
-    crop_shift_x: float = 0.040
-    crop_shift_y: float = -0.053
+    #: How FER-2013 frames a face, measured by benchmarks/face_margin.py (FER-2013
+    #: Training faces with room around them, geometric means): the crop of a
+    #: detected face is crop_scale times the box, its centre shifted by
+    #: (crop_shift_x, crop_shift_y) box sides (BENCHMARKS.md, "Photos").
+    crop_scale: float = 1.16
+    crop_shift_x: float = 0.0
+    crop_shift_y: float = -0.07
     #: What fills a crop that runs past the image: replicate (its border), reflect,
     #: constant (mid grey) or shrink (the square shrunk and moved to fit inside, so
     #: that an image that is itself a face crop is taken whole; BENCHMARKS.md, "Photos").

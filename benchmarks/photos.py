@@ -74,6 +74,7 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
     cuts = np.random.default_rng(seed + 1)  # its own stream: the other folders stay as they were
     backgrounds = background_images()
     folders = {name: os.path.join(out, name) for name in ("f48", "f192", "scene640", "background640", "background192")}
+    sides = {}
     for name in ("f48", "f192", "scene640"):
         for c in classes:
             os.makedirs(os.path.join(folders[name], c), exist_ok=True)
@@ -93,7 +94,25 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
         y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
         background[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
         cv2.imwrite(os.path.join(folders["scene640"], cls, name), background)
+        sides[os.path.join(cls, name)] = side
+    with open(os.path.join(out, "scene640-sides.json"), "w") as f:  # beside the folder, not in it
+        json.dump(sides, f)
     return folders
+
+
+def missed_by_side(out, missed, step=16):
+    """One line: the scene faces missed, by the side of their pasted square."""
+    with open(os.path.join(out, "scene640-sides.json")) as f:
+        sides = json.load(f)
+    missed = {os.path.join(os.path.basename(os.path.dirname(p)), os.path.basename(p)) for p in missed}
+    bins = {}
+    for name, side in sides.items():
+        low = side // step * step
+        total, lost = bins.get(low, (0, 0))
+        bins[low] = (total + 1, lost + (name in missed))
+    capped = " (the first 100 missed only)" if len(missed) >= 100 else ""
+    return f"scene640 faces missed{capped}, by the side of the pasted square: " + ", ".join(
+        f"{low}-{low + step - 1} px {lost} of {total}" for low, (total, lost) in sorted(bins.items()))
 
 
 def calibrate(folders, n=300):
@@ -192,6 +211,7 @@ def main():
                           (["--limit", str(args.limit)] if args.limit else []))
     print(f"| arrays (fer-evaluate) | - | {result['accuracy']:.2%} | - | {result['macro_f1']:.3f} | - | "
           f"{seconds:.0f} |", flush=True)
+    notes = []
     for name in args.folders.split(","):
         result, seconds = run(evaluate + ["--images", folders[name], "--json", "--out",
                                           os.path.join(out, f"eval-{name}")] + args.extra.split())
@@ -201,6 +221,10 @@ def main():
             continue
         print(f"| {name} | {result['found']:.2%} | {result['accuracy_all']:.2%} | {result['accuracy']:.2%} | "
               f"{result['macro_f1']:.3f} | {result['median_ms']:.0f} | {seconds:.0f} |", flush=True)
+        if name == "scene640":
+            notes.append(missed_by_side(out, result["missed"]))
+    for line in notes:
+        print(line)
 
 
 def _shipped():

@@ -41,8 +41,8 @@ def test_shrink_fit_keeps_the_square_inside_the_image():
     assert fit_square(-10, -10, 70, 48, 48) == (0.0, 0.0, 48)
     assert fit_square(100, 20, 30, 120, 100) == (90.0, 20.0, 30)
     gray = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
-    # A box whose 1.28x crop covers the image: shrunk, the crop is the image itself.
-    np.testing.assert_array_equal(crop_faces(gray, [(5, 7, 40, 40)], fit="shrink")[0], gray)
+    # A box whose crop (1.16 times it) runs past every side of the image: shrunk, the crop is the image itself.
+    np.testing.assert_array_equal(crop_faces(gray, [(2, 4, 44, 44)], fit="shrink")[0], gray)
 
 
 @pytest.fixture(scope="module")

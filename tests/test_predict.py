@@ -97,12 +97,13 @@ def test_prediction_path_equals_evaluation_path(real_features, recognizer):
             np.testing.assert_array_equal(computed[name], arrays[name])
     np.testing.assert_allclose(probs, expected, atol=1e-6)
     # And through predict() with a box whose FER-style crop is the image itself.
-    scale = 1.28
-    side = 48 / scale
+    from fer_toolkit.parameters import FEATURES
+
+    side = 48 / FEATURES.crop_scale
     for i in range(3):
         upscaled = cv2.resize(images[i], (480, 480), interpolation=cv2.INTER_NEAREST)
-        box = [round(240 - 10 * side / 2 - 10 * 0.04 * side), round(240 - 10 * side / 2 + 10 * 0.053 * side),
-               round(10 * side), round(10 * side)]
+        box = [round(240 - 10 * side / 2 - 10 * FEATURES.crop_shift_x * side),
+               round(240 - 10 * side / 2 - 10 * FEATURES.crop_shift_y * side), round(10 * side), round(10 * side)]
         crop = crop_faces(upscaled, [box])[0]
         assert np.abs(crop.astype(int) - images[i]).mean() < 3.0
 
