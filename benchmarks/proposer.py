@@ -86,6 +86,20 @@ def photo_times(n=200):
     return {name: np.median(t) * 1e3 for name, t in times.items()}
 
 
+def sample_scores(names=("obama.jpg", "two_people.jpg", "lin-manuel-miranda.png"), min_score=0.05):
+    """One line per sample photo: BlazeFace's proposals down to ``min_score``, their scores."""
+    from fer_toolkit.models.proposer import blazeface
+
+    from predict import SAMPLES
+
+    lines = []
+    for name in names:
+        gray = cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE)
+        scores = [round(score, 2) for _, score in blazeface()(gray, min_score)]
+        lines.append(f"{name}: proposals scoring {min_score} or more: {scores}")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="data/features", help="output folder of fer-convert")
@@ -118,6 +132,8 @@ def main():
     print(f"Recognizer.predict of the web benchmark's 640x480 JPEG (one face): usual search "
           f"{times['usual']:.2f} ms, proposer {times['proposer']:.2f} ms (medians of 200, alternating); "
           f"of which BlazeFace {times['blazeface']:.2f} ms, HOG's confirmation {times['confirm']:.2f} ms")
+    for line in sample_scores():
+        print(line)
     print(f"{args.split} faces pasted into 640x480 scenes (seed {args.seed})")
     print("| scenes | search | faces found | lost against the usual search | fast path | faces reported "
           "| median ms |")
