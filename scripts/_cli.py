@@ -45,8 +45,9 @@ def add_detector_flags(p, default, whole_image=False):
                             "(the rule applies without this flag: %(default)s)")
 
 
-def add_proposer_flag(p):
-    """``--proposer`` of the commands that search photos for faces."""
+def add_photo_search_flags(p, max_side=True):
+    """``--proposer``, ``--upsample`` and (with ``max_side``) ``--detect-max-side`` of the commands
+    that search photos for faces."""
     from ..models.proposer import PROPOSERS
     from ..parameters import VIDEO
 
@@ -56,6 +57,11 @@ def add_proposer_flag(p):
                         "one is not confirmed, or none is proposed, the photo is searched as usual. About half "
                         "the time of a 640x480 photo with a face, but a face BlazeFace misses is lost when it "
                         "finds another in the same photo. Needs --detector dlib or dlib+cnn")
+    p.add_argument("--upsample", type=int, default=VIDEO.upsample,
+                   help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
+    if max_side:
+        p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
+                       help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
 
 
 def check_proposer(prog, args):

@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
 
 from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import add_detector_flags, add_proposer_flag, check_proposer, fail, load_keras, parser, run
+from ._cli import add_detector_flags, add_photo_search_flags, check_proposer, fail, load_keras, parser, run
 
 PROG = "fer-evaluate"
 
@@ -48,9 +48,7 @@ def build_parser():
                              "false faces): reports the share of faces found, the accuracy with missed faces "
                              "counted wrong, and the classes predicted")
     add_detector_flags(images, VIDEO.photo_detector, whole_image=True)
-    add_proposer_flag(images)
-    images.add_argument("--upsample", type=int, default=VIDEO.upsample,
-                        help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
+    add_photo_search_flags(images, max_side=False)
     images.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 

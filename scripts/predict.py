@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
 
 from ..parameters import VIDEO
 
-from ._cli import add_detector_flags, add_proposer_flag, check_proposer, load_keras, parser, run
+from ._cli import add_detector_flags, add_photo_search_flags, check_proposer, load_keras, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -35,14 +35,10 @@ def build_parser():
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
     add_detector_flags(p, VIDEO.photo_detector, whole_image=True)
-    add_proposer_flag(p)
+    add_photo_search_flags(p)
     p.add_argument("--tta", action="store_true",
                    help="flip test-time augmentation: average each face's probabilities with its mirror "
                         "image's (a little more accurate, twice the model work)")
-    p.add_argument("--upsample", type=int, default=VIDEO.upsample,
-                   help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
-    p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
-                   help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="refuse images with more pixels than this, checked from the file's header before decoding "
                         "(a folder skips and lists them)")

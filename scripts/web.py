@@ -10,8 +10,8 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
 
 from ..parameters import VIDEO, WEB
 
-from ._cli import (add_coarse_flag, add_detector_flags, add_proposer_flag, check_coarse_side, check_proposer, load_keras,
-                   parser, run)
+from ._cli import (add_coarse_flag, add_detector_flags, add_photo_search_flags, check_coarse_side, check_proposer,
+                   load_keras, parser, run)
 
 PROG = "fer-web"
 
@@ -34,11 +34,7 @@ def build_parser():
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
     add_detector_flags(p, VIDEO.photo_detector)
-    add_proposer_flag(p)
-    p.add_argument("--upsample", type=int, default=VIDEO.upsample,
-                   help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
-    p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
-                   help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
+    add_photo_search_flags(p)
     add_coarse_flag(p, 0, "photo")
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="largest accepted image in pixels, checked from the file's header before decoding "
