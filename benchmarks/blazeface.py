@@ -63,14 +63,9 @@ class BlazeFace:
         assert outputs[1]["shape"][1] == len(anchor_centres(size, strides))
 
     def best_score(self, gray):
-        h, w = gray.shape
-        k = self.size / max(h, w)
-        nh, nw = max(1, round(h * k)), max(1, round(w * k))
-        small = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-        square = np.zeros((self.size, self.size), np.uint8)
-        y0, x0 = (self.size - nh) // 2, (self.size - nw) // 2
-        square[y0 : y0 + nh, x0 : x0 + nw] = small
-        x = np.repeat((square.astype(np.float32) / 127.5 - 1.0)[None, :, :, None], 3, axis=3)
+        from fer_toolkit.models.proposer import letterbox
+
+        x = letterbox(gray, self.size)[0]
         self.interpreter.set_tensor(self.input, x)
         self.interpreter.invoke()
         raw = np.clip(self.interpreter.get_tensor(self.scores)[0, :, 0], -80, 80)

@@ -17,6 +17,7 @@ proposer is off unless asked for (``--proposer blazeface``).
 import os
 import threading
 import warnings
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -148,16 +149,10 @@ class BlazeFace:
         return [(boxes[i], float(scores[hits[i]])) for i in non_max_suppression(boxes, scores[hits])]
 
 
-_shared = {}
-_shared_lock = threading.Lock()
-
-
+@lru_cache(maxsize=1)
 def blazeface():
     """The process's :class:`BlazeFace` (made on first use)."""
-    with _shared_lock:
-        if "blazeface" not in _shared:
-            _shared["blazeface"] = BlazeFace()
-        return _shared["blazeface"]
+    return BlazeFace()
 
 
 def propose_faces(gray, proposer=None, score=VIDEO.proposer_score, min_score=VIDEO.proposer_min_score,
