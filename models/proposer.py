@@ -14,6 +14,7 @@ in the same photo (BENCHMARKS.md, "Face proposals"), which is why the
 proposer is off unless asked for (``--proposer blazeface``).
 """
 
+import hashlib
 import os
 import threading
 import warnings
@@ -31,6 +32,9 @@ from .fast import _interpreter_class
 
 #: The network file, its input side and its anchor grid's stride (one anchor a cell).
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "detectors", "face_detection_full_range.tflite")
+#: Its SHA-256 (models/detectors/README.md): LiteRT does not verify a model file, and a damaged one
+#: can crash the process instead of raising, so the bytes are checked before an interpreter sees them.
+MODEL_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
 INPUT_SIDE = 192
 STRIDE = 4
 #: Face proposers by name (``--proposer``).
@@ -92,11 +96,22 @@ class BlazeFace:
     ----------
     path : str, optional
         The ``.tflite`` file (default: the one shipped in ``models/detectors``).
+    sha256 : str or None, optional
+        The file's expected SHA-256 (default: the shipped file's); None: not checked.
+
+    Raises
+    ------
+    MissingModelError
+        The file is missing, or its bytes are not the expected ones.
     """
 
-    def __init__(self, path=MODEL):
+    def __init__(self, path=MODEL, sha256=MODEL_SHA256):
         if not os.path.isfile(path):
             raise MissingModelError(f"the BlazeFace model is missing from {path}: reinstall the package")
+        with open(path, "rb") as f:
+            self._content = f.read()
+        if sha256 is not None and hashlib.sha256(self._content).hexdigest() != sha256:
+            raise MissingModelError(f"{path}: damaged (its SHA-256 is not the shipped model's): reinstall the package")
         self.path = path
         self.anchors = anchor_centres()
         self._local = threading.local()
@@ -105,11 +120,15 @@ class BlazeFace:
         """This thread's interpreter with its input, box and score indices."""
         state = getattr(self._local, "state", None)
         if state is None or state[0] != os.getpid():
-            with warnings.catch_warnings(), quiet_stderr():  # TensorFlow's interpreter warns it is deprecated
-                warnings.simplefilter("ignore")
-                interpreter = _interpreter_class()(model_path=self.path, num_threads=1)
-                interpreter.allocate_tensors()
-            boxes, scores = sorted(interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
+            try:
+                with warnings.catch_warnings(), quiet_stderr():  # TensorFlow's interpreter warns it is deprecated
+                    warnings.simplefilter("ignore")
+                    interpreter = _interpreter_class()(model_content=self._content, num_threads=1)
+                    interpreter.allocate_tensors()
+                boxes, scores = sorted(interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
+            except (ValueError, RuntimeError) as e:  # a damaged file, or a model with other outputs
+                raise MissingModelError(f"{self.path}: not a readable BlazeFace model ({str(e)[:100]}): "
+                                        "reinstall the package") from None
             if scores["shape"][1] != len(self.anchors):
                 raise MissingModelError(f"{self.path}: not the full-range BlazeFace model "
                                         f"({scores['shape'][1]} anchors, expected {len(self.anchors)})")

@@ -126,12 +126,18 @@ def _propose_in_child(image):
     return blazeface()(image)
 
 
-def test_a_missing_model_file_is_one_line(tmp_path):
+def test_a_missing_or_damaged_model_file_is_one_line(tmp_path):
     from fer_toolkit.features.landmarks import MissingModelError
-    from fer_toolkit.models.proposer import BlazeFace
+    from fer_toolkit.models.proposer import MODEL, BlazeFace
 
     with pytest.raises(MissingModelError, match="BlazeFace model is missing"):
         BlazeFace(str(tmp_path / "nothing.tflite"))
+    # A damaged file is refused before LiteRT sees it (LiteRT crashes on a truncated model).
+    damaged = tmp_path / "damaged.tflite"
+    damaged.write_bytes(open(MODEL, "rb").read()[:5000])
+    with pytest.raises(MissingModelError, match="damaged") as e:
+        BlazeFace(str(damaged))
+    assert "\n" not in str(e.value)
 
 
 def test_cli_flag(tmp_path):
