@@ -62,6 +62,12 @@ def litert_model(bundle, cache_dir=None, fresh=False):
     Returns
     -------
     bytes
+
+    Notes
+    -----
+    The cache file holds the flatbuffer's SHA-256 before it: LiteRT does not
+    verify a model, and a damaged one can crash the process instead of
+    raising, so a file whose bytes do not match is converted again.
     """
     tf = import_tensorflow()
 
@@ -72,14 +78,16 @@ def litert_model(bundle, cache_dir=None, fresh=False):
     try:
         if not fresh:
             with open(path, "rb") as f:
-                return f.read()
+                stored = f.read()
+            if hashlib.sha256(stored[32:]).digest() == stored[:32]:
+                return stored[32:]
     except OSError:
         pass
     flatbuffer = _convert(bundle.model)
     try:
         os.makedirs(folder, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            f.write(flatbuffer)
+            f.write(hashlib.sha256(flatbuffer).digest() + flatbuffer)
     except OSError:  # a read-only cache: convert again next time
         pass
     return flatbuffer

@@ -52,6 +52,13 @@ def test_litert_classifier_equals_the_evaluation_path(real_features, recognizer,
     again = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))
     np.testing.assert_array_equal(again.predict_proba(crops[:3], features), first)
     assert again.backend == "litert" and os.path.getsize(cached[0]) > 1_000_000
+    # A truncated cache file (which LiteRT would crash on) is caught by its checksum and converted again.
+    intact = open(cached[0], "rb").read()
+    with open(cached[0], "wb") as f:
+        f.write(intact[:5000])
+    third = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))
+    np.testing.assert_array_equal(third.predict_proba(crops[:3], features), first)
+    assert third.backend == "litert" and open(cached[0], "rb").read() == intact
 
     from fer_toolkit.models.recognizer import Recognizer
 
