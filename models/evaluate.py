@@ -176,8 +176,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
 
     Parameters
     ----------
-    model_path : str or None
-        A bundle folder (None: the shipped model).
+    model_path : str, list of str or None
+        A bundle folder (None: the shipped model), or several for an ensemble
+        (:class:`models.recognizer.Recognizer`).
     folder : str
     out_dir : str, optional
         Where the reports go (default: ``<model>/eval-images-<folder name>``).
@@ -218,7 +219,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     from ..features.faces import ImageError
     from ..features.folders import labelled_images
     from ..parameters import VIDEO
-    from .recognizer import PRETRAINED, Recognizer
+    from .recognizer import Recognizer
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta,
@@ -259,7 +260,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         "unreadable": unreadable,
         "missed": [p for p, _ in missed[:100]],
         "median_ms": float(np.median(times) * 1000) if times else 0.0,
-        "models": [model_path or PRETRAINED],
+        "models": recognizer.model_paths,
         "folder": folder,
         "tta": bool(tta),
         "whole_image": bool(whole_image),
@@ -267,9 +268,13 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     })
     name = os.path.basename(os.path.normpath(folder))
     # The shipped model's folder is inside the installed package: its reports go to the working folder.
-    out_dir = out_dir or (os.path.join(model_path, f"eval-images-{name}") if model_path else f"eval-images-{name}")
+    first = model_path if model_path is None or isinstance(model_path, (str, os.PathLike)) else model_path[0]
+    ensemble = "-ensemble" if len(recognizer.classifiers) > 1 else ""
+    out_dir = out_dir or (os.path.join(first, f"eval-images-{name}{ensemble}") if first else f"eval-images-{name}{ensemble}")
+    title = ("ensemble of " if ensemble else "") + ", ".join(os.path.basename(os.path.normpath(p))
+                                                            for p in recognizer.model_paths)
     if n_labelled:
-        write_reports(out_dir, result, f"{os.path.basename(os.path.normpath(model_path or PRETRAINED))} on {name} "
+        write_reports(out_dir, result, f"{title} on {name} "
                                        f"(photos, {result['found']:.0%} found): accuracy {result['accuracy']:.3f}")
     result["out_dir"] = out_dir
     return result

@@ -39,14 +39,41 @@ def _look_pool():
         return _look_pools[pid]
 
 
+def check_ensemble(bundles):
+    """Refuse, in one line, bundles that cannot be averaged as an ensemble.
+
+    Parameters
+    ----------
+    bundles : sequence of models.bundle.Bundle
+
+    Raises
+    ------
+    BundleError
+        Members with other classes (or another order), or that crop faces
+        from a photo differently (their crops would not be the same faces).
+    """
+    first = bundles[0]
+    for other in bundles[1:]:
+        if list(other.classes) != list(first.classes):
+            raise BundleError(f"ensemble: {other.path} has classes {', '.join(other.classes)}, but {first.path} "
+                              f"has {', '.join(first.classes)}")
+        crop = [d for d in first.spec.differences(other.spec)
+                if d.startswith(("crop_", "image_size "))]
+        if crop:
+            raise BundleError(f"ensemble: {other.path} crops faces differently from {first.path} ({'; '.join(crop)})")
+
+
 class Recognizer:
     """Find faces and recognise their expressions.
 
     Parameters
     ----------
-    model : str, optional
+    model : str or sequence of str, optional
         A model bundle folder (a ``fer-train`` run); None for the model that
-        ships with the package.
+        ships with the package. Several folders make an ensemble: each face's
+        probabilities are the mean of the members' (each computes the features
+        of its own specification from the same crop, so the members must
+        agree on the classes and on how a face is cropped).
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}, optional
         Face detector (:data:`features.faces.DETECTORS`); the default, for
         photos, is dlib's HOG detector followed by its CNN detector where HOG
@@ -90,11 +117,17 @@ class Recognizer:
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer):
-        path = model or PRETRAINED
-        if model is None and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
+        paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
+        if not paths:
+            raise BundleError("an ensemble needs at least one model bundle")
+        if None in paths and not os.path.isfile(os.path.join(PRETRAINED, "bundle.json")):
             raise BundleError(f"the shipped model is missing from {PRETRAINED}: reinstall the package or pass --model")
-        self.bundle = load_bundle(path)
-        self.spec = self.bundle.spec
+        bundles = [load_bundle(path or PRETRAINED) for path in paths]
+        check_ensemble(bundles)
+        self.bundle = bundles[0]
+        #: The bundle folders, in the order given (the members of an ensemble).
+        self.model_paths = [b.path for b in bundles]
+        self.spec = self.bundle.spec  # the crops' geometry, shared by every member
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
@@ -104,7 +137,9 @@ class Recognizer:
         if proposer != "none" and detector not in HOG_DETECTORS:
             raise ValueError(f"proposer {proposer} needs a HOG detector ({', '.join(HOG_DETECTORS)}), not {detector}")
         self.proposer = blazeface() if proposer == "blazeface" else None
-        self.classifier = ClassifierRunner(self.bundle, max_batch=VIDEO.litert_max_batch if fast else 0)
+        #: One classifier per ensemble member (one for a single model), in the order given.
+        self.classifiers = [ClassifierRunner(b, max_batch=VIDEO.litert_max_batch if fast else 0) for b in bundles]
+        self.classifier = self.classifiers[0]
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
@@ -143,7 +178,9 @@ class Recognizer:
         """Probabilities and landmarks of grey face crops.
 
         This is the evaluation path: the bundle's feature specification (as
-        conversion's), then the bundle's standardisation and model.
+        conversion's), then the bundle's standardisation and model; for an
+        ensemble, each member's, and the mean of their probabilities (as
+        ``fer-evaluate`` with several ``--model``).
 
         Parameters
         ----------
@@ -155,33 +192,49 @@ class Recognizer:
         -------
         probabilities : (N, K) float32 ndarray
         arrays : dict
-            The features computed (``landmarks`` always, in the pixels of
-            ``crops`` even where the specification aligns the faces first).
+            The features computed (the first member's for an ensemble;
+            ``landmarks`` always, in the pixels of ``crops`` even where the
+            specification aligns the faces first).
         """
         crops = np.asarray(crops, dtype=np.uint8)
         if not len(crops):
             return np.zeros((0, len(self.classes)), np.float32), {}
-        return self._classify(*self._prepare(crops))
+        return self._classify(self._prepare(crops))
 
     def _prepare(self, crops):
-        """The first half of :meth:`predict_crops`: the faces (aligned as the
-        specification says), their rotation angles, feature arrays and stacked features."""
-        faces, angles = self.spec.align_faces(crops)  # as conversion does, with the specification's align
-        arrays = self.spec.extract(faces, landmarks=True, hog=self.spec.needs_hog)
-        arrays["images"] = faces
-        return faces, angles, arrays, self.spec.stack(arrays)
+        """The first half of :meth:`predict_crops`: per member, the faces (aligned
+        as its specification says), their rotation angles, feature arrays and
+        stacked features (computed once for members whose specifications agree)."""
+        done = {}
+        for classifier in self.classifiers:
+            spec = classifier.bundle.spec
+            if spec not in done:
+                faces, angles = spec.align_faces(crops)  # as conversion does, with the specification's align
+                arrays = spec.extract(faces, landmarks=True, hog=spec.needs_hog)
+                arrays["images"] = faces
+                done[spec] = (faces, angles, arrays, spec.stack(arrays))
+        return [done[c.bundle.spec] for c in self.classifiers]
 
-    def _classify(self, faces, angles, arrays, features):
-        """The second half of :meth:`predict_crops`: probabilities, and landmarks in the crops' pixels."""
-        if self.tta:  # features outside the lock, like the plain view's
-            mirrored = self.spec.mirror_inputs(faces, arrays["landmarks"])
+    def _classify(self, prepared):
+        """The second half of :meth:`predict_crops`: probabilities (the members'
+        mean), and landmarks in the crops' pixels (the first member's)."""
+        if self.tta:  # features outside the lock, like the plain view's, once per specification
+            views = {}
+            for c, (faces, _, arrays, _) in zip(self.classifiers, prepared):
+                if c.bundle.spec not in views:
+                    views[c.bundle.spec] = c.bundle.spec.mirror_inputs(faces, arrays["landmarks"])
+            mirrored = [views[c.bundle.spec] for c in self.classifiers]
         with self._model_lock:
-            probabilities = self.classifier.predict_proba(faces, features)
-            if self.tta:
-                probabilities = (probabilities + self.classifier.predict_proba(*mirrored)) / 2
+            probabilities = []
+            for i, (classifier, (faces, _, _, features)) in enumerate(zip(self.classifiers, prepared)):
+                p = classifier.predict_proba(faces, features)
+                if self.tta:
+                    p = (p + classifier.predict_proba(*mirrored[i])) / 2
+                probabilities.append(p)
+        _, angles, arrays, _ = prepared[0]
         if self.spec.align:
             arrays["landmarks"] = self.spec.unalign_points(arrays["landmarks"], angles).astype(np.float32)
-        return probabilities, arrays
+        return (probabilities[0] if len(probabilities) == 1 else np.mean(probabilities, axis=0)), arrays
 
     def locate(self, gray, boxes=None):
         """The faces of a grey image, ready for :meth:`predict_crops`.
@@ -266,7 +319,7 @@ class Recognizer:
         box = look.result()
         if box is None:
             return None
-        probabilities, arrays = self._classify(*prepared)
+        probabilities, arrays = self._classify(prepared)
         x0, y0, side, _ = self._whole_box(gray)
         return [self._face(box, (float(x0), float(y0), float(side)), probabilities[0], arrays["landmarks"][0],
                            scale)]

@@ -45,6 +45,14 @@ def add_detector_flags(p, default, whole_image=False):
                             "(the rule applies without this flag: %(default)s)")
 
 
+def add_model_flag(p):
+    """``--model`` of the commands that recognise faces: one bundle, or several for an ensemble."""
+    p.add_argument("--model", action="append",
+                   help="model bundle folder (default: the model shipped with the package); repeat for an "
+                        "ensemble, whose probabilities are the mean of its members' (same classes and crop "
+                        "settings; each member computes its own features)")
+
+
 def add_photo_search_flags(p, max_side=True):
     """``--proposer``, ``--upsample`` and (with ``max_side``) ``--detect-max-side`` of the commands
     that search photos for faces."""

@@ -90,8 +90,6 @@ def main(argv=None):
 
     if not args.model and not args.images:
         fail(PROG, "--model is required (or --images DIR for photos)")
-    if args.images and args.model and len(args.model) > 1:
-        fail(PROG, "--images evaluates one model: give one --model")
     check_proposer(PROG, args)
 
     def body():
@@ -103,15 +101,14 @@ def main(argv=None):
         for path in args.model or ():  # bad input answers before the models load
             read_meta(path)
         if args.images:
-            model = args.model[0] if args.model else None
-            labelled_images(args.images, read_meta(model or PRETRAINED)["classes"])
+            labelled_images(args.images, read_meta(args.model[0] if args.model else PRETRAINED)["classes"])
         else:
             load_manifest(args.data)
         load_keras(PROG)
         from ..models.evaluate import evaluate, evaluate_images
 
         if args.images:
-            result = evaluate_images(model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
+            result = evaluate_images(args.model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
                                      upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
                                      proposer=args.proposer, progress=not args.no_progress)
         else:

@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
 
 from ..parameters import VIDEO
 
-from ._cli import add_detector_flags, add_photo_search_flags, check_proposer, load_keras, parser, run
+from ._cli import add_detector_flags, add_model_flag, add_photo_search_flags, check_proposer, load_keras, parser, run
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -30,7 +30,7 @@ def build_parser():
                "fer-predict photos/ --json > results.json",
     )
     p.add_argument("inputs", nargs="*", metavar="IMAGE|FOLDER", help="image files or folders of images")
-    p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
+    add_model_flag(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
@@ -93,8 +93,8 @@ def main(argv=None):
         sources = collect(args.inputs)
         if single and sources:  # a bad input or model answers before the model loads
             check_image_file(sources[0], args.max_pixels)
-        if args.model:
-            read_meta(args.model)
+        for path in args.model or ():
+            read_meta(path)
         load_keras(PROG)
         from tqdm import tqdm
 

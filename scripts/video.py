@@ -14,7 +14,7 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the ins
 
 from ..parameters import VIDEO
 
-from ._cli import add_coarse_flag, add_detector_flags, check_coarse_side, fail, load_keras, parser, run
+from ._cli import add_coarse_flag, add_detector_flags, add_model_flag, check_coarse_side, fail, load_keras, parser, run
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -36,7 +36,7 @@ def build_parser():
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, help=f"camera index (default {VIDEO.camera} when no --video)")
     source.add_argument("--video", help="video file to read instead of a camera")
-    p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
+    add_model_flag(p)
     p.add_argument("--output", help="write the annotated video here (.mp4 or .avi)")
     p.add_argument("--csv", help="write frame, time, face, box, label and every probability per face here")
     p.add_argument("--no-display", action="store_true", help="show no window")
@@ -198,8 +198,8 @@ def main(argv=None):
             if os.path.isdir(args.video):
                 raise VideoError(f"{args.video}: is a folder, not a video file")
             open(args.video, "rb").close()  # missing or unreadable: one line from run()
-        if args.model:
-            read_meta(args.model)
+        for path in args.model or ():
+            read_meta(path)
         load_keras(PROG)
         summary = process(args)
         rate = summary["frames"] / summary["seconds"] if summary["seconds"] else 0.0

@@ -10,8 +10,8 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
 
 from ..parameters import VIDEO, WEB
 
-from ._cli import (add_coarse_flag, add_detector_flags, add_photo_search_flags, check_coarse_side, check_proposer,
-                   load_keras, parser, run)
+from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_photo_search_flags, check_coarse_side,
+                   check_proposer, load_keras, parser, run)
 
 PROG = "fer-web"
 
@@ -30,7 +30,7 @@ def build_parser():
     )
     p.add_argument("--host", default=WEB.host, help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=WEB.port, help="port to listen on")
-    p.add_argument("--model", help="model bundle folder (default: the model shipped with the package)")
+    add_model_flag(p)
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
     add_detector_flags(p, VIDEO.photo_detector)
@@ -55,8 +55,8 @@ def main(argv=None):
     def body():
         from ..models.bundle import read_meta
 
-        if args.model:  # a bad model answers before TensorFlow loads
-            read_meta(args.model)
+        for path in args.model or ():  # a bad model answers before TensorFlow loads
+            read_meta(path)
         load_keras(PROG)
         import numpy as np
         from waitress import create_server

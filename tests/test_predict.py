@@ -293,3 +293,44 @@ def _mirror_inputs(images, spec):
     lm[..., 0] = 47 - lm[..., 0]
     arrays["landmarks"] = lm
     return flipped, spec.stack(arrays)
+
+
+@pytest.fixture(scope="module")
+def second_model(real_features, tmp_path_factory):
+    """A short real run of model A on landmarks alone: another member, with another feature set."""
+    from fer_toolkit.models.config import TrainingConfig
+    from fer_toolkit.models.train import train
+
+    out = tmp_path_factory.mktemp("member") / "run"
+    train(TrainingConfig(data=real_features, out=str(out), model="A", features="landmarks", epochs=1, seed=3),
+          log=lambda *_: None, verbose=0)
+    return str(out)
+
+
+def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
+    """Recognizer([...]) and fer-predict --model given twice average the members'
+    probabilities, each member computing its own features from the same crops;
+    members that crop faces differently are refused in one line."""
+    photo = sample("two_people.jpg")
+    alone = [Recognizer(m, tta=True).predict(photo) for m in (None, second_model)]
+    together = Recognizer([PRETRAINED, second_model], tta=True).predict(photo)
+    assert len(together) == 2
+    for i, face in enumerate(together):
+        assert face["box"] == alone[0][i]["box"] and face["landmarks"] == alone[0][i]["landmarks"]
+        for c, p in face["probabilities"].items():
+            assert p == pytest.approx((alone[0][i]["probabilities"][c] + alone[1][i]["probabilities"][c]) / 2, abs=1e-5)
+    assert alone[1][0]["probabilities"] != alone[0][0]["probabilities"]  # two different members
+    res = run_script("predict", photo, "--json", "--model", PRETRAINED, "--model", second_model)
+    assert res.returncode == 0, res.stderr
+    printed = json.loads(res.stdout)
+    faces = printed[0]["faces"] if isinstance(printed, list) else printed["faces"]
+    assert [f["label"] for f in faces] == [f["label"] for f in Recognizer([PRETRAINED, second_model]).predict(photo)]
+    other = tmp_path / "other-crop"
+    shutil.copytree(second_model, other)
+    meta = json.loads((other / "bundle.json").read_text())
+    meta["feature_spec"]["crop_scale"] = 1.4
+    (other / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="crops faces differently"):
+        Recognizer([PRETRAINED, str(other)])
+    res = run_script("predict", photo, "--model", PRETRAINED, "--model", str(other))
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "crop_scale" in res.stderr
