@@ -273,6 +273,25 @@ class VideoPredictor:
     #: much more upsampling (faces down to about 40 px at 1) before the CNN runs
     #: (0: straight to the CNN; BENCHMARKS.md, "Photos").
     hog_retry_upsample: int = 1
+    #: Where that second look finds no face either, its best hog_candidates
+    #: near-misses (windows scoring at least hog_candidate_score, 0 being HOG's
+    #: own threshold) are each searched by the CNN in a region candidate_margin
+    #: times the window, scaled so that the window is candidate_side pixels, before
+    #: the CNN searches the whole image: small faces that HOG scores just under its
+    #: threshold are found for about 40 ms each (chosen on PublicTest scenes;
+    #: BENCHMARKS.md, "Photos"). 0 candidates: off.
+    hog_candidates: int = 2
+    hog_candidate_score: float = -0.8
+    #: Beside them, BlazeFace's best proposer_candidates proposals scoring at least
+    #: proposer_candidate_score and at least proposer_candidate_min_side pixels wide
+    #: (whatever photo_proposer says; 0: none). Smaller proposals would be enlarged
+    #: over 3.75 times to candidate_side, where textures start to look like faces
+    #: (HOG's own near misses are at least 40 px).
+    proposer_candidates: int = 2
+    proposer_candidate_score: float = 0.05
+    proposer_candidate_min_side: int = 32
+    candidate_side: int = 120
+    candidate_margin: float = 1.8
     #: Photos larger than small_side: an optional first look by a face proposer
     #: ("blazeface": MediaPipe's full-range BlazeFace, about 2 ms; "none": off). Its
     #: proposals scoring at least proposer_min_score (at most proposer_max_faces of

@@ -16,6 +16,7 @@ converted PrivateTest split, then runs ``fer-evaluate --images`` on each beside
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos [--limit 1000] [--model DIR]
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos --calibrate   # CNN box -> HOG box
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos --detectors 100   # each detector alone
+    python benchmarks/photos.py --data data/features --limit 1000 --groups 150   # group photos, small faces
 
 The folders are derived from the dataset: keep them out of the repository
 (``--out`` defaults to a temporary folder).
@@ -164,6 +165,69 @@ def compare_detectors(folders, n):
             print(f"| {name} | {kind} | {found / len(paths):.0%} | {statistics.median(times):.0f} |", flush=True)
 
 
+def group_scenes(images, labels, n, seed=0, sides=(40, 97), faces=(2, 6)):
+    """``n`` 640x480 scenes with several faces each, like a group photo: each
+    of ``faces[0]`` to ``faces[1]`` faces resized to a side in ``sides``
+    (``[low, high)``) and pasted where it overlaps no other. Returns a list of
+    (scene, [(x, y, side, label), ...]); the faces are taken in order."""
+    rng = np.random.default_rng(seed + 2)
+    backgrounds = background_images()
+    out, k = [], 0
+    for _ in range(n):
+        image = scene(backgrounds, rng)
+        placed = []
+        for _ in range(int(rng.integers(faces[0], faces[1] + 1))):
+            side = int(rng.integers(*sides))
+            for _ in range(50):  # a free place
+                y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
+                if all(x + side <= px or px + ps <= x or y + side <= py or py + ps <= y for px, py, ps, _ in placed):
+                    break
+            else:
+                continue
+            face, label = images[k % len(images)], int(labels[k % len(labels)])
+            k += 1
+            image[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+            placed.append((x, y, side, label))
+        out.append((image, placed))
+    return out
+
+
+def evaluate_groups(scenes, settings, model=None):
+    """Faces found and their accuracy in group scenes, for each ``(name,
+    Recognizer keyword arguments)`` of ``settings``. A face is found when a
+    reported box overlaps its pasted square by an IoU of 0.3 or more (one box
+    per face); other boxes are false faces. Prints one table row each."""
+    import statistics
+
+    from fer_toolkit.features.faces import box_iou
+    from fer_toolkit.models.recognizer import Recognizer
+
+    total = sum(len(placed) for _, placed in scenes)
+    print(f"{len(scenes)} scenes, {total} faces")
+    print("| settings | faces found | accuracy (misses wrong) | accuracy on found faces | false faces | "
+          "median ms / photo |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, kwargs in settings:
+        recognizer = Recognizer(model, **kwargs)
+        found = correct = false = 0
+        times = []
+        for image, placed in scenes:
+            started = time.perf_counter()
+            faces = recognizer.predict(image)
+            times.append((time.perf_counter() - started) * 1000)
+            unused = list(range(len(faces)))
+            for x, y, side, label in placed:
+                best = max(unused, key=lambda i: box_iou(faces[i]["box"], (x, y, side, side)), default=None)
+                if best is None or box_iou(faces[best]["box"], (x, y, side, side)) < 0.3:
+                    continue
+                unused.remove(best)
+                found += 1
+                correct += faces[best]["label"] == recognizer.classes[label]
+            false += len(unused)
+        print(f"| {name} | {found / total:.2%} | {correct / total:.2%} | {correct / max(found, 1):.2%} | {false} | "
+              f"{statistics.median(times):.0f} |", flush=True)
+
+
 def run(cmd):
     """Run a command; returns (parsed JSON output, seconds)."""
     started = time.perf_counter()
@@ -186,6 +250,9 @@ def main():
                    help="face-free scenes written (0: one a face; the CNN detector looks at each for about 1.2 s)")
     p.add_argument("--detectors", type=int, default=0, metavar="N",
                    help="compare the detectors alone on the first N files of each folder, then stop")
+    p.add_argument("--groups", type=int, default=0, metavar="N",
+                   help="instead of the folders: N group scenes (2 to 6 faces of 40 to 96 px each) through the "
+                        "photo pipeline with the default settings and with --upsample 1, then stop")
     p.add_argument("--calibrate", action="store_true",
                    help="measure how the CNN detector frames faces against HOG (parameters.VideoPredictor.cnn_box_*)")
     args = p.parse_args()
@@ -194,6 +261,9 @@ def main():
 
     classes = load_manifest(args.data)["classes"]
     arrays = load_arrays(args.data, "PrivateTest", limit=args.limit)
+    if args.groups:
+        return evaluate_groups(group_scenes(arrays["images"], arrays["labels"], args.groups),
+                               [("default", {}), ("--upsample 1", {"upsample": 1})], args.model)
     out = args.out or tempfile.mkdtemp(prefix="fer-photos-")
     folders = write_folders(arrays["images"], arrays["labels"], classes, out, backgrounds_limit=args.backgrounds)
     if args.calibrate:

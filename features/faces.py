@@ -177,20 +177,82 @@ def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
     return [((x - border) / factor, (y - border) / factor, w / factor, h / factor) for x, y, w, h in found]
 
 
-def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small):
+def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose=None):
     """One detector's (or HOG-then-CNN's) boxes, as :func:`detect_faces` describes."""
     pad = VIDEO.small_pad if small else 0.0
     rects = []
     if detector in ("dlib", "opencv", "dlib+cnn"):
         rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
     if detector == "dlib+cnn" and not rects and not small and VIDEO.hog_retry_upsample:
-        rects = _rects(gray, "dlib", upsample + VIDEO.hog_retry_upsample, max_side, min_side, pad)
+        rects, near = _hog_near_misses(gray, upsample + VIDEO.hog_retry_upsample, max_side, min_side)
+        if not rects:
+            rects = _confirmed_by_cnn(gray, near + (list(propose(gray)) if propose else []))
     if detector == "cnn" or (detector == "dlib+cnn" and not rects):
         for side in VIDEO.small_cnn_sides if small else (min(max_side or cnn_max_side, cnn_max_side),):
             rects = _rects(gray, "cnn", upsample, side, side if small else min_side, pad)
             if rects:
                 break
     return rects
+
+
+def _hog_near_misses(gray, upsample, max_side, min_side):
+    """HOG's faces, and its best ``VIDEO.hog_candidates`` windows that score under
+    its threshold but at least ``VIDEO.hog_candidate_score`` (one search for both).
+
+    Returns
+    -------
+    faces, near_misses : list of (x, y, w, h)
+        Boxes in the pixels of ``gray``; the near misses best first.
+    """
+    if not VIDEO.hog_candidates:
+        return _rects(gray, "dlib", upsample, max_side, min_side), []
+    scaled, factor = _resized(gray, max_side, min_side)
+    found, scores, _ = _dlib_detector().run(scaled, upsample, VIDEO.hog_candidate_score)
+    boxes = [((r.left() / factor, r.top() / factor, r.width() / factor, r.height() / factor), s)
+             for r, s in zip(found, scores)]
+    near = sorted((b for b in boxes if b[1] < 0), key=lambda b: -b[1])[: VIDEO.hog_candidates]
+    return [box for box, score in boxes if score >= 0], [box for box, _ in near]
+
+
+def _confirmed_by_cnn(gray, candidates):
+    """The faces that the CNN detector finds around candidate boxes (each
+    searched in a region ``VIDEO.candidate_margin`` times its box, scaled so that
+    the box is ``VIDEO.candidate_side`` pixels; a candidate overlapping one
+    searched already is skipped), once each, in HOG's geometry."""
+    out, searched = [], []
+    for box in candidates:
+        if any(box_iou(box, done) > 0.5 for done in searched):
+            continue
+        searched.append(box)
+        found = _search_around(gray, box, "cnn", 0, VIDEO.candidate_side, VIDEO.candidate_margin)
+        if found and all(box_iou(found, kept) <= 0.5 for kept in out):
+            out.append(found)
+    return out
+
+
+def _search_around(gray, box, detector, upsample, side, margin):
+    """One detector's face nearest the centre of a region around ``box``, or None.
+
+    The region, ``margin`` times the box's larger side and clipped to the
+    image, is scaled so that the box becomes ``side`` pixels, then searched.
+    """
+    h, w = gray.shape
+    x, y, bw, bh = box
+    largest = max(bw, bh)
+    cx, cy, half = x + bw / 2.0, y + bh / 2.0, largest * margin / 2.0
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    x1, y1 = int(min(w, cx + half)), int(min(h, cy + half))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    k = side / largest
+    region = cv2.resize(gray[y0:y1, x0:x1], (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))),
+                        interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    found = _rects(region, detector, upsample, 0, 0)
+    if not found:
+        return None
+    fx, fy, fw, fh = min(found, key=lambda r: abs(r[0] + r[2] / 2 - region.shape[1] / 2)
+                         + abs(r[1] + r[3] / 2 - region.shape[0] / 2))
+    return (x0 + fx / k, y0 + fy / k, fw / k, fh / k)
 
 
 def _refine(gray, rects, detector, upsample):
@@ -208,24 +270,12 @@ def _refine(gray, rects, detector, upsample):
         The refined boxes, or an empty list when any face is not found again
         (the caller then searches the whole image at the finer scale).
     """
-    h, w = gray.shape
     out = []
-    for x, y, bw, bh in rects:
-        side = max(bw, bh)
-        cx, cy, half = x + bw / 2.0, y + bh / 2.0, side * VIDEO.refine_margin / 2.0
-        x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
-        x1, y1 = int(min(w, cx + half)), int(min(h, cy + half))
-        if x1 - x0 < 2 or y1 - y0 < 2:
+    for box in rects:
+        found = _search_around(gray, box, detector, upsample, VIDEO.refine_side, VIDEO.refine_margin)
+        if found is None:
             return []
-        k = VIDEO.refine_side / side
-        region = cv2.resize(gray[y0:y1, x0:x1], (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))),
-                            interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-        found = _rects(region, detector, upsample, 0, 0)
-        if not found:
-            return []
-        fx, fy, fw, fh = min(found, key=lambda r: abs(r[0] + r[2] / 2 - region.shape[1] / 2)
-                             + abs(r[1] + r[3] / 2 - region.shape[0] / 2))
-        out.append((x0 + fx / k, y0 + fy / k, fw / k, fh / k))
+        out.append(found)
     return out
 
 
@@ -240,7 +290,7 @@ _RETRIES = {
 
 
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
-                 min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0):
+                 min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None):
     """Face boxes in a grey image.
 
     Parameters
@@ -271,6 +321,12 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         work at ``max_side``), and at ``max_side`` only where that finds no
         face: large faces are found fast, and a frame whose faces are all
         large is not searched for small ones (0: at ``max_side`` only).
+    propose : callable, optional
+        ``propose(gray)`` gives more candidate boxes (a face proposer's, such
+        as BlazeFace's in :mod:`models.proposer`) for ``dlib+cnn`` in an image
+        larger than ``VIDEO.small_side``: where upsampled HOG finds no face, the
+        CNN looks around each, beside HOG's near misses, before it searches
+        the whole image.
 
     Returns
     -------
@@ -286,7 +342,7 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         rects = _refine(gray, _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small),
                         detector, upsample)
     if not rects:
-        rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small)
+        rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose)
     if not rects and small and detector == "dlib+cnn":  # second chances for a small image: a face crop?
         for retry in VIDEO.small_retries:
             if retry == "cnn_upsample":  # the CNN once more, the image enlarged twice as much

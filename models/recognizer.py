@@ -39,6 +39,16 @@ def _look_pool():
         return _look_pools[pid]
 
 
+def _proposed_candidates(gray):
+    """BlazeFace's best ``VIDEO.proposer_candidates`` proposals, down to
+    ``VIDEO.proposer_candidate_score`` and at least ``VIDEO.proposer_candidate_min_side``
+    pixels wide: candidates that ``dlib+cnn``'s CNN checks where HOG finds no
+    face (:func:`features.faces.detect_faces`'s ``propose``)."""
+    proposals = [box for box, _ in blazeface()(gray, VIDEO.proposer_candidate_score)
+                 if min(box[2], box[3]) >= VIDEO.proposer_candidate_min_side]
+    return proposals[: VIDEO.proposer_candidates]
+
+
 def check_ensemble(bundles):
     """Refuse, in one line, bundles that cannot be averaged as an ensemble.
 
@@ -77,7 +87,8 @@ class Recognizer:
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}, optional
         Face detector (:data:`features.faces.DETECTORS`); the default, for
         photos, is dlib's HOG detector followed by its CNN detector where HOG
-        finds nothing.
+        finds nothing (first around HOG's near misses and BlazeFace's
+        proposals, then over the whole photo).
     upsample : int, optional
         dlib's upsampling, to find faces smaller than about 80 pixels.
     max_side : int, optional
@@ -172,7 +183,8 @@ class Recognizer:
             boxes = propose_faces(gray, self.proposer)
             if boxes:
                 return boxes
-        return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side)
+        return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
+                            propose=_proposed_candidates if VIDEO.proposer_candidates else None)
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.

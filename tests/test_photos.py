@@ -1,6 +1,7 @@
 """The photo pipeline on labelled folders: fer-evaluate --images, finding
 faces that fill a small image, and whole-image crops."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_toolkit.features.faces import crop_faces, detect_faces, fit_square
+from fer_toolkit.features.faces import box_iou, crop_faces, detect_faces, fit_square
 from fer_toolkit.features.folders import FolderError, labelled_images, match_class
 from fer_toolkit.features.io import load_arrays
 from fer_toolkit.parameters import EMOTIONS
@@ -158,8 +159,6 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
 def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
     """PrivateTest face 916 (a 48x48 file and upscaled to 192) escapes HOG, the CNN and the
     mirrored and equalised looks; the CNN on the image enlarged once more finds it."""
-    import dataclasses
-
     from fer_toolkit.features import faces
     from fer_toolkit.features.conversion import read_source, select_rows
 
@@ -172,3 +171,41 @@ def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch)
                                                                    if r != "cnn_upsample"))
     monkeypatch.setattr(faces, "VIDEO", without)
     assert not faces.detect_faces(face, "dlib+cnn")
+
+
+def test_small_faces_just_under_hogs_threshold_are_confirmed_by_the_cnn(real_features, monkeypatch):
+    """PublicTest face 152 pasted at 65 px into a 640x480 grass photo escapes HOG, upsampled
+    too, and the CNN over the whole photo; the CNN around HOG's best near miss finds it. The
+    grass alone still has no face."""
+    from skimage import data
+
+    from fer_toolkit.features import faces
+
+    grass = cv2.resize(np.asarray(data.grass()), (640, 480))
+    scene = grass.copy()
+    face = load_arrays(real_features, "PublicTest", limit=153)["images"][152]
+    scene[200:265, 300:365] = cv2.resize(face, (65, 65), interpolation=cv2.INTER_CUBIC)
+    assert not faces._rects(scene, "dlib", 1, 1280, 0)
+    found = faces.detect_faces(scene, "dlib+cnn")
+    assert len(found) == 1 and faces.box_iou(found[0], (300, 200, 65, 65)) > 0.5
+    assert not faces.detect_faces(grass, "dlib+cnn")
+    monkeypatch.setattr(faces, "VIDEO", dataclasses.replace(faces.VIDEO, hog_candidates=0))
+    assert not faces.detect_faces(scene, "dlib+cnn")
+
+
+def test_blazeface_candidates_are_checked_by_the_cnn_where_hog_finds_nothing(real_features, monkeypatch):
+    """PublicTest face 443 pasted at 68 px into gravel: neither HOG, upsampled, nor the CNN around
+    HOG's near misses or over the whole photo finds it; the CNN around BlazeFace's best proposals
+    does, in the photo pipeline (Recognizer), whatever --proposer says."""
+    from skimage import data
+
+    from fer_toolkit.models import recognizer as module
+
+    scene = cv2.resize(np.asarray(data.gravel()), (640, 480))
+    face = load_arrays(real_features, "PublicTest", limit=444)["images"][443]
+    scene[200:268, 300:368] = cv2.resize(face, (68, 68), interpolation=cv2.INTER_CUBIC)
+    assert not detect_faces(scene, "dlib+cnn")
+    found = module.Recognizer().detect(scene)
+    assert len(found) == 1 and box_iou(found[0], (300, 200, 68, 68)) > 0.4
+    monkeypatch.setattr(module, "VIDEO", dataclasses.replace(module.VIDEO, proposer_candidates=0))
+    assert not module.Recognizer().detect(scene)
