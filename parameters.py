@@ -170,6 +170,10 @@ class Training:
     cutout_prob: float = 0.0
     contrast_range: tuple = (0.8, 1.2)
     sharpness_prob: float = 0.0
+    #: Test-time augmentation (--tta): besides the mirror image, the face moved
+    #: diagonally by this many pixels each way and its mirrors, ten views in all
+    #: (--tta-shift; 0: the mirror image only).
+    tta_shift: int = 0
     #: Stochastic weight averaging: once the main phase ends (its epochs or
     #: early stopping), train this many more epochs at the constant rate
     #: swa_learning_rate and average their weights into one model, which is

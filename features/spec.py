@@ -18,7 +18,7 @@ import numpy as np
 from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
 from .faces import CROP_FITS, crop_faces, crop_square, crop_square_image, fit_square
 from .hog import hog_batch, hog_windows_batch, window_positions
-from .landmarks import flip_landmarks, landmarks_batch
+from .landmarks import clip_landmarks, flip_landmarks, landmarks_batch
 from .util import unknown_keys
 
 
@@ -419,6 +419,58 @@ class FeatureSpec:
         """
         flipped, landmarks = self.mirror(images, landmarks)
         return flipped, self.compute(flipped, landmarks)
+
+    def shift(self, images, landmarks, dx, dy):
+        """Faces moved by whole pixels, as training's augmentation shifts them
+        (the border reflected), with their landmarks moved and clipped to match.
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) ndarray or None
+        dx, dy : int
+            Pixels right and down.
+
+        Returns
+        -------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) float32 ndarray or None
+        """
+        images = np.asarray(images)
+        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+        size = (images.shape[2], images.shape[1])
+        moved = np.stack([cv2.warpAffine(image, matrix, size, flags=cv2.INTER_NEAREST,
+                                         borderMode=cv2.BORDER_REFLECT_101) for image in images]) \
+            if len(images) else images.copy()
+        if landmarks is not None:
+            landmarks = clip_landmarks(np.asarray(landmarks, dtype=np.float32) + np.float32([dx, dy]),
+                                       images.shape[1:])
+        return moved, landmarks
+
+    def tta_inputs(self, images, landmarks=None, shift=0):
+        """The views of test-time augmentation besides the faces as given, each
+        as ``(images, stacked raw features)``: the mirror images (flip TTA) and,
+        with ``shift``, the faces moved diagonally by ``shift`` pixels each way
+        (:meth:`shift`) and their mirror images, ten views in all with the
+        plain one (as ten-crop averaging, at the image's own size).
+
+        Parameters
+        ----------
+        images : (N, S, S) uint8 ndarray
+        landmarks : (N, 68, 2) ndarray, optional
+        shift : int, optional
+            0: the mirror images only.
+
+        Returns
+        -------
+        list of (images, features)
+        """
+        views = [self.mirror_inputs(images, landmarks)]
+        for dx, dy in ((shift, shift), (shift, -shift), (-shift, shift), (-shift, -shift)) if shift else ():
+            moved, moved_landmarks = self.shift(images, landmarks, dx, dy)
+            views.append((moved, self.compute(moved, moved_landmarks)))
+            views.append(self.mirror_inputs(moved, moved_landmarks))
+        return views
 
     # --- faces in photos -----------------------------------------------------------------
 

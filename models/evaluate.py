@@ -87,7 +87,7 @@ def check_compatible(bundle, manifest, data_dir):
         )
 
 
-def predict_split(bundle, data_dir, split, tta=False, limit=0):
+def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0):
     """Probabilities of a bundle on a converted split, and the labels.
 
     Parameters
@@ -96,10 +96,12 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0):
     data_dir : str
     split : str
     tta : bool, optional
-        Average with the probabilities of the mirror images
-        (:meth:`features.spec.FeatureSpec.mirror_inputs`).
+        Average with the probabilities of the mirror images, and of the
+        shifted views with ``tta_shift`` (:meth:`features.spec.FeatureSpec.tta_inputs`).
     limit : int, optional
         The split's first ``limit`` rows only (0: all).
+    tta_shift : int, optional
+        With ``tta``: ten views, shifted by this many pixels (0: flip only).
 
     Returns
     -------
@@ -114,12 +116,12 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0):
     images = arrays["images"]
     probabilities = bundle.predict_proba(images, bundle.spec.stack(arrays))
     if tta:
-        mirrored = bundle.predict_proba(*bundle.spec.mirror_inputs(images, arrays.get("landmarks")))
-        probabilities = (probabilities + mirrored) / 2
+        views = bundle.spec.tta_inputs(images, arrays.get("landmarks"), tta_shift)
+        probabilities = (probabilities + sum(bundle.predict_proba(*view) for view in views)) / (1 + len(views))
     return probabilities, arrays["labels"]
 
 
-def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
+def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta_shift=0):
     """Evaluate one or several bundles; several also as an ensemble.
 
     Parameters
@@ -137,6 +139,9 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
         the faces and on their mirror images.
     limit : int, optional
         The split's first ``limit`` rows only (0: all).
+    tta_shift : int, optional
+        With ``tta``: ten views, the faces also shifted diagonally by this many
+        pixels (:func:`predict_split`; 0: flip only).
 
     Returns
     -------
@@ -150,23 +155,25 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0):
     probs, members = [], []
     labels = None
     for bundle in bundles:
-        p, labels = predict_split(bundle, data_dir, split, tta, limit)
+        p, labels = predict_split(bundle, data_dir, split, tta, limit, tta_shift)
         probs.append(p)
         members.append({"model": bundle.path, **metrics(p, labels, manifest["classes"])})
     result = metrics(np.mean(probs, axis=0), labels, manifest["classes"])
-    result.update({"split": split, "models": list(model_paths), "tta": bool(tta)})
+    result.update({"split": split, "models": list(model_paths), "tta": bool(tta),
+                   "tta_shift": int(tta_shift) if tta else 0})
     if len(bundles) > 1:
         result["members"] = members
     out_dir = out_dir or os.path.join(model_paths[0], f"eval-{split}" + ("-ensemble" if len(bundles) > 1 else "")
-                                      + ("-tta" if tta else ""))
+                                      + ("-tta" if tta else "") + (f"{tta_shift}" if tta and tta_shift else ""))
     name = "ensemble of " + ", ".join(os.path.basename(os.path.normpath(p)) for p in model_paths) if len(bundles) > 1 else os.path.basename(os.path.normpath(model_paths[0]))
-    write_reports(out_dir, result, f"{name} on {split}{' (flip TTA)' if tta else ''}: accuracy {result['accuracy']:.3f}")
+    views = (" (ten-view TTA)" if tta_shift else " (flip TTA)") if tta else ""
+    write_reports(out_dir, result, f"{name} on {split}{views}: accuracy {result['accuracy']:.3f}")
     result["out_dir"] = out_dir
     return result
 
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
-                    progress=True, crop_rule=None, proposer=None):
+                    progress=True, crop_rule=None, proposer=None, tta_shift=0):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -197,6 +204,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         ``proposer``; default ``VIDEO.photo_proposer``).
     progress : bool, optional
         A progress bar on a terminal.
+    tta_shift : int, optional
+        With ``tta``: ten views (:class:`models.recognizer.Recognizer`'s ``tta_shift``).
 
     Returns
     -------
@@ -222,7 +231,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     from .recognizer import Recognizer
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
-                            upsample=VIDEO.upsample if upsample is None else upsample, tta=tta,
+                            upsample=VIDEO.upsample if upsample is None else upsample, tta=tta, tta_shift=tta_shift,
                             whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule,
                             proposer=proposer or VIDEO.photo_proposer)
     classes = recognizer.classes
@@ -263,6 +272,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         "models": recognizer.model_paths,
         "folder": folder,
         "tta": bool(tta),
+        "tta_shift": int(tta_shift) if tta else 0,
         "whole_image": bool(whole_image),
         "detector": recognizer.detector,
     })
@@ -270,7 +280,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     # The shipped model's folder is inside the installed package: its reports go to the working folder.
     first = model_path if model_path is None or isinstance(model_path, (str, os.PathLike)) else model_path[0]
     ensemble = "-ensemble" if len(recognizer.classifiers) > 1 else ""
-    out_dir = out_dir or (os.path.join(first, f"eval-images-{name}{ensemble}") if first else f"eval-images-{name}{ensemble}")
+    folder_name = f"eval-images-{name}{ensemble}"
+    out_dir = out_dir or (os.path.join(first, folder_name) if first else folder_name)
     title = ("ensemble of " if ensemble else "") + ", ".join(os.path.basename(os.path.normpath(p))
                                                             for p in recognizer.model_paths)
     if n_labelled:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
-from ..parameters import VIDEO
+from ..parameters import TRAINING, VIDEO
 
 from .bundle import PRETRAINED, BundleError, load_bundle
 from .fast import ClassifierRunner
@@ -97,6 +97,10 @@ class Recognizer:
     tta : bool, optional
         Flip test-time augmentation: average the probabilities of each face
         and of its mirror image (twice the model work).
+    tta_shift : int, optional
+        With ``tta``: also the face shifted diagonally by this many pixels
+        each way and those views' mirror images, ten views in all
+        (:meth:`features.spec.FeatureSpec.tta_inputs`; 0: flip only).
     max_pixels : int, optional
         Image files with more pixels are refused (:class:`ImageTooLarge`)
         before they are decoded.
@@ -127,7 +131,8 @@ class Recognizer:
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
-                 coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer):
+                 coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
+                 tta_shift=TRAINING.tta_shift):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -141,6 +146,7 @@ class Recognizer:
         self.spec = self.bundle.spec  # the crops' geometry, shared by every member
         self.classes = self.bundle.classes
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
+        self.tta_shift = tta_shift
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
@@ -234,14 +240,14 @@ class Recognizer:
             views = {}
             for c, (faces, _, arrays, _) in zip(self.classifiers, prepared):
                 if c.bundle.spec not in views:
-                    views[c.bundle.spec] = c.bundle.spec.mirror_inputs(faces, arrays["landmarks"])
-            mirrored = [views[c.bundle.spec] for c in self.classifiers]
+                    views[c.bundle.spec] = c.bundle.spec.tta_inputs(faces, arrays["landmarks"], self.tta_shift)
+            others = [views[c.bundle.spec] for c in self.classifiers]
         with self._model_lock:
             probabilities = []
             for i, (classifier, (faces, _, _, features)) in enumerate(zip(self.classifiers, prepared)):
                 p = classifier.predict_proba(faces, features)
                 if self.tta:
-                    p = (p + classifier.predict_proba(*mirrored[i])) / 2
+                    p = (p + sum(classifier.predict_proba(*view) for view in others[i])) / (1 + len(others[i]))
                 probabilities.append(p)
         _, angles, arrays, _ = prepared[0]
         if self.spec.align:

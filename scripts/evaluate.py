@@ -12,7 +12,8 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
 
 from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import add_detector_flags, add_photo_search_flags, check_proposer, fail, load_keras, parser, run
+from ._cli import (add_detector_flags, add_photo_search_flags, add_tta_flags, check_proposer, fail, load_keras, parser,
+                   run)
 
 PROG = "fer-evaluate"
 
@@ -35,9 +36,7 @@ def build_parser():
     p.add_argument("--split", default=DATASET.report_split, choices=SPLITS,
                    help="split to evaluate on (report on PrivateTest, choose on PublicTest)")
     p.add_argument("--out", help="folder for the reports (default: <first model>/eval-<split>)")
-    p.add_argument("--tta", action="store_true",
-                   help="flip test-time augmentation: average the probabilities of each face and of its "
-                        "mirror image (landmarks mirrored, HOG recomputed, as in training's flip)")
+    add_tta_flags(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (accuracy, macro_f1, per_class, confusion, n, ...) on stdout")
     p.add_argument("--limit", type=int, default=0, help="converted data: the split's first N rows only (0: all)")
@@ -75,7 +74,7 @@ def format_table(result):
     name = "ensemble" if "members" in result else result["models"][0]
     split = result.get("split", "photos")
     if result.get("tta"):
-        name += " with flip TTA"
+        name += f" with ten-view TTA (shift {result['tta_shift']})" if result.get("tta_shift") else " with flip TTA"
     lines.append(f"{name} on {split} (n={result['n']}): accuracy {result['accuracy']:.4f}  "
                  f"macro-F1 {result['macro_f1']:.4f}")
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
@@ -108,11 +107,13 @@ def main(argv=None):
         from ..models.evaluate import evaluate, evaluate_images
 
         if args.images:
-            result = evaluate_images(args.model, args.images, out_dir=args.out, tta=args.tta, detector=args.detector,
+            result = evaluate_images(args.model, args.images, out_dir=args.out, tta=args.tta, tta_shift=args.tta_shift,
+                                     detector=args.detector,
                                      upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
                                      proposer=args.proposer, progress=not args.no_progress)
         else:
-            result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit)
+            result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit,
+                              tta_shift=args.tta_shift)
         print(json.dumps(result) if args.json else format_table(result))
 
     from ..features.faces import ImageError

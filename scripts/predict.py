@@ -12,7 +12,8 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
 
 from ..parameters import VIDEO
 
-from ._cli import add_detector_flags, add_model_flag, add_photo_search_flags, check_proposer, load_keras, parser, run
+from ._cli import (add_detector_flags, add_model_flag, add_photo_search_flags, add_tta_flags, check_proposer,
+                   load_keras, parser, run)
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -36,9 +37,7 @@ def build_parser():
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
     add_detector_flags(p, VIDEO.photo_detector, whole_image=True)
     add_photo_search_flags(p)
-    p.add_argument("--tta", action="store_true",
-                   help="flip test-time augmentation: average each face's probabilities with its mirror "
-                        "image's (a little more accurate, twice the model work)")
+    add_tta_flags(p)
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
                    help="refuse images with more pixels than this, checked from the file's header before decoding "
                         "(a folder skips and lists them)")
@@ -108,6 +107,7 @@ def main(argv=None):
             sources, names = [load_image(data.astronaut(), color_order="rgb")], [SAMPLE]
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample, whole_image=args.whole_image,
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
+                                tta_shift=args.tta_shift,
                                 crop_rule=args.crop_rule, proposer=args.proposer)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,

@@ -14,7 +14,8 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the ins
 
 from ..parameters import VIDEO
 
-from ._cli import add_coarse_flag, add_detector_flags, add_model_flag, check_coarse_side, fail, load_keras, parser, run
+from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_tta_flags, check_coarse_side, fail,
+                   load_keras, parser, run)
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
@@ -48,9 +49,7 @@ def build_parser():
     p.add_argument("--print-emotions", action="store_true", default=VIDEO.print_emotions,
                    help="print each prediction on the terminal")
     add_detector_flags(p, VIDEO.detector)
-    p.add_argument("--tta", action="store_true",
-                   help="flip test-time augmentation: average each face's probabilities with its mirror "
-                        "image's (a little more accurate, twice the model work)")
+    add_tta_flags(p)
     p.add_argument("--upsample", type=int, default=VIDEO.upsample, help="dlib upsampling (finds smaller faces)")
     p.add_argument("--detect-max-side", type=int, default=VIDEO.video_max_side,
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
@@ -117,7 +116,8 @@ def process(args, out=sys.stdout):
     if display:
         check_display()
     recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                            max_side=args.detect_max_side, tta=args.tta, coarse_side=args.coarse_side)
+                            max_side=args.detect_max_side, tta=args.tta, coarse_side=args.coarse_side,
+                            tta_shift=args.tta_shift)
     tracker = FaceTracker(recognizer, args.detect_every)
     capture = open_capture(args)
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0

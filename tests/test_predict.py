@@ -282,6 +282,34 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
 
 
+def test_ten_view_tta_is_the_same_in_evaluation_and_prediction(real_features, recognizer, tmp_path):
+    """--tta-shift: the faces moved diagonally (pixels with a reflected border, landmarks moved
+    and clipped, HOG by the conversion's function on the moved pixels) and the mirrors, ten
+    views averaged alike by evaluation and by the recognizer."""
+    from fer_toolkit.models.evaluate import evaluate
+
+    bundle, spec = recognizer.bundle, recognizer.spec
+    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=40)
+    images, landmarks = arrays["images"], arrays["landmarks"]
+    views = spec.tta_inputs(images, landmarks, 3)
+    assert len(views) == 9 and len(spec.tta_inputs(images, landmarks, 0)) == 1
+    # The fourth view (after the mirror, and the move down-right and its mirror): 3 px right and 3 px up, by hand.
+    padded = np.pad(images, ((0, 0), (3, 3), (3, 3)), mode="reflect")  # NumPy's reflect is OpenCV's reflect-101
+    moved = padded[:, 6:54, 0:48]
+    np.testing.assert_array_equal(views[3][0], moved)
+    by_hand = spec.extract(moved, landmarks=False)
+    by_hand["landmarks"] = np.clip(landmarks + np.float32([3, -3]), 0, 47)
+    np.testing.assert_allclose(views[3][1], spec.stack(by_hand), atol=1e-6)
+    plain = bundle.predict_proba(images, spec.stack(arrays))
+    expected = (plain + sum(bundle.predict_proba(*view) for view in views)) / 10
+    probs, _ = Recognizer(tta=True, tta_shift=3).predict_crops(images)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    result = evaluate([PRETRAINED], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True,
+                      limit=40, tta_shift=3)
+    assert result["tta_shift"] == 3
+    assert result["accuracy"] == pytest.approx(np.mean(expected.argmax(1) == arrays["labels"]))
+
+
 def _mirror_inputs(images, spec):
     """Mirror images and their features built by hand: landmarks mirrored
     point by point, HOG by the conversion's function on the flipped pixels."""
