@@ -170,10 +170,6 @@ class Training:
     cutout_prob: float = 0.0
     contrast_range: tuple = (0.8, 1.2)
     sharpness_prob: float = 0.0
-    #: Test-time augmentation (--tta): besides the mirror image, the face moved
-    #: diagonally by this many pixels each way and its mirrors, ten views in all
-    #: (--tta-shift; 0: the mirror image only).
-    tta_shift: int = 0
     #: Stochastic weight averaging: once the main phase ends (its epochs or
     #: early stopping), train this many more epochs at the constant rate
     #: swa_learning_rate and average their weights into one model, which is
@@ -296,6 +292,10 @@ class VideoPredictor:
     proposer_candidate_min_side: int = 32
     candidate_side: int = 120
     candidate_margin: float = 1.8
+    #: Test-time augmentation (--tta, in prediction and evaluation): besides the
+    #: mirror image, the face moved diagonally by this many pixels each way and
+    #: those views' mirrors, ten views in all (--tta-shift; 0: the mirror image only).
+    tta_shift: int = 0
     #: Photos larger than small_side: an optional first look by a face proposer
     #: ("blazeface": MediaPipe's full-range BlazeFace, about 2 ms; "none": off). Its
     #: proposals scoring at least proposer_min_score (at most proposer_max_faces of

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
-from ..parameters import TRAINING, VIDEO
+from ..parameters import VIDEO
 
 from .bundle import PRETRAINED, BundleError, load_bundle
 from .fast import ClassifierRunner
@@ -132,7 +132,7 @@ class Recognizer:
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
-                 tta_shift=TRAINING.tta_shift):
+                 tta_shift=VIDEO.tta_shift):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")

@@ -58,3 +58,12 @@ def test_signal_handlers_are_installed_for_the_block_and_restored():
     worker.start()
     worker.join()
     assert seen == [before[signal.SIGTERM]] and {s: signal.getsignal(s) for s in before} == before
+
+
+@pytest.mark.parametrize("name", ["evaluate", "predict", "video"])
+def test_bad_tta_shift_is_one_line(name):
+    for value in ("-1", "13", "two"):
+        res = subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", "--tta", "--tta-shift", value],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and "--tta-shift: expected a whole number of pixels" in res.stderr
+        assert not res.stdout
