@@ -299,7 +299,9 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}
         See :data:`DETECTORS`. ``dlib+cnn`` runs HOG, then in an image larger
         than ``VIDEO.small_side`` where HOG finds nothing HOG again with
-        ``VIDEO.hog_retry_upsample`` more upsampling, then the CNN.
+        ``VIDEO.hog_retry_upsample`` more upsampling, then the CNN around
+        that search's best near misses (``VIDEO.hog_candidates``) and
+        ``propose``'s candidates, then the CNN over the whole image.
     max_side : int
         Images whose longer side exceeds this are shrunk for detection.
     upsample : int
