@@ -228,7 +228,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     from ..features.faces import ImageError
     from ..features.folders import labelled_images
     from ..parameters import VIDEO
-    from .recognizer import Recognizer
+    from .recognizer import PRETRAINED, Recognizer
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta, tta_shift=tta_shift,
@@ -278,10 +278,10 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     })
     name = os.path.basename(os.path.normpath(folder))
     # The shipped model's folder is inside the installed package: its reports go to the working folder.
-    first = model_path if model_path is None or isinstance(model_path, (str, os.PathLike)) else model_path[0]
-    ensemble = "-ensemble" if len(recognizer.classifiers) > 1 else ""
+    first = recognizer.model_paths[0]
+    ensemble = "-ensemble" if len(recognizer.model_paths) > 1 else ""
     folder_name = f"eval-images-{name}{ensemble}"
-    out_dir = out_dir or (os.path.join(first, folder_name) if first else folder_name)
+    out_dir = out_dir or (folder_name if first == PRETRAINED else os.path.join(first, folder_name))
     title = ("ensemble of " if ensemble else "") + ", ".join(os.path.basename(os.path.normpath(p))
                                                             for p in recognizer.model_paths)
     if n_labelled:

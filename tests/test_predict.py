@@ -353,6 +353,17 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     printed = json.loads(res.stdout)
     faces = printed[0]["faces"] if isinstance(printed, list) else printed["faces"]
     assert [f["label"] for f in faces] == [f["label"] for f in Recognizer([PRETRAINED, second_model]).predict(photo)]
+    folder = tmp_path / "photos"
+    (folder / "happy").mkdir(parents=True)
+    shutil.copy(sample("obama.jpg"), folder / "happy")
+    res = run_script("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", PRETRAINED,
+                     "--model", second_model, "--out", str(tmp_path / "ensemble-photos"))
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)
+    assert result["models"] == [PRETRAINED, second_model] and result["found"] == 1.0
+    answer = Recognizer([PRETRAINED, second_model]).predict(sample("obama.jpg"))[0]["label"]
+    assert result["predicted"][answer] == 1.0  # the ensemble's answer, as the recognizer gives it
+    assert (tmp_path / "ensemble-photos" / "confusion_matrix.png").is_file()
     other = tmp_path / "other-crop"
     shutil.copytree(second_model, other)
     meta = json.loads((other / "bundle.json").read_text())
