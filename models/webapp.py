@@ -53,6 +53,7 @@ def create_app(recognizer=None, max_upload_mb=WEB.max_upload_mb):
     @app.get("/health")
     def health():
         return jsonify({"status": "ok", "classes": recognizer.classes, "feature_set": recognizer.bundle.feature_set,
+                        "models": [os.path.basename(os.path.normpath(p)) for p in recognizer.model_paths],
                         "max_upload_mb": max_upload_mb, "max_pixels": recognizer.max_pixels})
 
     @app.post("/api/predict")

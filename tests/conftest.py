@@ -24,6 +24,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_web(port, *extra):
+    """``fer-web`` on ``port`` with ``extra`` flags, once it answers ``/health`` (fails the test if it never does)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.web", "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("fer-web did not start: " + proc.communicate()[1][-2000:])
+
+
 def dataset_path():
     """Path of the real FER-2013 CSV, or None."""
     path = os.environ.get(DATASET.env_var)

@@ -19,7 +19,7 @@ from fer_toolkit.features.io import load_arrays
 from fer_toolkit.models.bundle import BundleError, load_bundle
 from fer_toolkit.models.recognizer import PRETRAINED, Recognizer, load_image
 
-from conftest import SAMPLES
+from conftest import SAMPLES, free_port, start_web
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
 KEYS = {"box", "label", "confidence", "probabilities", "landmarks"}
@@ -336,9 +336,9 @@ def second_model(real_features, tmp_path_factory):
 
 
 def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
-    """Recognizer([...]) and fer-predict --model given twice average the members'
-    probabilities, each member computing its own features from the same crops;
-    members that crop faces differently are refused in one line."""
+    """Recognizer([...]), and --model given twice to fer-predict, fer-evaluate --images and
+    fer-web, average the members' probabilities, each member computing its own features from
+    the same crops; members that crop faces differently are refused in one line."""
     photo = sample("two_people.jpg")
     alone = [Recognizer(m, tta=True).predict(photo) for m in (None, second_model)]
     together = Recognizer([PRETRAINED, second_model], tta=True).predict(photo)
@@ -364,6 +364,27 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     answer = Recognizer([PRETRAINED, second_model]).predict(sample("obama.jpg"))[0]["label"]
     assert result["predicted"][answer] == 1.0  # the ensemble's answer, as the recognizer gives it
     assert (tmp_path / "ensemble-photos" / "confusion_matrix.png").is_file()
+    # fer-web --model given twice serves the ensemble, and its API answers as the recognizer does.
+    import io
+    import urllib.request
+
+    from fer_toolkit.models.webapp import create_app
+
+    port = free_port()
+    server = start_web(port, "--model", PRETRAINED, "--model", second_model)
+    try:
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read())
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert health["models"] == ["pretrained", "run"]
+    client = create_app(Recognizer([PRETRAINED, second_model])).test_client()
+    with open(photo, "rb") as f:
+        served = client.post("/api/predict", data={"file": (io.BytesIO(f.read()), "x.jpg")},
+                             content_type="multipart/form-data").get_json()["faces"]
+    for face, expected in zip(served, Recognizer([PRETRAINED, second_model]).predict(photo)):
+        assert face["label"] == expected["label"] and face["box"] == expected["box"]
+        assert face["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
     other = tmp_path / "other-crop"
     shutil.copytree(second_model, other)
     meta = json.loads((other / "bundle.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 
 from fer_toolkit.models.bundle import SVM_NODES, BundleError, load_bundle, skops_nodes
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, start_web
 
 PRETRAINED = os.path.join(ROOT, "models", "pretrained")
 
@@ -285,30 +285,13 @@ def test_web_refuses_over_limit_images_with_413(tmp_path):
 # The server under idle connections, and a port in use
 
 
-def _start_web(port, *extra):
-    import time
-    import urllib.request
-
-    proc = subprocess.Popen([sys.executable, "-m", "fer_toolkit.scripts.web", "--port", str(port), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    pytest.fail("fer-web did not start: " + proc.communicate()[1][-2000:])
-
-
 def test_idle_connections_do_not_starve_real_requests():
     import socket
     import time
     import urllib.request
 
     port = free_port()
-    proc = _start_web(port)
+    proc = start_web(port)
     idle = []
     try:
         for _ in range(110):  # more than waitress' default limit of 100
