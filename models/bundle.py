@@ -238,6 +238,26 @@ class Bundle:
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
 
+def mean_over_views(predict_proba, probabilities, views):
+    """Test-time augmentation's mean: probabilities of the faces as given,
+    averaged with those of each other view.
+
+    Parameters
+    ----------
+    predict_proba : callable
+        ``predict_proba(images, features)``, as :meth:`Bundle.predict_proba`.
+    probabilities : (N, K) ndarray
+        Of the faces as given.
+    views : list of (images, features)
+        The other views (:meth:`features.spec.FeatureSpec.tta_inputs`).
+
+    Returns
+    -------
+    (N, K) ndarray
+    """
+    return (probabilities + sum(predict_proba(*view) for view in views)) / (1 + len(views))
+
+
 def bundle_spec(meta):
     """The feature specification of a ``bundle.json``'s contents.
 

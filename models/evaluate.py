@@ -10,7 +10,7 @@ import numpy as np
 from ..features.io import DataError, load_arrays, load_manifest, manifest_spec
 from ..features.util import atomic_write
 
-from .bundle import BundleError, load_bundle
+from .bundle import BundleError, load_bundle, mean_over_views
 from .plots import confusion_matrix_plot
 
 
@@ -117,7 +117,7 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0):
     probabilities = bundle.predict_proba(images, bundle.spec.stack(arrays))
     if tta:
         views = bundle.spec.tta_inputs(images, arrays.get("landmarks"), tta_shift)
-        probabilities = (probabilities + sum(bundle.predict_proba(*view) for view in views)) / (1 + len(views))
+        probabilities = mean_over_views(bundle.predict_proba, probabilities, views)
     return probabilities, arrays["labels"]
 
 

@@ -19,7 +19,7 @@ from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
-from .bundle import PRETRAINED, BundleError, load_bundle
+from .bundle import PRETRAINED, BundleError, load_bundle, mean_over_views
 from .fast import ClassifierRunner
 from .proposer import PROPOSERS, blazeface, propose_faces
 
@@ -247,7 +247,7 @@ class Recognizer:
             for i, (classifier, (faces, _, _, features)) in enumerate(zip(self.classifiers, prepared)):
                 p = classifier.predict_proba(faces, features)
                 if self.tta:
-                    p = (p + sum(classifier.predict_proba(*view) for view in others[i])) / (1 + len(others[i]))
+                    p = mean_over_views(classifier.predict_proba, p, others[i])
                 probabilities.append(p)
         _, angles, arrays, _ = prepared[0]
         if self.spec.align:
