@@ -37,6 +37,9 @@ class Dataset:
     features_dir: str = "data/features"
     #: Environment variable that points the tests at the real dataset.
     env_var: str = "FER2013_CSV"
+    #: Environment variable that points the tests at FERPlus' vote file (default:
+    #: fer2013new.csv beside the CSV that env_var names).
+    ferplus_env_var: str = "FERPLUS_CSV"
     #: Set (to 1) where a test that needs the dataset must fail, not skip, without it (CI).
     required_env_var: str = "FER2013_REQUIRED"
     #: fer-convert --images: images at most this many pixels a side are taken

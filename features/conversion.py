@@ -36,6 +36,11 @@ FERPLUS_COLUMNS = ("Usage", "Image name", "neutral", "happiness", "surprise", "s
 FERPLUS_CLASS_IDS = (6, 3, 5, 4, 0, 1, 2, 7)
 #: How FERPlus votes become labels: the majority class, or the vote distribution (soft labels).
 FERPLUS_LABELS = ("majority", "distribution")
+#: The largest vote count a FERPlus row may hold (ten annotators voted on each face).
+MAX_VOTES = 1000
+#: How :func:`read_ferplus` labels faces, as the manifest records it.
+FERPLUS_PROTOCOL = ("Barsoum et al. 2016: votes of 1 dropped; majority label where the top class holds more than "
+                    "half of the remaining votes; unknown and not-a-face dropped")
 
 
 class ConversionError(Exception):
@@ -184,12 +189,18 @@ def parse_pixels(text, n_pixels):
 
 
 def read_ferplus(path):
-    """The rows of a FERPlus vote file and the label each row's votes give.
+    """The rows of a FERPlus vote file and the label each row's votes give,
+    by the protocol of FERPlus' authors (Barsoum et al. 2016, and their reader).
 
-    A row's label is the class with the most votes among the eight emotions,
-    ``unknown`` and ``NF`` (not a face). Rows whose majority is ``unknown``
-    or ``NF``, whose top count is shared by two columns, or that have no
-    image name (FERPlus blanks those it dropped) get no label.
+    Per face: votes of 1 are dropped as outliers; the majority label exists
+    only where the top column holds more than half of the remaining votes; a
+    face whose majority is ``unknown`` or ``NF`` (not a face), or that has no
+    image name (FERPlus gave those no image), gets no label. The remaining
+    votes over the eight emotions are the face's label distribution.
+
+    The file is aligned with ``fer2013.csv`` row by row: its ``Image name`` is
+    a running counter over the rows that have one (and four names stand on
+    two rows each in the published file), so it is not checked as a row index.
 
     Parameters
     ----------
@@ -201,8 +212,8 @@ def read_ferplus(path):
     dict
         ``sha256``; ``usages`` (list of str); ``labels`` ((N,) int64, a
         class id of :data:`parameters.FERPLUS_CLASSES`, or -1); ``dropped``
-        ((N,) reasons, "" where labelled); ``votes`` ((N, 8) float32, per
-        class id).
+        ((N,) reasons, "" where labelled); ``votes`` ((N, 8) float32, the
+        remaining votes per class id).
 
     Raises
     ------
@@ -220,36 +231,33 @@ def read_ferplus(path):
         raise ConversionError(f"{path}: not a FERPlus vote file: missing column(s) {', '.join(missing)} "
                               f"(expected {', '.join(FERPLUS_COLUMNS)})")
     at = [names.index(c) for c in FERPLUS_COLUMNS]
-    usages, image_names, counts = [], [], []
+    usages, named, counts = [], [], []
     for number, line in enumerate(lines[1:], start=2):
         fields = _split_fields(line)
         if len(fields) != len(names):
             raise ConversionError(f"{path}: line {number}: expected {len(names)} fields, got {len(fields)}")
         usages.append(fields[at[0]].decode(errors="replace"))
-        image_names.append(fields[at[1]].strip())
+        named.append(bool(fields[at[1]].strip()))
         try:
-            counts.append([int(fields[i]) for i in at[2:]])
+            row = [int(fields[i]) for i in at[2:]]
         except ValueError:
             raise ConversionError(f"{path}: line {number}: the votes must be whole numbers") from None
-    numbers = [(i, int(n[3:-4])) for i, n in enumerate(image_names) if n[:3] == b"fer" and n[3:-4].isdigit()]
-    for (_, a), (i, b) in zip(numbers, numbers[1:]):  # FERPlus numbers its images in file order
-        if b <= a:
-            raise ConversionError(f"{path}: line {i + 2}: image names out of sequence (fer{b:07d} after "
-                                  f"fer{a:07d}): the vote file is not in its original row order")
+        if not all(0 <= v <= MAX_VOTES for v in row):
+            raise ConversionError(f"{path}: line {number}: a vote count outside 0..{MAX_VOTES}")
+        counts.append(row)
     counts = np.asarray(counts, dtype=np.int64).reshape(-1, len(FERPLUS_COLUMNS) - 2)
-    if (counts < 0).any():
-        raise ConversionError(f"{path}: line {int(np.argmax((counts < 0).any(axis=1))) + 2}: negative vote count")
-    top = counts.max(axis=1, initial=0)
-    winner = counts.argmax(axis=1)
-    tied = (counts == top[:, None]).sum(axis=1) > 1
+    kept = np.where(counts > 1, counts, 0)  # single votes are outliers
+    top = kept.max(axis=1, initial=0)
+    winner = kept.argmax(axis=1)
+    majority = 2 * top > kept.sum(axis=1)
     # The first reason that holds, in this order, drops a row.
-    reasons = {"no image name": np.array([not n for n in image_names], bool), "no votes": top == 0,
-               "tied vote": tied, "majority unknown": winner == 8, "majority not a face": winner == 9}
+    reasons = {"no image name": ~np.asarray(named, bool), "no majority": ~majority,
+               "majority unknown": winner == 8, "majority not a face": winner == 9}
     dropped = np.select(list(reasons.values()), list(reasons), default="")
     ids = np.asarray(FERPLUS_CLASS_IDS)
     labels = np.where(dropped == "", ids[np.minimum(winner, 7)], -1)
     votes = np.zeros((len(counts), len(FERPLUS_CLASSES)), np.float32)
-    votes[:, ids] = counts[:, :8]
+    votes[:, ids] = kept[:, :8]
     return {"sha256": sha256, "usages": usages, "labels": labels.astype(np.int64), "dropped": dropped, "votes": votes}
 
 
@@ -515,7 +523,7 @@ def convert(
     labels_info = {"source": "csv"}
     if votes is not None:
         labels_info = {"source": "ferplus", "file": os.path.abspath(ferplus), "sha256": votes["sha256"],
-                       "mode": ferplus_labels, "dropped": rows["dropped"]}
+                       "mode": ferplus_labels, "protocol": FERPLUS_PROTOCOL, "dropped": rows["dropped"]}
         if ferplus_labels == "distribution":
             dist = votes["votes"][np.asarray(rows["rows"], dtype=np.int64)[keep]][:, list(expressions)]
             arrays["label_distribution"] = dist / dist.sum(axis=1, keepdims=True)

@@ -50,12 +50,13 @@ def build_parser():
                    help="seed of that stratified validation split")
     p.add_argument("--ferplus", metavar="CSV",
                    help="Microsoft's FERPlus vote file (fer2013new.csv), aligned row by row with --csv: its "
-                        "majority votes replace the labels, over eight classes (contempt is class 7); rows whose "
-                        "majority is unknown or not a face, tied votes and rows without an image name are "
-                        "dropped and counted")
+                        "votes replace the labels, over eight classes (contempt is class 7), by its authors' "
+                        "protocol: votes of 1 are dropped as outliers, a face keeps a label only where one class "
+                        "holds more than half of the remaining votes, and faces whose majority is unknown or not "
+                        "a face, or that have no image name, are dropped (each rule's count is in the manifest)")
     p.add_argument("--ferplus-labels", default="majority", choices=("majority", "distribution"),
-                   help="with --ferplus: train on the majority label, or on the vote distribution (soft labels, "
-                        "cross-entropy against the votes)")
+                   help="with --ferplus: train on the majority label, or on the distribution of the remaining "
+                        "votes (soft labels, cross-entropy against the votes)")
     p.add_argument("--out", default=DATASET.features_dir, help="output folder (must not exist unless --force)")
     p.add_argument("--expressions", type=int_list, default=None,
                    help="class ids to keep, comma-separated (0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, "

@@ -67,6 +67,18 @@ def fer_csv():
 
 
 @pytest.fixture(scope="session")
+def ferplus_csv(fer_csv):
+    """Microsoft's genuine FERPlus vote file: FERPLUS_CSV, else fer2013new.csv beside the FER-2013 CSV."""
+    path = os.environ.get(DATASET.ferplus_env_var) or os.path.join(os.path.dirname(fer_csv), "fer2013new.csv")
+    if not os.path.isfile(path):
+        message = f"FERPlus vote file not available: set {DATASET.ferplus_env_var} to fer2013new.csv"
+        if dataset_required():
+            pytest.fail(f"{message} ({DATASET.required_env_var} is set)", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_features(fer_csv, tmp_path_factory):
     """A converted slice of the real dataset: the first REAL_ROWS rows of each split, all features."""
     from fer_toolkit.features import convert

@@ -195,54 +195,95 @@ def real_csv_slice(fer_csv, tmp_path_factory):
     return str(path), usages
 
 
-def test_ferplus_majority_and_distribution(tmp_path, real_csv_slice):
+def authors_label(votes, named=True):
+    """FERPlus' own reader, row by row (Barsoum et al. 2016, ``_process_data`` in majority
+    mode): the class id of a face's label, or None, and its distribution over the 8 emotions."""
+    kept = [v if v > 1 else 0 for v in votes]  # single votes are outliers
+    top = max(kept)
+    if not named or top <= 0.5 * sum(kept) or kept.index(top) >= 8:
+        return None, None
+    to_class = [6, 3, 5, 4, 0, 1, 2, 7]
+    dist = np.zeros(8)
+    for column, v in enumerate(kept[:8]):
+        dist[to_class[column]] = v
+    return to_class[kept.index(top)], dist / dist.sum()
+
+
+def test_ferplus_authors_protocol(tmp_path, real_csv_slice):
     csv, usages = real_csv_slice
     rng = np.random.default_rng(0)
     votes = rng.multinomial(10, [0.3, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03], size=len(usages))
     votes[0] = [0, 0, 0, 0, 0, 0, 0, 0, 6, 4]  # majority unknown
     votes[1] = [0, 0, 0, 0, 0, 0, 0, 0, 2, 8]  # not a face
-    votes[2] = [5, 5, 0, 0, 0, 0, 0, 0, 0, 0]  # tied
+    votes[2] = [5, 5, 0, 0, 0, 0, 0, 0, 0, 0]  # half is no majority
     votes[3] = [0, 0, 0, 0, 0, 0, 0, 9, 1, 0]  # contempt
+    votes[5] = [4, 1, 1, 1, 1, 1, 1, 0, 0, 0]  # neutral once the single votes are dropped
+    votes[6] = [4, 3, 3, 0, 0, 0, 0, 0, 0, 0]  # no majority
     names = [f"fer{i:07d}.png" for i in range(len(usages))]
     names[4] = ""
     votes[4] = [8, 2, 0, 0, 0, 0, 0, 0, 0, 0]  # a clear majority, but no image name
+    names[7] = names[8]  # FERPlus reused a few names: rows align by position, not by name
     vote_file = ferplus_file(tmp_path / "fer2013new.csv", usages, votes, names)
+    expected = [authors_label(list(v), bool(n)) for v, n in zip(votes, names)]
+    assert [e[0] for e in expected[:7]] == [None, None, None, 7, None, 6, None]
     manifest = convert(csv, str(tmp_path / "major"), ferplus=vote_file, landmarks=False, hog=False, progress=False,
                        workers=1)
     assert manifest["classes"] == list(EMOTIONS) + ["Contempt"]
     dropped = manifest["labels"]["dropped"]
-    top, winner = votes.max(1), votes.argmax(1)
-    ties = (votes == top[:, None]).sum(1) > 1
-    assert dropped["majority unknown"] == int(((winner == 8) & ~ties).sum())
-    assert dropped["majority not a face"] == int(((winner == 9) & ~ties).sum())
-    assert dropped["tied vote"] == int(ties.sum())
-    assert dropped["no image name"] == 1
-    kept = [i for i in range(len(usages)) if i != 4 and not ties[i] and winner[i] < 8]
-    to_class = np.array([6, 3, 5, 4, 0, 1, 2, 7])
+    assert dropped["majority unknown"] == 1 and dropped["majority not a face"] == 1 and dropped["no image name"] == 1
+    assert sum(dropped.values()) == sum(e[0] is None for e in expected)
+    order = sorted(range(len(usages)), key=lambda i: ("Training", "PublicTest", "PrivateTest").index(usages[i]))
+    kept = [i for i in order if expected[i][0] is not None]
     got = np.concatenate([load(str(tmp_path / "major"), s, "labels") for s in ("Training", "PublicTest", "PrivateTest")])
-    order = sorted(kept, key=lambda i: ("Training", "PublicTest", "PrivateTest").index(usages[i]))
-    np.testing.assert_array_equal(got, to_class[winner[order]])
-    assert 3 in kept and manifest["counts"][usages[3]]["Contempt"] >= 1
+    np.testing.assert_array_equal(got, [expected[i][0] for i in kept])
 
     convert(csv, str(tmp_path / "soft"), ferplus=vote_file, ferplus_labels="distribution", landmarks=False,
             hog=False, progress=False, workers=1, expressions=(3, 6, 7))
     dist = load(str(tmp_path / "soft"), "Training", "label_distribution")
     labels = load(str(tmp_path / "soft"), "Training", "labels")
-    rows = [i for i in order if usages[i] == "Training" and to_class[winner[i]] in (3, 6, 7)]
-    expected = votes[rows][:, [1, 0, 7]].astype(np.float32)
-    np.testing.assert_allclose(dist, expected / expected.sum(1, keepdims=True), rtol=1e-6)
+    rows = [i for i in kept if usages[i] == "Training" and expected[i][0] in (3, 6, 7)]
+    want = np.array([expected[i][1][[3, 6, 7]] for i in rows])
+    np.testing.assert_allclose(dist, want / want.sum(1, keepdims=True), rtol=1e-6)
     np.testing.assert_array_equal(labels, np.argmax(dist, axis=1))
 
 
-def test_ferplus_file_out_of_order_is_one_line(tmp_path, real_csv_slice):
+def test_genuine_ferplus_vote_file(fer_csv, ferplus_csv, tmp_path):
+    """Microsoft's published fer2013new.csv with the original-order FER-2013 CSV: the counts of
+    the authors' protocol, and every face's label and distribution as their reader gives them."""
+    from fer_toolkit.features.conversion import read_ferplus
+
+    votes = read_ferplus(ferplus_csv)
+    assert len(votes["usages"]) == 35887
+    reasons, counts = np.unique(votes["dropped"], return_counts=True)
+    assert dict(zip(reasons.tolist(), counts.tolist())) == {
+        "": 31412, "no majority": 4200, "no image name": 173, "majority unknown": 99, "majority not a face": 3}
+    manifest = convert(fer_csv, str(tmp_path / "fp"), ferplus=ferplus_csv, ferplus_labels="distribution",
+                       landmarks=False, hog=False, progress=False)
+    assert {s: c["total"] for s, c in manifest["counts"].items()} == {
+        "Training": 25060, "PublicTest": 3199, "PrivateTest": 3153}
+    assert manifest["counts"]["PrivateTest"]["Contempt"] == 16  # 3,137 test faces in FER-2013's seven classes
+    import csv as csv_module
+
+    with open(ferplus_csv, newline="") as f:
+        rows = list(csv_module.reader(f))[1:]
+    expected = [authors_label([int(v) for v in row[2:]], bool(row[1])) for row in rows]
+    for split in ("Training", "PublicTest", "PrivateTest"):
+        want = [e for e, row in zip(expected, rows) if row[0] == split and e[0] is not None]
+        np.testing.assert_array_equal(load(str(tmp_path / "fp"), split, "labels"), [w[0] for w in want])
+        np.testing.assert_allclose(load(str(tmp_path / "fp"), split, "label_distribution"), [w[1] for w in want],
+                                   rtol=1e-6)
+
+
+def test_ferplus_file_that_does_not_match_is_one_line(tmp_path, real_csv_slice):
     csv, usages = real_csv_slice
-    votes = np.tile([5, 1, 1, 1, 1, 1, 0, 0, 0, 0], (len(usages), 1))
+    votes = np.tile([5, 1, 1, 1, 1, 1, 0, 0, 0, 0], (len(usages), 1)).astype(object)
     cli = [os.path.join(BIN, "fer-convert"), "--csv", csv, "--out", str(tmp_path / "out"), "--no-landmarks", "--no-hog"]
-    names = [f"fer{i:07d}.png" for i in range(len(usages))]
-    for vote_usages, vote_names, message in ((usages[:-1], names, "has 299 rows and .* 300"),
-                                             (usages[::-1], names, "not in this CSV's row order"),
-                                             (usages, names[1:] + names[:1], "image names out of sequence")):
-        vote_file = ferplus_file(tmp_path / "votes.csv", vote_usages, votes, vote_names)
+    huge = votes.copy()
+    huge[5, 0] = 99999999999999999999
+    for vote_usages, vote_counts, message in ((usages[:-1], votes, "has 299 rows and .* 300"),
+                                              (usages[::-1], votes, "not in this CSV's row order"),
+                                              (usages, huge, "line 7: a vote count outside 0..1000")):
+        vote_file = ferplus_file(tmp_path / "votes.csv", vote_usages, vote_counts)
         result = subprocess.run(cli + ["--ferplus", vote_file], capture_output=True, text=True)
         assert result.returncode == 1
         import re
