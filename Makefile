@@ -44,10 +44,12 @@ benchmark: install
 	$(BIN)/python benchmarks/convert.py --csv $(CSV)
 	$(BIN)/python benchmarks/landmarks.py --csv $(CSV)
 
-# Ship a trained run as the package's model (no optimizer state).
-RUN ?= runs/b-long
+# Ship a trained run as one of the package's models (no optimizer state):
+# make pretrained RUN=runs/b-wide NAME=fer2013 (or NAME=ferplus).
+RUN ?= runs/b-wide
+NAME ?= fer2013
 pretrained: install
-	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained')"
+	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained/$(NAME)')"
 
 clean:
 	rm -rf $(VENV) runs/demo demo-annotated.png demo-bars.png

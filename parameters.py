@@ -16,6 +16,10 @@ EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 #: file or a labelled image folder tree can name.
 FERPLUS_CLASSES = EMOTIONS + ("Contempt",)
 
+#: The shipped model that recognises faces when no model is named (``models/pretrained/<name>``;
+#: ``fer2013`` or ``ferplus``, chosen on real photographs: BENCHMARKS.md, "Shipped models").
+DEFAULT_MODEL = "fer2013"
+
 #: The three splits of FER-2013 (train on the first, choose on the second,
 #: report on the third).
 SPLITS = ("Training", "PublicTest", "PrivateTest")

@@ -115,7 +115,7 @@ def main():
         return
     from fer_toolkit.models.evaluate import evaluate
 
-    shipped = json.load(open(os.path.join(ROOT, "models", "pretrained", "bundle.json")))
+    shipped = json.load(open(os.path.join(ROOT, "models", "pretrained", "fer2013", "bundle.json")))
     filters = ",".join(str(f) for f in shipped["train_args"]["filters_b"])
     common = ["--data", data, "--epochs", str(args.epochs), "--early-stopping-patience", str(args.epochs),
               "--quiet", "--force"]

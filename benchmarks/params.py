@@ -19,7 +19,7 @@ def main():
             print(f"| {kind} | {feature_set} | {dim} | {build_model(kind, 7, dim).count_params():,} |")
     # The shipped model, built from its own bundle's training arguments.
     from fer_toolkit.models.bundle import load_bundle
-    from fer_toolkit.models.recognizer import PRETRAINED
+    from fer_toolkit.models.bundle import PRETRAINED
 
     shipped = load_bundle(PRETRAINED).meta
     args, feature_set = shipped["train_args"], shipped["feature_set"]

@@ -298,7 +298,7 @@ def main():
 
 
 def _shipped():
-    from fer_toolkit.models.recognizer import PRETRAINED
+    from fer_toolkit.models.bundle import PRETRAINED
 
     return PRETRAINED
 

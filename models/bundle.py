@@ -15,7 +15,7 @@ import numpy as np
 
 from ..features.spec import FeatureSpec, SpecError
 from ..features.util import atomic_path, atomic_write_json
-from ..parameters import FEATURE_SETS, VERSION
+from ..parameters import DEFAULT_MODEL, FEATURE_SETS, VERSION
 from .backend import import_keras
 
 BUNDLE_JSON = "bundle.json"
@@ -45,11 +45,52 @@ SVM_NODES = frozenset({
 MAX_SKOPS_SCHEMA_BYTES = 1 << 20
 
 
-#: The bundle that ships with the package (``fer-train --init shipped``, the default model).
-PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+#: The folder of the models that ship with the package, one bundle folder each, by name.
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+#: The shipped models' names (``--model NAME``, ``Recognizer(NAME)``, ``fer-train --init NAME``):
+#: fer2013, trained on FER-2013's labels (7 classes), and ferplus, on FERPlus' votes (8 classes).
+SHIPPED_MODELS = ("fer2013", "ferplus")
+#: The default model's bundle (``--model`` not given; ``fer-train --init shipped``).
+PRETRAINED = os.path.join(SHIPPED_DIR, DEFAULT_MODEL)
 
 class BundleError(Exception):
     """A missing, corrupt or incompatible bundle (one line)."""
+
+
+def resolve_model(model):
+    """The bundle folder that a model argument names.
+
+    Parameters
+    ----------
+    model : str or os.PathLike or None
+        A shipped model's name (:data:`SHIPPED_MODELS`, or ``"shipped"`` and
+        None for the default one) or a bundle folder. A name wins over a
+        folder of the same name in the working folder (write ``./ferplus``
+        for that one).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    BundleError
+        A shipped model that is missing from the installed package.
+    """
+    if model is None or model == "shipped":
+        model = DEFAULT_MODEL
+    if model not in SHIPPED_MODELS:
+        return os.fspath(model)
+    path = os.path.join(SHIPPED_DIR, model)
+    if not os.path.isfile(os.path.join(path, BUNDLE_JSON)):
+        raise BundleError(f"the shipped model {model!r} is missing from {SHIPPED_DIR}: reinstall the package, "
+                          "or pass a bundle folder")
+    return path
+
+
+def is_shipped(path):
+    """Whether a bundle folder is one of the models inside the installed package."""
+    return os.path.dirname(os.path.abspath(path)) == SHIPPED_DIR
 
 
 def skops_nodes(path):
@@ -376,7 +417,9 @@ def validate_meta(meta, json_path):
 
 
 def read_meta(path):
-    """``bundle.json`` of a bundle folder, checked by :func:`validate_meta`."""
+    """``bundle.json`` of a bundle folder (or a shipped model's name, :func:`resolve_model`),
+    checked by :func:`validate_meta`."""
+    path = resolve_model(path)
     json_path = os.path.join(path, BUNDLE_JSON)
     if not os.path.isdir(path):
         raise BundleError(f"{path}: no such model bundle (a folder written by fer-train)")
@@ -423,6 +466,7 @@ def load_bundle(path):
     Parameters
     ----------
     path : str
+        A bundle folder, or a shipped model's name (:func:`resolve_model`).
 
     Returns
     -------
@@ -433,6 +477,7 @@ def load_bundle(path):
     BundleError
         Missing, corrupt or incompatible bundle.
     """
+    path = resolve_model(path)
     meta = read_meta(path)
     model_path = os.path.join(path, MODEL_FILES[meta["kind"]])
     if not os.path.isfile(model_path):

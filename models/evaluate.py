@@ -10,7 +10,7 @@ import numpy as np
 from ..features.io import DataError, load_arrays, load_manifest, manifest_spec
 from ..features.util import atomic_write
 
-from .bundle import BundleError, load_bundle, mean_over_views
+from .bundle import BundleError, is_shipped, load_bundle, mean_over_views
 from .plots import confusion_matrix_plot
 
 
@@ -70,13 +70,34 @@ def write_reports(out_dir, result, title=""):
     confusion_matrix_plot(result["confusion"], list(result["per_class"]), os.path.join(out_dir, "confusion_matrix.png"), title)
 
 
-def check_compatible(bundle, manifest, data_dir):
-    """Raise a one-line error when a bundle cannot be evaluated on the data."""
+def class_map(model_classes, data_classes):
+    """Each data class's column in the model's classes, matched by name (case-insensitive), or -1.
+
+    Parameters
+    ----------
+    model_classes, data_classes : sequence of str
+
+    Returns
+    -------
+    (len(data_classes),) int64 ndarray
+    """
+    lowered = [c.lower() for c in model_classes]
+    return np.array([lowered.index(c.lower()) if c.lower() in lowered else -1 for c in data_classes], np.int64)
+
+
+def check_compatible(bundle, manifest, data_dir, match_classes=False):
+    """Raise a one-line error when a bundle cannot be evaluated on the data.
+
+    With ``match_classes``, the class lists may differ where they share a
+    class by name (:func:`class_map`)."""
     if list(bundle.classes) != list(manifest["classes"]):
-        raise BundleError(
-            f"{bundle.path}: trained on classes {', '.join(bundle.classes)}, but {data_dir} has "
-            f"{', '.join(manifest['classes'])}"
-        )
+        shared = (class_map(bundle.classes, manifest["classes"]) >= 0).any()
+        if not match_classes or not shared:
+            raise BundleError(
+                f"{bundle.path}: trained on classes {', '.join(bundle.classes)}, but {data_dir} has "
+                f"{', '.join(manifest['classes'])}"
+                + ("" if match_classes else " (--match-classes evaluates it on the faces of the classes it names)")
+            )
     data_spec = manifest_spec(manifest, bundle.feature_set, data_dir)
     differences = bundle.spec.differences(data_spec, crop=False)  # the data hold faces already cropped
     if differences:
@@ -87,7 +108,7 @@ def check_compatible(bundle, manifest, data_dir):
         )
 
 
-def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0):
+def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, match_classes=False):
     """Probabilities of a bundle on a converted split, and the labels.
 
     Parameters
@@ -102,17 +123,28 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0):
         The split's first ``limit`` rows only (0: all).
     tta_shift : int, optional
         With ``tta``: ten views, shifted by this many pixels (0: flip only).
+    match_classes : bool, optional
+        Where the model's classes differ from the data's: keep the faces of the
+        classes the model names, their labels turned into the model's class
+        indices (an answer of a class the data lack counts wrong).
 
     Returns
     -------
     probabilities : (N, K) float32 ndarray
+        K: the model's classes.
     labels : (N,) int64 ndarray
+        Indices into the model's classes.
     """
-    check_compatible(bundle, load_manifest(data_dir), data_dir)
+    manifest = load_manifest(data_dir)
+    check_compatible(bundle, manifest, data_dir, match_classes)
     try:
         arrays = load_arrays(data_dir, split, bundle.spec.arrays, limit)
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
+    if list(bundle.classes) != list(manifest["classes"]):
+        mapped = class_map(bundle.classes, manifest["classes"])[arrays["labels"]]
+        arrays = {name: array[mapped >= 0] for name, array in arrays.items()}
+        arrays["labels"] = mapped[mapped >= 0]
     images = arrays["images"]
     probabilities = bundle.predict_proba(images, bundle.spec.stack(arrays))
     if tta:
@@ -121,7 +153,7 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0):
     return probabilities, arrays["labels"]
 
 
-def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta_shift=0):
+def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta_shift=0, match_classes=False):
     """Evaluate one or several bundles; several also as an ensemble.
 
     Parameters
@@ -142,29 +174,45 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
     tta_shift : int, optional
         With ``tta``: ten views, the faces also shifted diagonally by this many
         pixels (:func:`predict_split`; 0: flip only).
+    match_classes : bool, optional
+        Models whose classes differ from the data's are evaluated on the faces
+        of the classes they name (:func:`predict_split`); the members of an
+        ensemble must still share their classes.
 
     Returns
     -------
     dict
-        The metrics of the evaluated model (the ensemble when several), with
-        ``split``, ``models`` and, for an ensemble, ``members``: one metrics
-        dict per bundle.
+        The metrics of the evaluated model (the ensemble when several), over
+        the models' classes, with ``split``, ``models``, ``left_out`` (faces of
+        classes the models lack, with ``match_classes``) and, for an ensemble,
+        ``members``: one metrics dict per bundle.
     """
     manifest = load_manifest(data_dir)
     bundles = [load_bundle(p) for p in model_paths]
+    classes = list(bundles[0].classes)
+    for bundle in bundles[1:]:
+        if list(bundle.classes) != classes:
+            raise BundleError(f"{bundle.path}: an ensemble's members must share their classes "
+                              f"({', '.join(bundle.classes)} against {', '.join(classes)})")
     probs, members = [], []
     labels = None
     for bundle in bundles:
-        p, labels = predict_split(bundle, data_dir, split, tta, limit, tta_shift)
+        p, labels = predict_split(bundle, data_dir, split, tta, limit, tta_shift, match_classes)
         probs.append(p)
-        members.append({"model": bundle.path, **metrics(p, labels, manifest["classes"])})
-    result = metrics(np.mean(probs, axis=0), labels, manifest["classes"])
+        members.append({"model": bundle.path, **metrics(p, labels, classes)})
+    result = metrics(np.mean(probs, axis=0), labels, classes)
+    total = manifest["counts"][split]["total"]
     result.update({"split": split, "models": list(model_paths), "tta": bool(tta),
-                   "tta_shift": int(tta_shift) if tta else 0})
+                   "tta_shift": int(tta_shift) if tta else 0,
+                   "left_out": (min(limit, total) if limit else total) - len(labels)})
     if len(bundles) > 1:
         result["members"] = members
-    out_dir = out_dir or os.path.join(model_paths[0], f"eval-{split}" + ("-ensemble" if len(bundles) > 1 else "")
-                                      + ("-tta" if tta else "") + (f"{tta_shift}" if tta and tta_shift else ""))
+    first = bundles[0].path
+    folder = f"eval-{split}" + ("-ensemble" if len(bundles) > 1 else "") + ("-tta" if tta else "") + (
+        f"{tta_shift}" if tta and tta_shift else "")
+    # A shipped model's folder is inside the installed package: its reports go to the working folder.
+    out_dir = out_dir or (f"eval-{os.path.basename(first)}-{folder[5:]}" if is_shipped(first)
+                          else os.path.join(first, folder))
     name = "ensemble of " + ", ".join(os.path.basename(os.path.normpath(p)) for p in model_paths) if len(bundles) > 1 else os.path.basename(os.path.normpath(model_paths[0]))
     views = (" (ten-view TTA)" if tta_shift else " (flip TTA)") if tta else ""
     write_reports(out_dir, result, f"{name} on {split}{views}: accuracy {result['accuracy']:.3f}")
@@ -228,7 +276,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     from ..features.faces import ImageError
     from ..features.folders import labelled_images
     from ..parameters import VIDEO
-    from .recognizer import PRETRAINED, Recognizer
+    from .recognizer import Recognizer
 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta, tta_shift=tta_shift,
@@ -281,7 +329,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     first = recognizer.model_paths[0]
     ensemble = "-ensemble" if len(recognizer.model_paths) > 1 else ""
     folder_name = f"eval-images-{name}{ensemble}"
-    out_dir = out_dir or (folder_name if first == PRETRAINED else os.path.join(first, folder_name))
+    out_dir = out_dir or (folder_name if is_shipped(first) else os.path.join(first, folder_name))
     title = ("ensemble of " if ensemble else "") + ", ".join(os.path.basename(os.path.normpath(p))
                                                             for p in recognizer.model_paths)
     if n_labelled:

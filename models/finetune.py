@@ -13,17 +13,16 @@ from dataclasses import fields
 from ..parameters import FINE_TUNING, Network
 
 from .backend import import_keras
-from .bundle import PRETRAINED, BundleError, load_bundle, read_meta
+from .bundle import BundleError, is_shipped, load_bundle, read_meta, resolve_model
 
 #: The name of the classification layer of the CNN builders (:func:`models.cnn.fusion_head`).
 HEAD = "probabilities"
-#: ``--init`` value that names the shipped model.
-SHIPPED = "shipped"
 
 
 def init_path(init):
-    """The bundle folder an ``init`` setting names (``shipped``: the packaged model)."""
-    return PRETRAINED if init == SHIPPED else init
+    """The bundle folder an ``init`` setting names (``shipped``: the default shipped model; a
+    shipped model's name: that model, :func:`models.bundle.resolve_model`)."""
+    return resolve_model(init)
 
 
 def fine_tune_config(config, given=(), schedule=True):
@@ -160,10 +159,11 @@ def start_from(config, classes, feature_dim, log=print):
                           f"{feature_dim} for {config.features!r}")
     model, kept = replace_head(bundle.model, bundle.classes, classes, config.seed)
     head = "kept" if model is bundle.model else "replaced"
-    log(f"starting from {config.init if config.init == SHIPPED else path} (classes {', '.join(bundle.classes)}): "
+    name = config.init if is_shipped(path) else os.path.abspath(path)
+    log(f"starting from {name} (classes {', '.join(bundle.classes)}): "
         + ("classification layer kept" if head == "kept" else
            f"classification layer replaced for {', '.join(classes)} ({len(kept)} class(es) keep their weights)"))
-    record = {"from": SHIPPED if config.init == SHIPPED else os.path.abspath(path), "classes": bundle.classes,
+    record = {"from": name, "classes": bundle.classes,
               "head": head, "classes_kept": kept, "freeze_epochs": config.freeze_epochs,
               "data_sha256": bundle.meta.get("data_sha256"),
               "val_accuracy": bundle.meta.get("metrics", {}).get("val_accuracy")}

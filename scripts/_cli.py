@@ -73,8 +73,11 @@ def add_tta_flags(p):
 
 def add_model_flag(p):
     """``--model`` of the commands that recognise faces: one bundle, or several for an ensemble."""
+    from ..parameters import DEFAULT_MODEL
+
     p.add_argument("--model", action="append",
-                   help="model bundle folder (default: the model shipped with the package); repeat for an "
+                   help="a shipped model's name, fer2013 (FER-2013's 7 classes) or ferplus (FERPlus' 8), or a "
+                        f"model bundle folder (default: {DEFAULT_MODEL}); repeat for an "
                         "ensemble, whose probabilities are the mean of its members' (same classes and crop "
                         "settings; each member computes its own features)")
 

@@ -30,8 +30,14 @@ def build_parser():
                "fer-evaluate --images photos/ (the shipped model on photos/<class>/*.jpg)",
     )
     p.add_argument("--model", action="append",
-                   help="model bundle folder; repeat for an ensemble (required for converted data; with --images "
-                        "the default is the shipped model)")
+                   help="a shipped model's name (fer2013, ferplus) or a model bundle folder; repeat for an "
+                        "ensemble (required for converted data; with --images the default is the default shipped "
+                        "model)")
+    p.add_argument("--match-classes", action="store_true",
+                   help="converted data whose classes differ from the model's (FERPlus' eight against "
+                        "FER-2013's seven): evaluate on the faces of the classes the model names, matched by "
+                        "name; the faces of other classes are left out and counted, and an answer of a class "
+                        "the data lack (contempt) counts wrong")
     p.add_argument("--data", default=DATASET.features_dir, help="output folder of fer-convert")
     p.add_argument("--split", default=DATASET.report_split, choices=SPLITS,
                    help="split to evaluate on (report on PrivateTest, choose on PublicTest)")
@@ -77,6 +83,8 @@ def format_table(result):
         name += f" with ten-view TTA (shift {result['tta_shift']})" if result.get("tta_shift") else " with flip TTA"
     lines.append(f"{name} on {split} (n={result['n']}): accuracy {result['accuracy']:.4f}  "
                  f"macro-F1 {result['macro_f1']:.4f}")
+    if result.get("left_out"):
+        lines.append(f"left out: {result['left_out']} faces of classes the model does not name")
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
     for cls, row in result["per_class"].items():
         lines.append(f"{cls:<10} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>7}")
@@ -95,12 +103,11 @@ def main(argv=None):
         from ..features.folders import labelled_images
         from ..features.io import load_manifest
         from ..models.bundle import read_meta
-        from ..models.recognizer import PRETRAINED
 
         for path in args.model or ():  # bad input answers before the models load
             read_meta(path)
         if args.images:
-            labelled_images(args.images, read_meta(args.model[0] if args.model else PRETRAINED)["classes"])
+            labelled_images(args.images, read_meta(args.model[0] if args.model else None)["classes"])
         else:
             load_manifest(args.data)
         load_keras(PROG)
@@ -113,7 +120,7 @@ def main(argv=None):
                                      proposer=args.proposer, progress=not args.no_progress)
         else:
             result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit,
-                              tta_shift=args.tta_shift)
+                              tta_shift=args.tta_shift, match_classes=args.match_classes)
         print(json.dumps(result) if args.json else format_table(result))
 
     from ..features.faces import ImageError

@@ -292,6 +292,31 @@ def test_ferplus_file_that_does_not_match_is_one_line(tmp_path, real_csv_slice):
     assert not (tmp_path / "out").exists()
 
 
+def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp_path):
+    """The cross-label evaluation: the 7-class model on FERPlus' faces of its classes (contempt left
+    out), by fer-evaluate --match-classes; without the flag the class lists' difference is one line."""
+    from fer_toolkit.models.bundle import PRETRAINED, load_bundle
+    from fer_toolkit.models.evaluate import evaluate
+
+    data = str(tmp_path / "ferplus")
+    convert(fer_csv, data, ferplus=ferplus_csv, limit=400, progress=False)
+    result = subprocess.run([os.path.join(BIN, "fer-evaluate"), "--model", "fer2013", "--data", data, "--split",
+                             "PrivateTest", "--match-classes", "--json", "--out", str(tmp_path / "e")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    labels = load(data, "PrivateTest", "labels")
+    assert got["left_out"] == int((labels == 7).sum()) and got["n"] == int((labels != 7).sum())
+    assert list(got["per_class"]) == list(EMOTIONS)  # the model's classes: FERPlus' ids 0-6 are FER-2013's
+    bundle = load_bundle(PRETRAINED)
+    keep = labels != 7
+    arrays = {n: load(data, "PrivateTest", n)[keep] for n in ("images", "landmarks", "hog_windows")}
+    expected = bundle.predict_proba(arrays["images"], bundle.spec.stack(arrays)).argmax(1) == labels[keep]
+    assert got["accuracy"] == pytest.approx(expected.mean(), abs=1e-9)
+    with pytest.raises(Exception, match="--match-classes evaluates it"):
+        evaluate(["fer2013"], data, "PrivateTest", out_dir=str(tmp_path / "e2"))
+
+
 # ---------------------------------------------------------------------------
 # Fine-tuning and other class sets
 

@@ -85,7 +85,7 @@ def test_evaluate_images_reports_the_photo_pipeline(photo_folder, tmp_path):
     assert (tmp_path / "photos" / "confusion_matrix.png").is_file()
     # Each image a face crop: the pipeline gives exactly what evaluation gives on the arrays.
     from fer_toolkit import evaluate
-    from fer_toolkit.models.recognizer import PRETRAINED
+    from fer_toolkit.models.bundle import PRETRAINED
 
     whole = evaluate_images("--images", root, "--whole-image", "--out", tmp_path / "whole", "--no-progress")
     assert whole["found"] == 1.0 and whole["false_faces"] == 1.0  # --whole-image trusts the user

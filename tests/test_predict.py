@@ -17,7 +17,8 @@ from PIL import Image
 from fer_toolkit.features.faces import ImageError, crop_faces
 from fer_toolkit.features.io import load_arrays
 from fer_toolkit.models.bundle import BundleError, load_bundle
-from fer_toolkit.models.recognizer import PRETRAINED, Recognizer, load_image
+from fer_toolkit.models.bundle import PRETRAINED
+from fer_toolkit.models.recognizer import Recognizer, load_image
 
 from conftest import SAMPLES, free_port, start_web
 
@@ -34,9 +35,9 @@ def recognizer():
     return Recognizer()
 
 
-def run_script(name, *args, timeout=300, env=None):
+def run_script(name, *args, timeout=300, env=None, cwd=None):
     return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 @pytest.mark.parametrize("name, n_faces", [("obama.jpg", 1), ("two_people.jpg", 2), ("lin-manuel-miranda.png", 1),
@@ -161,6 +162,27 @@ def test_bad_model_bundle_is_one_line(tmp_path):
         assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
     with pytest.raises(BundleError):
         Recognizer(str(corrupt))
+
+
+def test_shipped_models_by_name(tmp_path, monkeypatch, recognizer):
+    """--model fer2013 and Recognizer("fer2013") are the default model; a shipped name wins over a
+    folder of that name in the working folder, and a shipped model missing from the package is one line."""
+    from fer_toolkit.models import bundle as bundle_module
+    from fer_toolkit.models.bundle import SHIPPED_DIR, SHIPPED_MODELS, resolve_model
+
+    assert resolve_model(None) == resolve_model("shipped") == resolve_model("fer2013") == PRETRAINED
+    assert resolve_model("runs/x") == "runs/x" and os.path.dirname(PRETRAINED) == SHIPPED_DIR
+    photo = sample("obama.jpg")
+    named = Recognizer("fer2013").predict(photo)
+    assert [f["probabilities"] for f in named] == [f["probabilities"] for f in recognizer.predict(photo)]
+    (tmp_path / "fer2013").mkdir()  # not a bundle: the name still means the shipped model
+    res = run_script("predict", photo, "--json", "--model", "fer2013", cwd=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)[0]["faces"][0]["label"] == named[0]["label"]
+    monkeypatch.setattr(bundle_module, "SHIPPED_DIR", str(tmp_path / "empty"))
+    for name in SHIPPED_MODELS:
+        with pytest.raises(BundleError, match=f"the shipped model '{name}' is missing"):
+            Recognizer(name)
 
 
 def test_load_image_errors(tmp_path):
@@ -377,7 +399,7 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=30)
-    assert health["models"] == ["pretrained", "run"]
+    assert health["models"] == ["fer2013", "run"]
     client = create_app(Recognizer([PRETRAINED, second_model])).test_client()
     with open(photo, "rb") as f:
         served = client.post("/api/predict", data={"file": (io.BytesIO(f.read()), "x.jpg")},

@@ -14,7 +14,7 @@ from fer_toolkit.models.bundle import SVM_NODES, BundleError, load_bundle, skops
 
 from conftest import ROOT, free_port, start_web
 
-PRETRAINED = os.path.join(ROOT, "models", "pretrained")
+PRETRAINED = os.path.join(ROOT, "models", "pretrained", "fer2013")
 
 
 def run_script(name, *args, env=None, timeout=300):

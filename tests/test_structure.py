@@ -116,7 +116,7 @@ def test_old_bundles_read_as_the_old_specification(tmp_path):
     import shutil
 
     from fer_toolkit.models.bundle import bundle_spec, load_bundle, read_meta
-    from fer_toolkit.models.recognizer import PRETRAINED
+    from fer_toolkit.models.bundle import PRETRAINED
 
     old = tmp_path / "old"
     shutil.copytree(PRETRAINED, old)
