@@ -272,6 +272,15 @@ class VideoPredictor:
     crop_rule_pad: float = 0.0
     crop_rule_ratio: tuple = (0.6, 1.2)
     crop_rule_offset: float = 0.2
+    #: Where the rule holds, HOG looks again at crop_rule_check_side pixels, where a face
+    #: down to a third of the image is above its smallest: a face box there under
+    #: crop_rule_check_ratio of the shorter side means a portrait, not a face crop, and the
+    #: image is searched as usual (at 104 pixels HOG frames such a face with its smallest
+    #: box, which fills the image). Of the first 1,000 PublicTest faces, the 702 the rule
+    #: takes whole keep 671; real portraits 1.6 face widths wide and wider fail the check
+    #: (benchmarks/portraits.py, BENCHMARKS.md "Portraits").
+    crop_rule_check_side: int = 256
+    crop_rule_check_ratio: float = 0.6
     #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
     #: CLAHE-equalised and histogram-equalised (about 0.5 s each), then with the CNN
     #: upsampled once at the first of small_cnn_sides (0.8 s), in that order.

@@ -110,6 +110,30 @@ def test_evaluate_images_bad_input_is_one_line(tmp_path):
     assert res.returncode == 1 and "no such folder" in res.stderr
 
 
+def test_face_crop_rule_leaves_portraits_to_detection():
+    """A real portrait with room around the face is not a face crop: obama.jpg cut 1.4 to 2.4 face
+    widths wide and resized to 256x256 gets a box on his face (IoU >= 0.7 with his box in the
+    photo, mapped), and from 1.8 widths on the rule does not take it whole, as it did before its
+    second look."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    from portraits import faces_of, portrait
+
+    from fer_toolkit.features.faces import face_crop_box, to_gray
+    from fer_toolkit.models.recognizer import Recognizer, load_image
+
+    gray = to_gray(load_image(os.path.join(SAMPLES, "obama.jpg")))
+    (box,) = faces_of(gray)
+    recognizer = Recognizer()
+    for width in (1.4, 1.6, 1.8, 2.0, 2.4):
+        image, truth = portrait(gray, box, width, 256)
+        faces = recognizer.predict(image)
+        assert len(faces) == 1 and box_iou(faces[0]["box"], truth) >= 0.7, (width, faces[0]["box"], truth)
+        if width >= 1.8:
+            assert face_crop_box(image) is None
+    image, _ = portrait(gray, box, 1.8, 256)
+    assert face_crop_box(image, check_side=0) is not None  # at 104 px alone it looks like a face crop
+
+
 def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
     """A small image framed like a FER-2013 face is taken whole (the arrays' crop exactly), once
     HOG finds its one face filling it; a face elsewhere in a small image, and an image without a
@@ -121,7 +145,7 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
     faces = arrays["images"][:40]
     upscaled = [cv2.resize(f, (144, 144), interpolation=cv2.INTER_CUBIC) for f in faces]
     ruled = [i for i, f in enumerate(upscaled) if face_crop_box(f)]
-    assert len(ruled) >= 24  # about three in four FER-2013 faces (BENCHMARKS.md, "Photos")
+    assert len(ruled) >= 22  # about two in three FER-2013 faces (BENCHMARKS.md, "Photos", "Portraits")
     rule, whole = Recognizer(), Recognizer(whole_image=True)
     for i in ruled[:5]:
         got, want = rule.predict(upscaled[i]), whole.predict(upscaled[i])
