@@ -9,6 +9,7 @@ evaluation uses, all by the bundle's own feature specification
 (:class:`features.spec.FeatureSpec`), then the bundle's standardisation and model.
 """
 
+import copy
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -146,6 +147,7 @@ class Recognizer:
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.tta_shift = tta_shift
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
+        self._crop_rule_asked = crop_rule
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
             raise ValueError(f"unknown proposer {proposer!r} ({', '.join(PROPOSERS)})")
@@ -158,6 +160,89 @@ class Recognizer:
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
+
+    def with_detection(self, detector, max_side, coarse_side=0, upsample=None):
+        """A recognizer with other face-detection settings that shares this one's models.
+
+        Parameters
+        ----------
+        detector : str
+            A detector of :data:`features.faces.DETECTORS`.
+        max_side, coarse_side : int
+            As the constructor's.
+        upsample : int, optional
+            Default: this recognizer's.
+
+        Returns
+        -------
+        Recognizer
+            Without a face proposer; the face-crop rule as this one was asked for, where
+            the detector is a HOG one.
+        """
+        other = copy.copy(self)
+        other.detector, other.max_side, other.coarse_side = detector, max_side, coarse_side
+        other.upsample = self.upsample if upsample is None else upsample
+        other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
+        other.proposer = None
+        return other
+
+    def stream(self, source, detect_every=VIDEO.detect_every, detector=VIDEO.detector,
+               max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side, upsample=None,
+               time_between_predictions=VIDEO.time_between_predictions, max_change=VIDEO.track_max_change,
+               color_order="bgr", with_frames=False):
+        """Recognise the faces of a video, a camera or a sequence of frames, frame by frame.
+
+        Faces are detected every ``detect_every`` frames, with video's
+        detection settings (those of ``fer-video``, which runs on this), and
+        followed by their landmarks in between (:class:`models.video.FaceTracker`).
+
+        Parameters
+        ----------
+        source : int, str, os.PathLike or iterable of ndarray
+            A camera index, a video file, or frames (arrays, as OpenCV reads them).
+        detect_every : int, optional
+            1: detect on every frame.
+        detector : str, optional
+            The detector of the detection frames (default: HOG alone, video's).
+        max_side, coarse_side : int, optional
+            Frames are searched shrunk to ``coarse_side`` first, then to
+            ``max_side`` where that finds no face (:func:`features.faces.detect_faces`).
+        upsample : int, optional
+            Default: this recognizer's.
+        time_between_predictions : float, optional
+            Seconds between two predictions (the video's time; the clock's for a camera
+            and for frames); frames in between repeat the last faces (0: every frame).
+        max_change : float, optional
+            A followed face whose landmarks' spread changes more than this is detected again.
+        color_order : {"bgr", "rgb"}, optional
+            Of the frames.
+        with_frames : bool, optional
+            Give ``(frame, faces)`` pairs instead of the faces alone.
+
+        Returns
+        -------
+        models.video.FaceStream
+            An iterator of each frame's faces as :meth:`predict` gives them (its
+            ``frames``, ``predictions``, ``detections`` and ``time`` count as it
+            goes); it releases the source at the end, on ``close()`` and on
+            leaving a ``with`` block.
+
+        Raises
+        ------
+        models.video.VideoError
+            No such file, an unreadable video, no camera at that index.
+
+        Examples
+        --------
+        >>> recognizer = Recognizer()
+        >>> for faces in recognizer.stream("clip.mp4"):  # doctest: +SKIP
+        ...     print([face["label"] for face in faces])
+        """
+        from .video import FaceStream
+
+        video = self.with_detection(detector, max_side, coarse_side, upsample)
+        return FaceStream(video, source, detect_every, max_change, time_between_predictions, color_order,
+                          with_frames)
 
     def decode(self, image, color_order="bgr", grey=False):
         """:func:`decode_image` with this recognizer's limits: large JPEGs are

@@ -1,12 +1,18 @@
 """Video: faces detected every few frames and followed by their landmarks in
-between, and a camera reader that drops frames instead of queueing them."""
+between, a camera reader that drops frames instead of queueing them, and the
+stream of a video file, a camera or frames (:meth:`Recognizer.stream`)."""
 
+import os
 import threading
 import time
 
 import numpy as np
 
 from ..parameters import VIDEO
+
+
+class VideoError(Exception):
+    """No camera, no display, an unreadable video (one line)."""
 
 
 def _centre_and_spread(landmarks):
@@ -144,3 +150,177 @@ class LatestFrames:
         self._ended = True
         self._thread.join(timeout=2.0)
         self.capture.release()
+
+
+def open_source(source):
+    """A reader of a stream's frames.
+
+    Parameters
+    ----------
+    source : int, str, os.PathLike or iterable of ndarray
+        A camera index, a video file, or frames (arrays as OpenCV reads them).
+
+    Returns
+    -------
+    read : callable
+        ``read()`` gives ``(ok, frame)``, as ``cv2.VideoCapture.read``.
+    release : callable
+    fps : float or None
+        The video file's frame rate (None for a camera or frames).
+    live : bool
+        A camera: the newest frame is always read, and frames that arrive
+        meanwhile are dropped (:class:`LatestFrames`).
+
+    Raises
+    ------
+    VideoError
+        No such file, an unreadable video, no camera at that index (one line).
+    """
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        return _open_camera(int(source))
+    if isinstance(source, (str, os.PathLike)):
+        return _open_file(os.fspath(source))
+    frames = iter(source)
+
+    def read():
+        frame = next(frames, None)
+        return frame is not None, frame
+
+    return read, lambda: None, None, False
+
+
+def _quiet_opencv():
+    """Silence OpenCV's own log lines, which would add lines to our one-line errors."""
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
+
+
+def _open_file(path):
+    import cv2
+
+    from ..features.util import quiet_stderr
+
+    if not os.path.exists(path):
+        raise VideoError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise VideoError(f"{path}: is a folder, not a video file")
+    _quiet_opencv()
+    with quiet_stderr():  # FFmpeg reports broken files on standard error itself
+        capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise VideoError(f"{path}: cannot read this video")
+    return capture.read, capture.release, capture.get(cv2.CAP_PROP_FPS) or 30.0, False
+
+
+def _open_camera(index):
+    import cv2
+
+    from ..features.util import quiet_stderr
+
+    if index < 0:  # OpenCV may crash the process on a negative index
+        raise VideoError(f"camera {index}: a camera index is 0 or more")
+    _quiet_opencv()
+    with quiet_stderr():
+        capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise VideoError(f"no camera at index {index}: plug one in, pick another camera, or read a video file")
+    reader = LatestFrames(capture)
+    return reader.read, reader.release, None, True
+
+
+class FaceStream:
+    """The faces of each frame of a video, a camera or a sequence of frames
+    (what :meth:`models.recognizer.Recognizer.stream` returns).
+
+    Iterating gives, per frame, the faces as :meth:`Recognizer.predict` gives
+    them (``(frame, faces)`` with ``with_frames``), following faces between
+    detections (:class:`FaceTracker`). The source is released at its end, on
+    :meth:`close` and on leaving a ``with`` block.
+
+    Parameters
+    ----------
+    recognizer : models.recognizer.Recognizer
+        With the detection settings to use on the frames.
+    source : int, str, os.PathLike or iterable of ndarray
+        See :func:`open_source`.
+    detect_every, max_change
+        :class:`FaceTracker`'s.
+    time_between_predictions : float
+        Seconds (of the video's time, or of the clock for a camera and for
+        frames) between two predictions; frames in between repeat the last
+        faces (0: every frame).
+    color_order : {"bgr", "rgb"}
+        Of the frames (OpenCV reads BGR).
+    with_frames : bool
+        Give ``(frame, faces)`` pairs.
+
+    Attributes
+    ----------
+    frames : int
+        Frames read so far.
+    predictions : int
+        Frames whose faces were predicted (the others repeated the last).
+    predicted : bool
+        Whether the last frame's faces were predicted.
+    time : float
+        The last frame's time in seconds.
+    fps : float or None
+        A video file's frame rate.
+    """
+
+    def __init__(self, recognizer, source, detect_every=VIDEO.detect_every, max_change=VIDEO.track_max_change,
+                 time_between_predictions=VIDEO.time_between_predictions, color_order="bgr", with_frames=False):
+        self.tracker = FaceTracker(recognizer, detect_every, max_change)
+        self._read, self._release, self.fps, self.live = open_source(source)
+        self.time_between_predictions, self.color_order = time_between_predictions, color_order
+        self.with_frames = with_frames
+        self.frames = self.predictions = 0
+        self.predicted, self.time = False, 0.0
+        self._faces, self._last = [], -float("inf")
+        self._started = time.perf_counter()
+        self._closed = False
+
+    @property
+    def detections(self):
+        """Frames on which faces were detected (the others followed them)."""
+        return self.tracker.detections
+
+    @property
+    def dropped(self):
+        """Camera frames dropped to keep up with the camera (0 for files and frames)."""
+        return getattr(getattr(self._read, "__self__", None), "dropped", 0)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._closed:
+            raise StopIteration
+        ok, frame = self._read()
+        if not ok or frame is None:
+            self.close()
+            raise StopIteration
+        self.time = self.frames / self.fps if self.fps else time.perf_counter() - self._started
+        self.predicted = self.time - self._last >= self.time_between_predictions
+        if self.predicted:
+            self._faces = self.tracker.predict(frame, self.color_order)
+            self._last = self.time
+            self.predictions += 1
+        self.frames += 1
+        return (frame, self._faces) if self.with_frames else self._faces
+
+    def close(self):
+        """Release the source (a second call does nothing)."""
+        if not self._closed:
+            self._closed = True
+            self._release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

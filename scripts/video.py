@@ -12,6 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/video.py``: run the ins
     runpy.run_module("fer_toolkit.scripts.video", run_name="__main__")
     sys.exit(0)
 
+from ..models.video import VideoError
 from ..parameters import VIDEO
 
 from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_tta_flags, check_coarse_side, fail,
@@ -19,10 +20,6 @@ from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_tta_
 
 PROG = "fer-video"
 WINDOW = "fer-video (press q to quit)"
-
-
-class VideoError(Exception):
-    """No camera, no display, an unreadable video (one line)."""
 
 
 def build_parser():
@@ -76,56 +73,22 @@ def check_display():
                          "--no-display and --output, or install opencv-python") from None
 
 
-def open_capture(args):
-    import cv2
-
-    from ..features.util import quiet_stderr
-
-    try:  # OpenCV's own warnings would add lines to our one-line errors
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:
-        pass
-
-    if args.video:
-        if not os.path.isfile(args.video):
-            raise VideoError(f"{args.video}: no such file")
-        with quiet_stderr():  # FFmpeg reports broken files on standard error itself
-            capture = cv2.VideoCapture(args.video)
-        if not capture.isOpened():
-            raise VideoError(f"{args.video}: cannot read this video")
-        return capture
-    index = VIDEO.camera if args.camera is None else args.camera
-    if index < 0:  # OpenCV may crash the process on a negative index
-        raise VideoError(f"--camera {index}: a camera index is 0 or more")
-    with quiet_stderr():
-        capture = cv2.VideoCapture(index)
-    if not capture.isOpened():
-        raise VideoError(f"no camera at index {index}: plug one in, pick another with --camera, or use --video FILE")
-    return capture
-
-
 def process(args, out=sys.stdout):
-    """Run the video loop; returns a summary dict."""
+    """Run the video loop on :meth:`Recognizer.stream`; returns a summary dict."""
     import cv2
 
     from ..models.draw import annotate
     from ..models.recognizer import Recognizer
-    from ..models.video import FaceTracker, LatestFrames
 
     display = not args.no_display
     if display:
         check_display()
-    recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                            max_side=args.detect_max_side, tta=args.tta, coarse_side=args.coarse_side,
-                            tta_shift=args.tta_shift)
-    tracker = FaceTracker(recognizer, args.detect_every)
-    capture = open_capture(args)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    if not args.video:  # a live camera: always the newest frame, never a queue of old ones
-        capture = LatestFrames(capture)
+    recognizer = Recognizer(args.model, tta=args.tta, tta_shift=args.tta_shift)
+    source = args.video if args.video else (VIDEO.camera if args.camera is None else args.camera)
+    stream = recognizer.stream(source, detect_every=args.detect_every, detector=args.detector,
+                               max_side=args.detect_max_side, coarse_side=args.coarse_side, upsample=args.upsample,
+                               time_between_predictions=args.time_between_predictions, with_frames=True)
     writer = rows = csv_file = None
-    frames = predictions = 0
-    faces, last_prediction = [], -float("inf")
     started = time.perf_counter()
     quit_by_key = False
     try:
@@ -134,27 +97,20 @@ def process(args, out=sys.stdout):
             rows = csv.writer(csv_file)
             rows.writerow(["frame", "time", "face", "x", "y", "width", "height", "label", "confidence",
                            *recognizer.classes])
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            t = frames / fps if args.video else time.perf_counter() - started
-            if t - last_prediction >= args.time_between_predictions:
-                faces = tracker.predict(frame)
-                last_prediction = t
-                predictions += 1
-                if args.print_emotions:
-                    print(f"{t:8.2f}s  " + ("  ".join(f"{f['label']} {f['confidence']:.0%}" for f in faces) or "no face"),
-                          file=out)
+        for frame, faces in stream:
+            index, t = stream.frames - 1, stream.time
+            if args.print_emotions and stream.predicted:
+                print(f"{t:8.2f}s  " + ("  ".join(f"{f['label']} {f['confidence']:.0%}" for f in faces) or "no face"),
+                      file=out)
             if rows is not None:
                 for i, f in enumerate(faces):
-                    rows.writerow([frames, f"{t:.3f}", i + 1, *f["box"], f["label"], f"{f['confidence']:.4f}",
+                    rows.writerow([index, f"{t:.3f}", i + 1, *f["box"], f["label"], f"{f['confidence']:.4f}",
                                    *(f"{f['probabilities'][c]:.4f}" for c in recognizer.classes)])
             if writer is not None or display or args.output:
                 shown = annotate(frame, faces, args.show_confidence, args.show_probabilities)
                 if args.output and writer is None:
                     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if args.output.lower().endswith(".mp4") else "MJPG"))
-                    writer = cv2.VideoWriter(args.output, fourcc, fps, (shown.shape[1], shown.shape[0]))
+                    writer = cv2.VideoWriter(args.output, fourcc, stream.fps or 30.0, (shown.shape[1], shown.shape[0]))
                     if not writer.isOpened():
                         raise VideoError(f"{args.output}: cannot write a video there")
                 if writer is not None:
@@ -163,13 +119,11 @@ def process(args, out=sys.stdout):
                     cv2.imshow(WINDOW, shown)
                     if cv2.waitKey(1) & 0xFF == ord("q"):
                         quit_by_key = True
-                        frames += 1
                         break
-            frames += 1
-            if args.max_frames and frames >= args.max_frames:
+            if args.max_frames and stream.frames >= args.max_frames:
                 break
     finally:
-        capture.release()
+        stream.close()
         if writer is not None:
             writer.release()
         if csv_file is not None:
@@ -177,8 +131,8 @@ def process(args, out=sys.stdout):
         if display:
             cv2.destroyAllWindows()
     seconds = time.perf_counter() - started
-    return {"frames": frames, "predictions": predictions, "seconds": seconds, "quit": quit_by_key,
-            "detections": tracker.detections, "dropped": getattr(capture, "dropped", 0)}
+    return {"frames": stream.frames, "predictions": stream.predictions, "seconds": seconds, "quit": quit_by_key,
+            "detections": stream.detections, "dropped": stream.dropped}
 
 
 def main(argv=None):

@@ -224,6 +224,38 @@ def test_video_file_headless(tmp_path):
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
 
 
+def test_stream_follows_faces_as_fer_video_does(tmp_path, recognizer):
+    """Recognizer.stream on woman2.mp4: a face on at least 95% of the frames, and frame for frame the
+    rows fer-video writes (it runs on stream); frames given as arrays give the same faces."""
+    from fer_toolkit.models.video import VideoError
+
+    video = sample("woman2.mp4")
+    stream = recognizer.stream(video)
+    per_frame = [faces for faces in stream]
+    assert stream.frames == len(per_frame) > 400 and stream.predictions == stream.frames
+    assert 0 < stream.detections < stream.frames / 2  # faces are followed between detections
+    assert np.mean([bool(f) for f in per_frame]) >= 0.95
+    res = run_script("video", "--video", video, "--no-display", "--csv", str(tmp_path / "f.csv"))
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(open(tmp_path / "f.csv")))
+    expected = [(i, j + 1, f["box"], f["label"]) for i, faces in enumerate(per_frame) for j, f in enumerate(faces)]
+    got = [(int(r["frame"]), int(r["face"]), [int(r[k]) for k in ("x", "y", "width", "height")], r["label"])
+           for r in rows]
+    assert got == expected
+    capture = cv2.VideoCapture(video)
+    frames = [capture.read()[1] for _ in range(30)]
+    with recognizer.stream(iter(frames), with_frames=True) as pairs:
+        for (frame, faces), want in zip(pairs, per_frame):
+            assert frame.shape == frames[0].shape and [f["box"] for f in faces] == [f["box"] for f in want]
+    assert pairs.frames == 30
+    sparse = recognizer.stream(video, time_between_predictions=0.5)
+    repeated = [faces for faces, _ in zip(sparse, range(60))]
+    assert sparse.predictions < 10 and repeated[1] is repeated[0]
+    sparse.close()
+    with pytest.raises(VideoError, match="no such file"):
+        recognizer.stream(str(tmp_path / "missing.mp4"))
+
+
 def test_video_errors_are_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     cases = [(["--video", sample("woman2.mp4")], "no display"),
