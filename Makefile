@@ -8,7 +8,7 @@ FEATURES ?= data/features
 # The tests' real-data path: the environment's, else the CSV found above.
 FER2013_CSV ?= $(if $(CSV),$(abspath $(CSV)))
 
-.PHONY: install test demo train-demo benchmark pretrained clean
+.PHONY: install test demo train-demo benchmark pretrained clean docs gallery
 
 # PYTHONWARNINGS hides setuptools' one notice about editable installs of a mapped
 # package ("folders ... with the same name as your package"): no folder here is
@@ -50,6 +50,19 @@ RUN ?= runs/b-wide
 NAME ?= fer2013
 pretrained: install
 	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained/$(NAME)')"
+
+# The documentation site (docs/_build/html), offline; any warning fails the build.
+$(BIN)/.docs-installed: $(BIN)/.installed
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/python -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "wrote docs/_build/html/index.html"
+
+# Redraw the gallery's pictures from the shipped models.
+gallery: install
+	$(BIN)/python docs/gallery.py
 
 clean:
 	rm -rf $(VENV) runs/demo demo-annotated.png demo-bars.png

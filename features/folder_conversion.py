@@ -34,7 +34,7 @@ FACE_MODES = ("auto", "detect", "whole")
 LISTED_SKIPS = 1000
 
 
-def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels):
+def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None):
     """The face crop of one encoded image file, or why there is none.
 
     Parameters
@@ -49,6 +49,9 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         Face detector of ``detect`` (:data:`features.faces.DETECTORS`).
     max_pixels : int
         Larger images are refused from their header.
+    propose : callable, optional
+        Extra candidate faces for ``dlib+cnn`` (:func:`features.faces.detect_faces`'s
+        ``propose``; ``fer-convert`` passes BlazeFace's, as :class:`Recognizer` does).
 
     Returns
     -------
@@ -68,7 +71,7 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         return spec.crop_whole(gray)[0], None
     if faces == "auto" and VIDEO.crop_rule and detector in HOG_DETECTORS and face_crop_box(gray):
         return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
-    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample)
+    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose)
     if not boxes:
         return None, "no face found"
     return spec.crop(gray, boxes[:1])[0], None
@@ -80,7 +83,7 @@ def _convert_files(task):
     Parameters
     ----------
     task : tuple
-        ``(paths, faces, detector, landmarks, hog, spec)``.
+        ``(paths, faces, detector, landmarks, hog, spec, propose)``.
 
     Returns
     -------
@@ -89,7 +92,7 @@ def _convert_files(task):
         (indices of the files that gave a face), ``images``, the feature
         arrays, and ``skipped``: list of ``(index, reason)``.
     """
-    paths, faces, detector, landmarks, hog, spec = task
+    paths, faces, detector, landmarks, hog, spec, propose = task
     digests, crops, keep, skipped = [], [], [], []
     for i, path in enumerate(paths):
         try:
@@ -107,7 +110,7 @@ def _convert_files(task):
         if not data:
             skipped.append((i, "empty file"))
             continue
-        crop, reason = face_of_image(data, spec, faces, detector)
+        crop, reason = face_of_image(data, spec, faces, detector, propose=propose)
         if crop is None:
             skipped.append((i, reason))
         else:
@@ -173,6 +176,7 @@ def convert_images(
     seed=DATASET.validation_seed,
     detector=VIDEO.photo_detector,
     chunk_images=DATASET.chunk_images,
+    propose=None,
 ):
     """Convert a labelled folder tree of images into per-split numpy arrays.
 
@@ -209,6 +213,11 @@ def convert_images(
         Face detector for ``detect`` (the photo pipeline's by default).
     chunk_images : int, optional
         Files handed to a worker at a time.
+    propose : callable, optional
+        Extra candidate faces for ``dlib+cnn`` in photos (:func:`face_of_image`):
+        ``fer-convert --images`` passes BlazeFace's
+        (:func:`models.recognizer.proposed_candidates`), so that a folder is searched
+        exactly as :class:`Recognizer` searches a photo.
 
     Returns
     -------
@@ -242,7 +251,7 @@ def convert_images(
     paths = [p for p, _, _ in items]
     pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
     try:
-        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec)
+        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
         results = run_chunks(pool, tasks, progress, _convert_files, "images")

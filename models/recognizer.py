@@ -40,7 +40,7 @@ def _look_pool():
         return _look_pools[pid]
 
 
-def _proposed_candidates(gray):
+def proposed_candidates(gray):
     """BlazeFace's best ``VIDEO.proposer_candidates`` proposals, down to
     ``VIDEO.proposer_candidate_score`` and at least ``VIDEO.proposer_candidate_min_side``
     pixels wide: candidates that ``dlib+cnn``'s CNN checks where HOG finds no
@@ -273,7 +273,7 @@ class Recognizer:
             if boxes:
                 return boxes
         return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
-                            propose=_proposed_candidates if VIDEO.proposer_candidates else None)
+                            propose=proposed_candidates if VIDEO.proposer_candidates else None)
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.

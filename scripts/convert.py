@@ -26,13 +26,13 @@ def build_parser():
         "records the feature settings: every model trained on the output carries them into its bundle, and "
         "prediction uses them.",
         epilog="examples: fer-convert --csv data/fer2013.csv --out data/features; "
-               "fer-convert --images photos/ --out data/mine (photos/<class>/*.jpg or photos/<split>/<class>/*.jpg); "
+               "fer-convert --images photos/ --out data/mine (photos/<class>/<image>.jpg or photos/<split>/<class>/<image>.jpg); "
                "fer-convert --csv data/fer2013.csv --ferplus data/fer2013new.csv --out data/ferplus",
     )
     p.add_argument("--csv", default=DATASET.csv, help="input CSV, plain or gzip-compressed")
     p.add_argument("--images", metavar="DIR",
-                   help="convert a labelled folder tree of images instead of the CSV: DIR/<class>/* (all "
-                        "training) or DIR/<split>/<class>/*, split folders train/training, val/valid/validation/"
+                   help="convert a labelled folder tree of images instead of the CSV: DIR/<class>/<image> (all "
+                        "training) or DIR/<split>/<class>/<image>, split folders train/training, val/valid/validation/"
                         "publictest and test/privatetest; class folders named like FER-2013's classes (angry or "
                         "anger, happy or happiness, ...) keep FER-2013's order, any other names make a new class "
                         "set in sorted order. Any common image format and size; files without a face, "
@@ -109,12 +109,16 @@ def main(argv=None):
     def body():
         if args.images:
             from ..features.folder_conversion import convert_images
+            from ..models.recognizer import proposed_candidates
+            from ..parameters import VIDEO
 
+            # Photos are searched as Recognizer searches them, BlazeFace's candidates included.
             manifest = convert_images(args.images, args.out, faces=args.faces, landmarks=not args.no_landmarks,
                                       hog=not args.no_hog, workers=args.workers, force=args.force,
                                       progress=not args.no_progress, spec=spec,
                                       validation_fraction=args.validation_fraction, seed=args.validation_seed,
-                                      detector=args.detector)
+                                      detector=args.detector,
+                                      propose=proposed_candidates if VIDEO.proposer_candidates else None)
             print(summary(manifest))
             print(f"wrote {args.out}")
             return

@@ -27,7 +27,7 @@ def build_parser():
         "confusion_matrix.png (counts and row-normalised). Several --model arguments are evaluated as an "
         "ensemble (averaged probabilities) and each alone.",
         epilog="examples: fer-evaluate --model runs/b-hybrid --data data/features --split PrivateTest --json; "
-               "fer-evaluate --images photos/ (the shipped model on photos/<class>/*.jpg)",
+               "fer-evaluate --images photos/ (the shipped model on photos/<class>/<image>.jpg)",
     )
     p.add_argument("--model", action="append",
                    help="a shipped model's name (fer2013, ferplus) or a model bundle folder; repeat for an "

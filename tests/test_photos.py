@@ -181,7 +181,7 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
 
 
 def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
-    """PrivateTest face 916 (a 48x48 file and upscaled to 192) escapes HOG, the CNN and the
+    """PrivateTest face 385 (a 48x48 file) escapes HOG, the CNN and the
     mirrored and equalised looks; the CNN on the image enlarged once more finds it."""
     from fer_toolkit.features import faces
     from fer_toolkit.features.conversion import read_source, select_rows
@@ -189,7 +189,7 @@ def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch)
     _, text = read_source(fer_csv)
     rows = select_rows(text, range(7), path=fer_csv)
     private = [t for t, s in zip(rows["texts"], rows["splits"]) if s == "PrivateTest"]
-    face = np.array(private[916].split(), dtype=np.uint8).reshape(48, 48)
+    face = np.array(private[385].split(), dtype=np.uint8).reshape(48, 48)
     assert faces.detect_faces(face, "dlib+cnn")
     without = dataclasses.replace(faces.VIDEO, small_retries=tuple(r for r in faces.VIDEO.small_retries
                                                                    if r != "cnn_upsample"))
@@ -217,19 +217,29 @@ def test_small_faces_just_under_hogs_threshold_are_confirmed_by_the_cnn(real_fea
     assert not faces.detect_faces(scene, "dlib+cnn")
 
 
-def test_blazeface_candidates_are_checked_by_the_cnn_where_hog_finds_nothing(real_features, monkeypatch):
-    """PublicTest face 443 pasted at 68 px into gravel: neither HOG, upsampled, nor the CNN around
+def test_blazeface_candidates_are_checked_by_the_cnn_where_hog_finds_nothing(real_features, monkeypatch, tmp_path):
+    """PublicTest face 228 pasted at 68 px into gravel: neither HOG, upsampled, nor the CNN around
     HOG's near misses or over the whole photo finds it; the CNN around BlazeFace's best proposals
-    does, in the photo pipeline (Recognizer), whatever --proposer says."""
+    does, in the photo pipeline (Recognizer), whatever --proposer says, and in fer-convert --images,
+    which crops the face Recognizer crops."""
     from skimage import data
 
     from fer_toolkit.models import recognizer as module
 
     scene = cv2.resize(np.asarray(data.gravel()), (640, 480))
-    face = load_arrays(real_features, "PublicTest", limit=444)["images"][443]
+    face = load_arrays(real_features, "PublicTest", limit=229)["images"][228]
     scene[200:268, 300:368] = cv2.resize(face, (68, 68), interpolation=cv2.INTER_CUBIC)
     assert not detect_faces(scene, "dlib+cnn")
     found = module.Recognizer().detect(scene)
     assert len(found) == 1 and box_iou(found[0], (300, 200, 68, 68)) > 0.4
+    for split in ("train", "test"):
+        os.makedirs(tmp_path / "tree" / split / "happy")
+        cv2.imwrite(str(tmp_path / "tree" / split / "happy" / "gravel.png"), scene)
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fer-convert"), "--images",
+                             str(tmp_path / "tree"), "--out", str(tmp_path / "data"), "--no-progress"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    converted = np.load(tmp_path / "data" / "PrivateTest" / "images.npy")
+    np.testing.assert_array_equal(converted, module.Recognizer().locate(scene)[2])
     monkeypatch.setattr(module, "VIDEO", dataclasses.replace(module.VIDEO, proposer_candidates=0))
     assert not module.Recognizer().detect(scene)
