@@ -34,6 +34,8 @@ numpydoc_validation_checks = {"GL08"}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 autodoc_member_order = "bysource"
+# Members without a docstring are listed too, so that numpydoc's GL08 check sees them.
+autodoc_default_options = {"undoc-members": True}
 autodoc_typehints = "none"
 autosummary_generate = False
 # Offline: intersphinx has no inventories to fetch; kept so that links can be added where one is stored.

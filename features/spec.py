@@ -230,6 +230,7 @@ class FeatureSpec:
 
     @property
     def needs_landmarks(self):
+        """Whether the feature set uses landmarks (they are then computed for every face)."""
         return "landmarks" in self.arrays
 
     def dimensions(self):

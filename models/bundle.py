@@ -239,14 +239,17 @@ class Bundle:
 
     @property
     def classes(self):
+        """The class names, in the order of the model's outputs."""
         return list(self.meta["classes"])
 
     @property
     def feature_set(self):
+        """The feature set fused with the image (a key of ``parameters.FEATURE_SETS``)."""
         return self.meta["feature_set"]
 
     @property
     def kind(self):
+        """``"cnn"`` (model A or B) or ``"svm"``."""
         return self.meta["kind"]
 
     def predict_proba(self, images, features, batch_size=256):
