@@ -80,8 +80,10 @@ class Recognizer:
     Parameters
     ----------
     model : str or sequence of str, optional
-        A model bundle folder (a ``fer-train`` run); None for the model that
-        ships with the package. Several folders make an ensemble: each face's
+        A shipped model's name (``"fer2013"``, ``"ferplus"``:
+        :func:`models.bundle.resolve_model`) or a model bundle folder (a
+        ``fer-train`` run); None for the default shipped model
+        (``parameters.DEFAULT_MODEL``). Several make an ensemble: each face's
         probabilities are the mean of the members' (each computes the features
         of its own specification from the same crop, so the members must
         agree on the classes and on how a face is cropped).

@@ -198,7 +198,7 @@ def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch)
 
 
 def test_small_faces_just_under_hogs_threshold_are_confirmed_by_the_cnn(real_features, monkeypatch):
-    """PublicTest face 152 pasted at 65 px into a 640x480 grass photo escapes HOG, upsampled
+    """PublicTest face 16 pasted at 65 px into a 640x480 grass photo escapes HOG, upsampled
     too, and the CNN over the whole photo; the CNN around HOG's best near miss finds it. The
     grass alone still has no face."""
     from skimage import data
@@ -207,7 +207,7 @@ def test_small_faces_just_under_hogs_threshold_are_confirmed_by_the_cnn(real_fea
 
     grass = cv2.resize(np.asarray(data.grass()), (640, 480))
     scene = grass.copy()
-    face = load_arrays(real_features, "PublicTest", limit=153)["images"][152]
+    face = load_arrays(real_features, "PublicTest", limit=17)["images"][16]
     scene[200:265, 300:365] = cv2.resize(face, (65, 65), interpolation=cv2.INTER_CUBIC)
     assert not faces._rects(scene, "dlib", 1, 1280, 0)
     found = faces.detect_faces(scene, "dlib+cnn")
@@ -232,14 +232,18 @@ def test_blazeface_candidates_are_checked_by_the_cnn_where_hog_finds_nothing(rea
     assert not detect_faces(scene, "dlib+cnn")
     found = module.Recognizer().detect(scene)
     assert len(found) == 1 and box_iou(found[0], (300, 200, 68, 68)) > 0.4
-    for split in ("train", "test"):
-        os.makedirs(tmp_path / "tree" / split / "happy")
-        cv2.imwrite(str(tmp_path / "tree" / split / "happy" / "gravel.png"), scene)
+    for name in ("happy", "sad"):
+        os.makedirs(tmp_path / "tree" / name)
+    cv2.imwrite(str(tmp_path / "tree" / "happy" / "gravel.png"), scene)
+    cv2.imwrite(str(tmp_path / "tree" / "sad" / "crop.png"), face)  # a 48x48 face crop: taken whole
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fer-convert"), "--images",
                              str(tmp_path / "tree"), "--out", str(tmp_path / "data"), "--no-progress"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    converted = np.load(tmp_path / "data" / "PrivateTest" / "images.npy")
-    np.testing.assert_array_equal(converted, module.Recognizer().locate(scene)[2])
+    splits = ("Training", "PublicTest", "PrivateTest")
+    converted = np.concatenate([np.load(tmp_path / "data" / s / "images.npy") for s in splits])
+    labels = np.concatenate([np.load(tmp_path / "data" / s / "labels.npy") for s in splits])
+    classes = json.load(open(tmp_path / "data" / "manifest.json"))["classes"]
+    np.testing.assert_array_equal(converted[labels == [c.lower() for c in classes].index("happy")], module.Recognizer().locate(scene)[2])
     monkeypatch.setattr(module, "VIDEO", dataclasses.replace(module.VIDEO, proposer_candidates=0))
     assert not module.Recognizer().detect(scene)
