@@ -217,6 +217,11 @@ def test_installed_wheel_exposes_only_fer_toolkit(tmp_path):
     tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"fer_toolkit"}
     assert "fer_toolkit/models/detectors/face_detection_full_range.tflite" in zipfile.ZipFile(wheel).namelist()
+    # The shipped models travel in the wheel, by name, and the installed package stays under 50 MB.
+    infos = zipfile.ZipFile(wheel).infolist()
+    assert {"fer_toolkit/models/pretrained/fer2013/model.keras",
+            "fer_toolkit/models/pretrained/fer2013/bundle.json"} <= {i.filename for i in infos}
+    assert sum(i.file_size for i in infos) < 50 * 2**20
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     # The dependencies come from this environment's site-packages, added as a plain path: its .pth files
