@@ -26,8 +26,11 @@ def metrics(probabilities, labels, classes):
     Returns
     -------
     dict
-        ``accuracy``, ``macro_f1``, ``per_class`` (name to precision, recall,
-        f1, support), ``confusion`` (K x K list, rows true), ``n``.
+        ``accuracy``, ``macro_f1`` (the mean F1 of the classes that are
+        labels or answers, as scikit-learn's ``f1_score(average="macro")``:
+        a class that a photo folder lacks and no face is called counts for
+        nothing), ``per_class`` (name to precision, recall, f1, support),
+        ``confusion`` (K x K list, rows true), ``n``.
     """
     k = len(classes)
     predicted = np.argmax(probabilities, axis=1)
@@ -37,9 +40,10 @@ def metrics(probabilities, labels, classes):
     precision = tp / np.maximum(confusion.sum(axis=0), 1)
     recall = tp / np.maximum(confusion.sum(axis=1), 1)
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    present = (confusion.sum(axis=0) + confusion.sum(axis=1)) > 0
     return {
         "accuracy": float((predicted == labels).mean()) if len(labels) else 0.0,
-        "macro_f1": float(f1.mean()),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(classes, precision, recall, f1, confusion.sum(axis=1))

@@ -240,6 +240,25 @@ def test_bundle_round_trip_and_evaluation(synthetic_features, tmp_path):
     assert set(result) >= {"accuracy", "macro_f1", "per_class", "confusion", "n"}
     assert result["n"] == 96 and np.sum(result["confusion"]) == 96
     assert result["accuracy"] == pytest.approx(np.mean(p1.argmax(1) == arrays["labels"]))
+    from sklearn.metrics import f1_score
+
+    assert result["macro_f1"] == pytest.approx(f1_score(arrays["labels"], p1.argmax(1), average="macro"))
+
+
+def test_macro_f1_counts_only_classes_seen_as_labels_or_answers():
+    """A photo folder without fear faces, where no face is called Fear: macro-F1 is scikit-learn's,
+    over the classes that are labels or answers (a class absent from both would count as 0)."""
+    from sklearn.metrics import f1_score
+
+    from fer_toolkit.models.evaluate import metrics
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 3, 4], size=200)
+    probabilities = rng.random((200, 5))
+    probabilities[:, 2] = 0  # never answered
+    result = metrics(probabilities, labels, ["a", "b", "c", "d", "e"])
+    assert result["macro_f1"] == pytest.approx(f1_score(labels, probabilities.argmax(1), average="macro"))
+    assert result["per_class"]["c"]["support"] == 0
 
 
 def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
