@@ -315,6 +315,14 @@ def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp
     assert got["accuracy"] == pytest.approx(expected.mean(), abs=1e-9)
     with pytest.raises(Exception, match="--match-classes evaluates it"):
         evaluate(["fer2013"], data, "PrivateTest", out_dir=str(tmp_path / "e2"))
+    # The shipped FERPlus model on the same faces, by its own 8 classes, and on FER-2013's labels.
+    ferplus = evaluate(["ferplus"], data, "PrivateTest", out_dir=str(tmp_path / "e3"))
+    assert ferplus["n"] == len(labels) and list(ferplus["per_class"]) == list(EMOTIONS) + ["Contempt"]
+    assert ferplus["accuracy"] > 0.75
+    fer2013_labels = str(tmp_path / "fer2013")
+    convert(fer_csv, fer2013_labels, limit=400, progress=False, landmarks=True, hog=True)
+    crossed = evaluate(["ferplus"], fer2013_labels, "PrivateTest", out_dir=str(tmp_path / "e4"), match_classes=True)
+    assert crossed["n"] == 400 and crossed["left_out"] == 0 and 0.45 < crossed["accuracy"] < ferplus["accuracy"]
 
 
 # ---------------------------------------------------------------------------

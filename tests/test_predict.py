@@ -179,6 +179,11 @@ def test_shipped_models_by_name(tmp_path, monkeypatch, recognizer):
     res = run_script("predict", photo, "--json", "--model", "fer2013", cwd=str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)[0]["faces"][0]["label"] == named[0]["label"]
+    ferplus = Recognizer("ferplus")
+    assert ferplus.classes == ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral", "Contempt"]
+    faces = ferplus.predict(photo)
+    assert len(faces) == 1 and sum(faces[0]["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert faces[0]["box"] == named[0]["box"]  # the same crop geometry: the faces of one search
     monkeypatch.setattr(bundle_module, "SHIPPED_DIR", str(tmp_path / "empty"))
     for name in SHIPPED_MODELS:
         with pytest.raises(BundleError, match=f"the shipped model '{name}' is missing"):
