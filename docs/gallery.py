@@ -22,8 +22,6 @@ import shutil
 import sys
 import threading
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "_static", "gallery")
