@@ -1,0 +1,83 @@
+"""Which look of the photo detector (``dlib+cnn``) first finds each face of a scene.
+
+PublicTest faces (never PrivateTest: this screens settings) are pasted at 64 to
+160 px into 640x480 face-free scenes, as ``benchmarks/photos.py`` builds them
+(seed 5), and each face is credited to the first look whose boxes overlap it
+(IoU above 0.3): HOG, HOG upsampled once, the CNN around HOG's near misses and
+BlazeFace's candidates, the CNN over the whole photo; ``other`` when a look
+finds a face elsewhere but not this one (the search stops there), ``missed``
+when none does. Also printed: the median time of the looks before the CNN over
+the whole photo, on the photos that reach it (what a face-free photo costs
+without that last look).
+
+    python benchmarks/scene_stages.py --data data/features --limit 500
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def first_look(gray, truth, propose):
+    """The name of the first look of ``dlib+cnn`` whose boxes overlap ``truth``, and the seconds spent
+    before the CNN over the whole photo (None where an earlier look found a face)."""
+    from fer_toolkit.features import faces
+
+    def hit(rects):
+        return any(faces.box_iou(r, truth) > 0.3 for r in rects)
+
+    started = time.perf_counter()
+    rects = faces._rects(gray, "dlib", 0, 1280, 160)
+    if rects:
+        return ("hog" if hit(rects) else "other"), None
+    rects, near = faces._hog_near_misses(gray, 1, 1280, 160)
+    if rects:
+        return ("hog upsampled" if hit(rects) else "other"), None
+    rects = faces._confirmed_by_cnn(gray, near + list(propose(gray)))
+    if rects:
+        return ("cnn around candidates" if hit(rects) else "other"), None
+    before = time.perf_counter() - started
+    rects = faces._rects(gray, "cnn", 0, 640, 160)
+    return ("cnn over the photo" if hit(rects) else ("other" if rects else "missed")), before
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
+    p.add_argument("--limit", type=int, default=500, help="first N PublicTest faces")
+    p.add_argument("--seed", type=int, default=5)
+    args = p.parse_args(argv)
+
+    from photos import background_images, scene
+
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.recognizer import proposed_candidates
+
+    images = load_arrays(args.data, "PublicTest", limit=args.limit)["images"]
+    backgrounds, rng = background_images(), np.random.default_rng(args.seed)
+    counts, before = {}, []
+    for face in images:
+        image = scene(backgrounds, rng).copy()
+        side = int(rng.integers(64, 161))
+        y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
+        image[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        look, seconds = first_look(image, (x, y, side, side), proposed_candidates)
+        counts[look] = counts.get(look, 0) + 1
+        if seconds is not None:
+            before.append(seconds)
+    print(f"{len(images)} PublicTest faces in 640x480 scenes")
+    for look in ("hog", "hog upsampled", "cnn around candidates", "cnn over the photo", "other", "missed"):
+        print(f"{look:<24} {counts.get(look, 0):>5}  {counts.get(look, 0) / len(images):6.1%}")
+    if before:
+        print(f"looks before the CNN over the photo, on the {len(before)} photos that reach it: median "
+              f"{np.median(before) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
