@@ -19,12 +19,6 @@ from .bundle import BundleError, is_shipped, load_bundle, read_meta, resolve_mod
 HEAD = "probabilities"
 
 
-def init_path(init):
-    """The bundle folder an ``init`` setting names (``shipped``: the default shipped model; a
-    shipped model's name: that model, :func:`models.bundle.resolve_model`)."""
-    return resolve_model(init)
-
-
 def fine_tune_config(config, given=(), schedule=True):
     """The configuration of a run that starts from ``config.init``.
 
@@ -50,7 +44,7 @@ def fine_tune_config(config, given=(), schedule=True):
     BundleError
         No such bundle, not a CNN, or a feature set that contradicts an explicit ``features``.
     """
-    path = init_path(config.init)
+    path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
     meta = read_meta(path)
     if meta["kind"] != "cnn":
         raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")
@@ -150,7 +144,7 @@ def start_from(config, classes, feature_dim, log=print):
     ------
     BundleError
     """
-    path = init_path(config.init)
+    path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
     bundle = load_bundle(path)
     if bundle.kind != "cnn":
         raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")

@@ -20,7 +20,7 @@ from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
-from .bundle import BundleError, load_bundle, mean_over_views, resolve_model
+from .bundle import BundleError, load_bundle, mean_over_views
 from .fast import ClassifierRunner
 from .proposer import PROPOSERS, blazeface, propose_faces
 
@@ -139,7 +139,7 @@ class Recognizer:
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
-        bundles = [load_bundle(resolve_model(path)) for path in paths]
+        bundles = [load_bundle(path) for path in paths]  # None and names: the shipped models
         check_ensemble(bundles)
         self.bundle = bundles[0]
         #: The bundle folders, in the order given (the members of an ensemble).
