@@ -8,7 +8,7 @@ FEATURES ?= data/features
 # The tests' real-data path: the environment's, else the CSV found above.
 FER2013_CSV ?= $(if $(CSV),$(abspath $(CSV)))
 
-.PHONY: install test demo train-demo benchmark pretrained clean docs gallery
+.PHONY: install install-docs test demo train-demo benchmark pretrained clean docs gallery
 
 # PYTHONWARNINGS hides setuptools' one notice about editable installs of a mapped
 # package ("folders ... with the same name as your package"): no folder here is
@@ -56,7 +56,9 @@ $(BIN)/.docs-installed: $(BIN)/.installed
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
-docs: $(BIN)/.docs-installed
+install-docs: $(BIN)/.docs-installed
+
+docs: install-docs
 	$(BIN)/python -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
 	@echo "wrote docs/_build/html/index.html"
 
