@@ -1,5 +1,5 @@
 """Parameter count of every model/feature-set configuration (default settings),
-and of the shipped model (``models/pretrained``).
+and of the shipped FER-2013 model (``models/pretrained/fer2013``).
 
     python benchmarks/params.py
 """
@@ -17,11 +17,11 @@ def main():
         for feature_set, names in FEATURE_SETS.items():
             dim = sum(dims[n] for n in names)
             print(f"| {kind} | {feature_set} | {dim} | {build_model(kind, 7, dim).count_params():,} |")
-    # The shipped model, built from its own bundle's training arguments.
+    # The shipped FER-2013 model, built from its own bundle's training arguments.
     from fer_toolkit.models.bundle import load_bundle
-    from fer_toolkit.models.bundle import PRETRAINED
+    from fer_toolkit.models.bundle import FER2013_MODEL
 
-    shipped = load_bundle(PRETRAINED).meta
+    shipped = load_bundle(FER2013_MODEL).meta
     args, feature_set = shipped["train_args"], shipped["feature_set"]
     kind = args["model"]
     filters = args[f"filters_{kind.lower()}"]

@@ -243,7 +243,8 @@ def main():
     p.add_argument("--data", default="data/features", help="output folder of fer-convert (PrivateTest is read)")
     p.add_argument("--out", default=None, help="where to write the folders (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=0, help="first N PrivateTest faces only (0: all 3,589)")
-    p.add_argument("--model", default=None, help="model bundle (default: the shipped model)")
+    p.add_argument("--model", default="fer2013",
+                   help="model bundle or shipped model's name (default: fer2013, the model of the faces' labels)")
     p.add_argument("--folders", default="f48,f192,scene640,background640,background192", help="folders to evaluate")
     p.add_argument("--extra", default="", help="extra flags for fer-evaluate --images, e.g. '--detector opencv'")
     p.add_argument("--backgrounds", type=int, default=200,
@@ -270,8 +271,7 @@ def main():
         return calibrate(folders)
     if args.detectors:
         return compare_detectors(folders, args.detectors)
-    evaluate = [sys.executable, "-m", "fer_toolkit.scripts.evaluate"] + (["--model", args.model] if args.model else
-                                                                         ["--model", _shipped()])
+    evaluate = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--model", args.model]
     print(f"machine: {os.cpu_count()} cores; {len(arrays['labels'])} PrivateTest faces; folders in {out}")
     print("| input | faces found | accuracy (misses wrong) | accuracy on found faces | macro-F1 (found) | "
           "median ms / image | wall (s) |")
@@ -295,12 +295,6 @@ def main():
             notes.append(missed_by_side(out, result["missed"]))
     for line in notes:
         print(line)
-
-
-def _shipped():
-    from fer_toolkit.models.bundle import PRETRAINED
-
-    return PRETRAINED
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..features.spec import FeatureSpec, SpecError
 from ..features.util import atomic_path, atomic_write_json
-from ..parameters import DEFAULT_MODEL, FEATURE_SETS, VERSION
+from ..parameters import DEFAULT_MODEL, FEATURE_SETS, SHIPPED_ALIAS, VERSION
 from .backend import import_keras
 
 BUNDLE_JSON = "bundle.json"
@@ -50,8 +50,10 @@ SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrain
 #: The shipped models' names (``--model NAME``, ``Recognizer(NAME)``, ``fer-train --init NAME``):
 #: fer2013, trained on FER-2013's labels (7 classes), and ferplus, on FERPlus' votes (8 classes).
 SHIPPED_MODELS = ("fer2013", "ferplus")
-#: The default model's bundle (``--model`` not given; ``fer-train --init shipped``).
+#: The default model's bundle (``--model`` not given).
 PRETRAINED = os.path.join(SHIPPED_DIR, DEFAULT_MODEL)
+#: The FER-2013 model's bundle (``--model fer2013``, and ``"shipped"``).
+FER2013_MODEL = os.path.join(SHIPPED_DIR, SHIPPED_ALIAS)
 
 class BundleError(Exception):
     """A missing, corrupt or incompatible bundle (one line)."""
@@ -63,8 +65,9 @@ def resolve_model(model):
     Parameters
     ----------
     model : str or os.PathLike or None
-        A shipped model's name (:data:`SHIPPED_MODELS`, or ``"shipped"`` and
-        None for the default one) or a bundle folder. A name wins over a
+        A shipped model's name (:data:`SHIPPED_MODELS`; ``"shipped"`` for
+        ``parameters.SHIPPED_ALIAS``, the FER-2013 model; None for
+        ``parameters.DEFAULT_MODEL``) or a bundle folder. A name wins over a
         folder of the same name in the working folder (write ``./ferplus``
         for that one).
 
@@ -77,8 +80,10 @@ def resolve_model(model):
     BundleError
         A shipped model that is missing from the installed package.
     """
-    if model is None or model == "shipped":
+    if model is None:
         model = DEFAULT_MODEL
+    elif model == "shipped":
+        model = SHIPPED_ALIAS
     if model not in SHIPPED_MODELS:
         return os.fspath(model)
     path = os.path.join(SHIPPED_DIR, model)

@@ -63,7 +63,7 @@ HELP = {
                   "it beats the best epoch on PublicTest (0: off)",
     "swa_learning_rate": "constant learning rate of the weight-averaging epochs",
     "init": "fine-tune: start from this model bundle's weights, architecture, feature set and feature "
-            "standardisation (a shipped model's name, fer2013 or ferplus; 'shipped': the default one). When the data's classes differ, "
+            "standardisation (a shipped model's name, fer2013 or ferplus; 'shipped': fer2013). When the data's classes differ, "
             "the classification layer is replaced (classes of the same name keep their weights). The schedule "
             "settings not given take parameters.FineTuning's values (learning rate 3e-4, 30 epochs, patience 10); "
             "the bundle records where it started from",

@@ -21,7 +21,7 @@ BIN = os.path.dirname(sys.executable)
 def recognizer():
     from fer_toolkit.models.recognizer import Recognizer
 
-    return Recognizer()
+    return Recognizer("fer2013")  # compared with evaluation on FER-2013's arrays
 
 
 def test_litert_classifier_equals_the_evaluation_path(real_features, recognizer, tmp_path):
@@ -84,7 +84,7 @@ def test_faces_are_followed_between_detections(recognizer):
     from fer_toolkit.models.video import FaceTracker
 
     frames = video_frames(60)
-    video = Recognizer(detector="dlib", max_side=480, coarse_side=320)
+    video = Recognizer("fer2013", detector="dlib", max_side=480, coarse_side=320)
     every = FaceTracker(video, detect_every=1)
     followed = FaceTracker(video, detect_every=5)
     a = [every.predict(f) for f in frames]
@@ -159,7 +159,7 @@ def test_alignment_is_the_same_in_conversion_and_prediction(fer_csv, tmp_path):
     from fer_toolkit.features.io import load_arrays
     from fer_toolkit.features.landmarks import landmarks_batch
     from fer_toolkit.features.spec import FeatureSpec
-    from fer_toolkit.models.bundle import PRETRAINED, BundleError, load_bundle
+    from fer_toolkit.models.bundle import FER2013_MODEL, BundleError, load_bundle
     from fer_toolkit.models.evaluate import check_compatible, predict_split
     from fer_toolkit.models.recognizer import Recognizer
 
@@ -178,12 +178,12 @@ def test_alignment_is_the_same_in_conversion_and_prediction(fer_csv, tmp_path):
     assert np.median(eye_angles(faces)) < np.median(eye_angles(raw)) / 2
 
     bundle_dir = tmp_path / "bundle"
-    shutil.copytree(PRETRAINED, bundle_dir)
+    shutil.copytree(FER2013_MODEL, bundle_dir)
     meta = json.load(open(bundle_dir / "bundle.json"))
     meta["feature_spec"] = {**meta.get("feature_spec", {}), "align": True}
     (bundle_dir / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="align False vs True"):
-        check_compatible(load_bundle(PRETRAINED), json.load(open(aligned / "manifest.json")), str(aligned))
+        check_compatible(load_bundle(FER2013_MODEL), json.load(open(aligned / "manifest.json")), str(aligned))
     expected = predict_split(load_bundle(str(bundle_dir)), str(aligned), "PrivateTest")[0]
     recognizer = Recognizer(str(bundle_dir))
     got, arrays = recognizer.predict_crops(raw)

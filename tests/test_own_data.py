@@ -295,7 +295,7 @@ def test_ferplus_file_that_does_not_match_is_one_line(tmp_path, real_csv_slice):
 def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp_path):
     """The cross-label evaluation: the 7-class model on FERPlus' faces of its classes (contempt left
     out), by fer-evaluate --match-classes; without the flag the class lists' difference is one line."""
-    from fer_toolkit.models.bundle import PRETRAINED, load_bundle
+    from fer_toolkit.models.bundle import FER2013_MODEL, load_bundle
     from fer_toolkit.models.evaluate import evaluate
 
     data = str(tmp_path / "ferplus")
@@ -308,7 +308,7 @@ def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp
     labels = load(data, "PrivateTest", "labels")
     assert got["left_out"] == int((labels == 7).sum()) and got["n"] == int((labels != 7).sum())
     assert list(got["per_class"]) == list(EMOTIONS)  # the model's classes: FERPlus' ids 0-6 are FER-2013's
-    bundle = load_bundle(PRETRAINED)
+    bundle = load_bundle(FER2013_MODEL)
     keep = labels != 7
     arrays = {n: load(data, "PrivateTest", n)[keep] for n in ("images", "landmarks", "hog_windows")}
     expected = bundle.predict_proba(arrays["images"], bundle.spec.stack(arrays)).argmax(1) == labels[keep]
@@ -342,7 +342,7 @@ def three_classes(real_arrays, tmp_path_factory):
 
 
 def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_classes):
-    from fer_toolkit.models.bundle import PRETRAINED, load_bundle
+    from fer_toolkit.models.bundle import FER2013_MODEL, load_bundle
 
     out = tmp_path / "run"
     result = subprocess.run([os.path.join(BIN, "fer-train"), "--data", three_classes, "--init", "shipped",
@@ -355,7 +355,7 @@ def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_clas
     assert meta["init"]["from"] == "shipped" and meta["init"]["head"] == "replaced"
     assert meta["init"]["freeze_epochs"] == 1 and meta["model"] == "B"
     assert meta["train_args"]["filters_b"] == [64, 128, 256, 256] and meta["train_args"]["learning_rate"] == 3e-4
-    shipped, tuned = load_bundle(PRETRAINED), load_bundle(str(out))
+    shipped, tuned = load_bundle(FER2013_MODEL), load_bundle(str(out))
     assert meta["normalization"] == shipped.meta["normalization"]
     # The epoch trained the new head only: every other layer is the shipped model's.
     for layer in shipped.model.layers:

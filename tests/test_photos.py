@@ -76,7 +76,7 @@ def evaluate_images(*args):
 
 def test_evaluate_images_reports_the_photo_pipeline(photo_folder, tmp_path):
     root, arrays = photo_folder
-    result = evaluate_images("--images", root, "--out", tmp_path / "photos", "--no-progress")
+    result = evaluate_images("--images", root, "--model", "fer2013", "--out", tmp_path / "photos", "--no-progress")
     assert result["images"] == 60 and result["no_face_images"] == 2
     assert result["false_faces"] == 0  # the dogs and the empty scene stay face-free
     assert result["found"] >= 0.9
@@ -85,11 +85,12 @@ def test_evaluate_images_reports_the_photo_pipeline(photo_folder, tmp_path):
     assert (tmp_path / "photos" / "confusion_matrix.png").is_file()
     # Each image a face crop: the pipeline gives exactly what evaluation gives on the arrays.
     from fer_toolkit import evaluate
-    from fer_toolkit.models.bundle import PRETRAINED
+    from fer_toolkit.models.bundle import FER2013_MODEL
 
-    whole = evaluate_images("--images", root, "--whole-image", "--out", tmp_path / "whole", "--no-progress")
+    whole = evaluate_images("--images", root, "--model", "fer2013", "--whole-image", "--out", tmp_path / "whole",
+                            "--no-progress")
     assert whole["found"] == 1.0 and whole["false_faces"] == 1.0  # --whole-image trusts the user
-    on_arrays = evaluate([PRETRAINED], real_features_of(root), "PrivateTest", out_dir=str(tmp_path / "arrays"),
+    on_arrays = evaluate([FER2013_MODEL], real_features_of(root), "PrivateTest", out_dir=str(tmp_path / "arrays"),
                          limit=60)
     assert whole["accuracy"] == on_arrays["accuracy"] and whole["confusion"] == on_arrays["confusion"]
 

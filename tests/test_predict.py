@@ -17,7 +17,7 @@ from PIL import Image
 from fer_toolkit.features.faces import ImageError, crop_faces
 from fer_toolkit.features.io import load_arrays
 from fer_toolkit.models.bundle import BundleError, load_bundle
-from fer_toolkit.models.bundle import PRETRAINED
+from fer_toolkit.models.bundle import FER2013_MODEL
 from fer_toolkit.models.recognizer import Recognizer, load_image
 
 from conftest import SAMPLES, free_port, start_web
@@ -32,7 +32,8 @@ def sample(name):
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return Recognizer()
+    """The FER-2013 model's recognizer: the tests compare it with evaluation on FER-2013's arrays."""
+    return Recognizer("fer2013")
 
 
 def run_script(name, *args, timeout=300, env=None, cwd=None):
@@ -155,7 +156,7 @@ def test_cli_bad_single_file_is_one_line(tmp_path, content):
 
 def test_bad_model_bundle_is_one_line(tmp_path):
     corrupt = tmp_path / "corrupt"
-    shutil.copytree(PRETRAINED, corrupt)
+    shutil.copytree(FER2013_MODEL, corrupt)
     (corrupt / "model.keras").write_bytes(b"garbage")
     for model in (str(tmp_path / "missing"), str(corrupt)):
         res = run_script("predict", sample("obama.jpg"), "--model", model)
@@ -165,16 +166,22 @@ def test_bad_model_bundle_is_one_line(tmp_path):
 
 
 def test_shipped_models_by_name(tmp_path, monkeypatch, recognizer):
-    """--model fer2013 and Recognizer("fer2013") are the default model; a shipped name wins over a
-    folder of that name in the working folder, and a shipped model missing from the package is one line."""
+    """ferplus is the default model (no --model, Recognizer()); "shipped" still names fer2013; a
+    shipped name wins over a folder of that name in the working folder, and a shipped model missing
+    from the package is one line."""
     from fer_toolkit.models import bundle as bundle_module
-    from fer_toolkit.models.bundle import SHIPPED_DIR, SHIPPED_MODELS, resolve_model
+    from fer_toolkit.models.bundle import PRETRAINED, SHIPPED_DIR, SHIPPED_MODELS, resolve_model
 
-    assert resolve_model(None) == resolve_model("shipped") == resolve_model("fer2013") == PRETRAINED
-    assert resolve_model("runs/x") == "runs/x" and os.path.dirname(PRETRAINED) == SHIPPED_DIR
+    assert resolve_model(None) == resolve_model("ferplus") == PRETRAINED == os.path.join(SHIPPED_DIR, "ferplus")
+    assert resolve_model("shipped") == resolve_model("fer2013") == FER2013_MODEL
+    assert resolve_model("runs/x") == "runs/x" and os.path.dirname(FER2013_MODEL) == SHIPPED_DIR
     photo = sample("obama.jpg")
     named = Recognizer("fer2013").predict(photo)
     assert [f["probabilities"] for f in named] == [f["probabilities"] for f in recognizer.predict(photo)]
+    default = Recognizer().predict(photo)
+    assert [f["probabilities"] for f in default] == [f["probabilities"] for f in Recognizer("ferplus").predict(photo)]
+    res = run_script("predict", photo, "--json")
+    assert res.returncode == 0 and set(json.loads(res.stdout)[0]["faces"][0]["probabilities"]) >= {"Contempt"}
     (tmp_path / "fer2013").mkdir()  # not a bundle: the name still means the shipped model
     res = run_script("predict", photo, "--json", "--model", "fer2013", cwd=str(tmp_path))
     assert res.returncode == 0, res.stderr
@@ -240,7 +247,7 @@ def test_stream_follows_faces_as_fer_video_does(tmp_path, recognizer):
     assert stream.frames == len(per_frame) > 400 and stream.predictions == stream.frames
     assert 0 < stream.detections < stream.frames / 2  # faces are followed between detections
     assert np.mean([bool(f) for f in per_frame]) >= 0.95
-    res = run_script("video", "--video", video, "--no-display", "--csv", str(tmp_path / "f.csv"))
+    res = run_script("video", "--video", video, "--no-display", "--csv", str(tmp_path / "f.csv"), "--model", "fer2013")
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
     expected = [(i, j + 1, f["box"], f["label"]) for i, faces in enumerate(per_frame) for j, f in enumerate(faces)]
@@ -304,9 +311,9 @@ def test_video_window_quits_on_q(tmp_path):
 
 
 def test_shipped_model_is_small_and_beats_chance(real_features):
-    size = sum(os.path.getsize(os.path.join(PRETRAINED, f)) for f in os.listdir(PRETRAINED))
+    size = sum(os.path.getsize(os.path.join(FER2013_MODEL, f)) for f in os.listdir(FER2013_MODEL))
     assert size <= 20 * 2**20
-    bundle = load_bundle(PRETRAINED)
+    bundle = load_bundle(FER2013_MODEL)
     arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=1000)
     probs = bundle.predict_proba(arrays["images"], bundle.spec.stack(arrays))
     assert np.mean(probs.argmax(1) == arrays["labels"]) > 0.45
@@ -330,14 +337,14 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     assert np.abs(mirrored - plain).max() > 1e-3  # a different view...
     twice = mirror_probabilities(bundle, np.ascontiguousarray(images[:, :, ::-1]), flip_landmarks(landmarks, 48))
     np.testing.assert_allclose(twice, plain, atol=1e-5)  # ...whose mirror is the original
-    tta = Recognizer(tta=True)
+    tta = Recognizer("fer2013", tta=True)
     probs, _ = tta.predict_crops(images)
     on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.spec))
     np.testing.assert_allclose(probs, (plain + on_mirror) / 2, atol=1e-5)
     full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"))
     both = (bundle.predict_proba(full["images"], bundle.spec.stack(full))
             + mirror_probabilities(bundle, full["images"], full["landmarks"])) / 2
-    result = evaluate([PRETRAINED], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True)
+    result = evaluate([FER2013_MODEL], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True)
     assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
 
 
@@ -361,9 +368,9 @@ def test_ten_view_tta_is_the_same_in_evaluation_and_prediction(real_features, re
     np.testing.assert_allclose(views[3][1], spec.stack(by_hand), atol=1e-6)
     plain = bundle.predict_proba(images, spec.stack(arrays))
     expected = (plain + sum(bundle.predict_proba(*view) for view in views)) / 10
-    probs, _ = Recognizer(tta=True, tta_shift=3).predict_crops(images)
+    probs, _ = Recognizer("fer2013", tta=True, tta_shift=3).predict_crops(images)
     np.testing.assert_allclose(probs, expected, atol=1e-5)
-    result = evaluate([PRETRAINED], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True,
+    result = evaluate([FER2013_MODEL], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True,
                       limit=40, tta_shift=3)
     assert result["tta_shift"] == 3
     assert result["accuracy"] == pytest.approx(np.mean(expected.argmax(1) == arrays["labels"]))
@@ -399,28 +406,28 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     fer-web, average the members' probabilities, each member computing its own features from
     the same crops; members that crop faces differently are refused in one line."""
     photo = sample("two_people.jpg")
-    alone = [Recognizer(m, tta=True).predict(photo) for m in (None, second_model)]
-    together = Recognizer([PRETRAINED, second_model], tta=True).predict(photo)
+    alone = [Recognizer(m, tta=True).predict(photo) for m in (FER2013_MODEL, second_model)]
+    together = Recognizer([FER2013_MODEL, second_model], tta=True).predict(photo)
     assert len(together) == 2
     for i, face in enumerate(together):
         assert face["box"] == alone[0][i]["box"] and face["landmarks"] == alone[0][i]["landmarks"]
         for c, p in face["probabilities"].items():
             assert p == pytest.approx((alone[0][i]["probabilities"][c] + alone[1][i]["probabilities"][c]) / 2, abs=1e-5)
     assert alone[1][0]["probabilities"] != alone[0][0]["probabilities"]  # two different members
-    res = run_script("predict", photo, "--json", "--model", PRETRAINED, "--model", second_model)
+    res = run_script("predict", photo, "--json", "--model", FER2013_MODEL, "--model", second_model)
     assert res.returncode == 0, res.stderr
     printed = json.loads(res.stdout)
     faces = printed[0]["faces"] if isinstance(printed, list) else printed["faces"]
-    assert [f["label"] for f in faces] == [f["label"] for f in Recognizer([PRETRAINED, second_model]).predict(photo)]
+    assert [f["label"] for f in faces] == [f["label"] for f in Recognizer([FER2013_MODEL, second_model]).predict(photo)]
     folder = tmp_path / "photos"
     (folder / "happy").mkdir(parents=True)
     shutil.copy(sample("obama.jpg"), folder / "happy")
-    res = run_script("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", PRETRAINED,
+    res = run_script("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", FER2013_MODEL,
                      "--model", second_model, "--out", str(tmp_path / "ensemble-photos"))
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
-    assert result["models"] == [PRETRAINED, second_model] and result["found"] == 1.0
-    answer = Recognizer([PRETRAINED, second_model]).predict(sample("obama.jpg"))[0]["label"]
+    assert result["models"] == [FER2013_MODEL, second_model] and result["found"] == 1.0
+    answer = Recognizer([FER2013_MODEL, second_model]).predict(sample("obama.jpg"))[0]["label"]
     assert result["predicted"][answer] == 1.0  # the ensemble's answer, as the recognizer gives it
     assert (tmp_path / "ensemble-photos" / "confusion_matrix.png").is_file()
     # fer-web --model given twice serves the ensemble, and its API answers as the recognizer does.
@@ -430,18 +437,18 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     from fer_toolkit.models.webapp import create_app
 
     port = free_port()
-    server = start_web(port, "--model", PRETRAINED, "--model", second_model)
+    server = start_web(port, "--model", FER2013_MODEL, "--model", second_model)
     try:
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read())
     finally:
         server.terminate()
         server.communicate(timeout=30)
     assert health["models"] == ["fer2013", "run"]
-    client = create_app(Recognizer([PRETRAINED, second_model])).test_client()
+    client = create_app(Recognizer([FER2013_MODEL, second_model])).test_client()
     with open(photo, "rb") as f:
         served = client.post("/api/predict", data={"file": (io.BytesIO(f.read()), "x.jpg")},
                              content_type="multipart/form-data").get_json()["faces"]
-    for face, expected in zip(served, Recognizer([PRETRAINED, second_model]).predict(photo)):
+    for face, expected in zip(served, Recognizer([FER2013_MODEL, second_model]).predict(photo)):
         assert face["label"] == expected["label"] and face["box"] == expected["box"]
         assert face["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
     other = tmp_path / "other-crop"
@@ -450,6 +457,6 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     meta["feature_spec"]["crop_scale"] = 1.4
     (other / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="crops faces differently"):
-        Recognizer([PRETRAINED, str(other)])
-    res = run_script("predict", photo, "--model", PRETRAINED, "--model", str(other))
+        Recognizer([FER2013_MODEL, str(other)])
+    res = run_script("predict", photo, "--model", FER2013_MODEL, "--model", str(other))
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "crop_scale" in res.stderr

@@ -14,7 +14,7 @@ from fer_toolkit.models.bundle import SVM_NODES, BundleError, load_bundle, skops
 
 from conftest import ROOT, free_port, start_web
 
-PRETRAINED = os.path.join(ROOT, "models", "pretrained", "fer2013")
+FER2013_MODEL = os.path.join(ROOT, "models", "pretrained", "fer2013")
 
 
 def run_script(name, *args, env=None, timeout=300):
@@ -85,7 +85,7 @@ def test_keras_lambda_layer_is_refused(tmp_path):
     import keras
 
     bundle = tmp_path / "lambda"
-    shutil.copytree(PRETRAINED, bundle)
+    shutil.copytree(FER2013_MODEL, bundle)
     meta = json.loads((bundle / "bundle.json").read_text())
     image = keras.Input((48, 48, 1), name="image")
     features = keras.Input((len(meta["normalization"]["mean"]),), name="features")
@@ -100,7 +100,7 @@ def test_keras_lambda_layer_is_refused(tmp_path):
 def corrupt_bundle(tmp_path, edit):
     bundle = tmp_path / "bundle"
     shutil.rmtree(bundle, ignore_errors=True)
-    shutil.copytree(PRETRAINED, bundle)
+    shutil.copytree(FER2013_MODEL, bundle)
     meta = json.loads((bundle / "bundle.json").read_text())
     text = edit(meta, bundle)
     if text is not None:
@@ -165,15 +165,15 @@ def test_bundle_features_that_do_not_match_the_data_are_one_line(synthetic_featu
     manifest = json.loads((data / "manifest.json").read_text())
     manifest["feature_dimensions"]["hog_windows"] = 900  # contradicts the manifest's own specification
     (data / "manifest.json").write_text(json.dumps(manifest))
-    line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", data, "--out", tmp_path / "e"),
+    line = one_line_error(run_script("evaluate", "--model", FER2013_MODEL, "--data", data, "--out", tmp_path / "e"),
                           "fer-evaluate")
     assert "hog_windows 900" in line and "hog_windows 1800" in line and str(data) in line
     manifest["feature_dimensions"]["hog_windows"] = 1800
     manifest["feature_spec"]["landmark_box"] = [1, 1, 46, 46]  # data converted with other settings than the model's
     (data / "manifest.json").write_text(json.dumps(manifest))
-    line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", data, "--out", tmp_path / "e"),
+    line = one_line_error(run_script("evaluate", "--model", FER2013_MODEL, "--data", data, "--out", tmp_path / "e"),
                           "fer-evaluate")
-    assert "landmark_box [0, 0, 47, 47] vs [1, 1, 46, 46]" in line and str(data) in line and PRETRAINED in line
+    assert "landmark_box [0, 0, 47, 47] vs [1, 1, 46, 46]" in line and str(data) in line and FER2013_MODEL in line
 
 
 # --------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_path_errors_are_one_line(tmp_path, synthetic_features):
     line = one_line_error(run_script("video", "--camera", -1, "--no-display"), "fer-video")
     assert "--camera -1" in line
     (tmp_path / "ro").mkdir()
-    line = one_line_error(run_script("evaluate", "--model", PRETRAINED, "--data", synthetic_features,
+    line = one_line_error(run_script("evaluate", "--model", FER2013_MODEL, "--data", synthetic_features,
                                      "--out", tmp_path / "file.txt" / "sub"
                                      if (tmp_path / "file.txt").write_text("x") else None), "fer-evaluate")
     assert "file.txt" in line

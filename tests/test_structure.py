@@ -116,10 +116,10 @@ def test_old_bundles_read_as_the_old_specification(tmp_path):
     import shutil
 
     from fer_toolkit.models.bundle import bundle_spec, load_bundle, read_meta
-    from fer_toolkit.models.bundle import PRETRAINED
+    from fer_toolkit.models.bundle import FER2013_MODEL
 
     old = tmp_path / "old"
-    shutil.copytree(PRETRAINED, old)
+    shutil.copytree(FER2013_MODEL, old)
     meta = json.loads((old / "bundle.json").read_text())
     del meta["feature_spec"]  # as written before specifications were recorded
     (old / "bundle.json").write_text(json.dumps(meta))
@@ -128,7 +128,7 @@ def test_old_bundles_read_as_the_old_specification(tmp_path):
     assert load_bundle(str(old)).spec == legacy
     # The shipped bundle states its specification: the old feature settings, with the crop geometry
     # measured again (benchmarks/face_margin.py) and crops shrunk to fit the image.
-    assert bundle_spec(read_meta(PRETRAINED)).differences(legacy) == [
+    assert bundle_spec(read_meta(FER2013_MODEL)).differences(legacy) == [
         "crop_scale 1.16 vs 1.28", "crop_shift_x 0.0 vs 0.04", "crop_shift_y -0.07 vs -0.053", "crop_fit shrink vs replicate"]
 
 
@@ -253,7 +253,7 @@ def test_installed_wheel_exposes_only_fer_toolkit(tmp_path):
             f"faces = Recognizer().predict({os.path.join(SAMPLES, 'obama.jpg')!r}); print(faces[0]['label'])")
     res = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=user, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip() in ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+    assert res.stdout.strip() in ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral", "Contempt")
     for extra in ([], ["--proposer", "blazeface"]):  # the proposer's model file ships in the wheel
         res = subprocess.run([str(venv / "bin" / "fer-predict"), os.path.join(SAMPLES, "obama.jpg"), "--json", *extra],
                              capture_output=True, text=True, cwd=user, timeout=300)
