@@ -341,10 +341,11 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     probs, _ = tta.predict_crops(images)
     on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.spec))
     np.testing.assert_allclose(probs, (plain + on_mirror) / 2, atol=1e-5)
-    full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"))
+    full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=500)
     both = (bundle.predict_proba(full["images"], bundle.spec.stack(full))
             + mirror_probabilities(bundle, full["images"], full["landmarks"])) / 2
-    result = evaluate([FER2013_MODEL], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True)
+    result = evaluate([FER2013_MODEL], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True,
+                      limit=500)
     assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
 
 
