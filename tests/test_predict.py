@@ -415,11 +415,12 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
         for c, p in face["probabilities"].items():
             assert p == pytest.approx((alone[0][i]["probabilities"][c] + alone[1][i]["probabilities"][c]) / 2, abs=1e-5)
     assert alone[1][0]["probabilities"] != alone[0][0]["probabilities"]  # two different members
+    ensemble = Recognizer([FER2013_MODEL, second_model])
     res = run_script("predict", photo, "--json", "--model", FER2013_MODEL, "--model", second_model)
     assert res.returncode == 0, res.stderr
     printed = json.loads(res.stdout)
     faces = printed[0]["faces"] if isinstance(printed, list) else printed["faces"]
-    assert [f["label"] for f in faces] == [f["label"] for f in Recognizer([FER2013_MODEL, second_model]).predict(photo)]
+    assert [f["label"] for f in faces] == [f["label"] for f in ensemble.predict(photo)]
     folder = tmp_path / "photos"
     (folder / "happy").mkdir(parents=True)
     shutil.copy(sample("obama.jpg"), folder / "happy")
@@ -428,7 +429,7 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
     assert result["models"] == [FER2013_MODEL, second_model] and result["found"] == 1.0
-    answer = Recognizer([FER2013_MODEL, second_model]).predict(sample("obama.jpg"))[0]["label"]
+    answer = ensemble.predict(sample("obama.jpg"))[0]["label"]
     assert result["predicted"][answer] == 1.0  # the ensemble's answer, as the recognizer gives it
     assert (tmp_path / "ensemble-photos" / "confusion_matrix.png").is_file()
     # fer-web --model given twice serves the ensemble, and its API answers as the recognizer does.
@@ -445,11 +446,11 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
         server.terminate()
         server.communicate(timeout=30)
     assert health["models"] == ["fer2013", "run"]
-    client = create_app(Recognizer([FER2013_MODEL, second_model])).test_client()
+    client = create_app(ensemble).test_client()
     with open(photo, "rb") as f:
         served = client.post("/api/predict", data={"file": (io.BytesIO(f.read()), "x.jpg")},
                              content_type="multipart/form-data").get_json()["faces"]
-    for face, expected in zip(served, Recognizer([FER2013_MODEL, second_model]).predict(photo)):
+    for face, expected in zip(served, ensemble.predict(photo)):
         assert face["label"] == expected["label"] and face["box"] == expected["box"]
         assert face["confidence"] == pytest.approx(expected["confidence"], abs=1e-5)
     other = tmp_path / "other-crop"
