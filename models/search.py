@@ -251,7 +251,7 @@ def _spark_session(master):
 
 
 def run_search(base_config, max_evals, trials_path, out_dir, spark=None, parallelism=SEARCH.parallelism, seed=SEARCH.seed,
-               trust_pickle=False, log=print):
+               trust_pickle=False, log=print, trials=None):
     """Run (or resume) a TPE search and write its results.
 
     Parameters
@@ -272,6 +272,9 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
     seed : int, optional
     trust_pickle : bool, optional
         Read a trials file of the old pickle format (it can run code).
+    trials : hyperopt.Trials, optional
+        ``trials_path``'s trials read already (:func:`load_trials`), so that a
+        caller can refuse a bad file before loading TensorFlow; else read here.
 
     Returns
     -------
@@ -281,7 +284,8 @@ def run_search(base_config, max_evals, trials_path, out_dir, spark=None, paralle
     from hyperopt import fmin, tpe
     from hyperopt.exceptions import AllTrialsFailed
 
-    trials = load_trials(trials_path, trust_pickle, log)
+    if trials is None:
+        trials = load_trials(trials_path, trust_pickle, log)
     if isinstance(base_config, dict):
         base_config = TrainingConfig.from_dict(base_config)
     space = search_space(base_config.model)

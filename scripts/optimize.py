@@ -67,15 +67,16 @@ def main(argv=None):
         from ..features.io import load_manifest
 
         load_manifest(args.data)  # missing data answers before TensorFlow loads
-        load_keras(PROG)
-        from ..models.search import run_search
+        from ..models.search import load_trials, run_search
         trials = args.trials or os.path.join(args.out, SEARCH.trials_file)
         legacy = os.path.join(args.out, "trials.pickle")  # the default of older versions
         if not args.trials and not os.path.exists(trials) and os.path.exists(legacy):
             fail(PROG, f"{legacy}: trials of an older version, in pickle format (it can run code when read); "
                        f"if you made it yourself, resume with --trials {legacy} --trust-pickle")
-        best = run_search(config, args.max_evals, trials, args.out, spark=args.spark,
-                          parallelism=args.parallelism, seed=args.seed, trust_pickle=args.trust_pickle)
+        done = load_trials(trials, args.trust_pickle)  # so does a bad trials file
+        load_keras(PROG)
+        best = run_search(config, args.max_evals, trials, args.out, spark=args.spark, parallelism=args.parallelism,
+                          seed=args.seed, trust_pickle=args.trust_pickle, trials=done)
         print(f"best PublicTest accuracy {best['val_accuracy']:.4f} (trial {best['trial']} of {best['n_trials']}, "
               f"{best['n_failed']} failed): {best['params']}")
         print(f"wrote {os.path.join(args.out, 'best.json')}; train with: fer-train --params "

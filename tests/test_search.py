@@ -125,10 +125,19 @@ class _CreatesFile:
         return (open, (self.path, "w"))
 
 
-def svm_search(data, out, *extra):
+def svm_search(data, out, *extra, env=None):
     return subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.optimize", "--data", data,
                            "--model", "svm", "--features", "landmarks", "--out", str(out), *map(str, extra)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def without_tensorflow(tmp_path):
+    """An environment in which importing TensorFlow or Keras stops the process: what answers
+    there answers before they load."""
+    for name in ("tensorflow", "keras"):
+        (tmp_path / "poison" / name).mkdir(parents=True)
+        (tmp_path / "poison" / name / "__init__.py").write_text(f"raise SystemExit('{name} was imported')\n")
+    return {**os.environ, "PYTHONPATH": str(tmp_path / "poison")}
 
 
 def test_crafted_trials_pickle_runs_no_code(synthetic_features, tmp_path):
@@ -164,5 +173,6 @@ def test_old_pickle_trials_resume_only_when_trusted(synthetic_features, tmp_path
                                   '{"format": "fer-toolkit-trials", "trials": [{"tid": 0, "state": 2, "misc": 1}]}'])
 def test_malformed_trials_file_is_one_line(synthetic_features, tmp_path, text):
     (tmp_path / "t.json").write_text(text)
-    res = svm_search(synthetic_features, tmp_path / "out", "--max-evals", 1, "--trials", tmp_path / "t.json")
+    res = svm_search(synthetic_features, tmp_path / "out", "--max-evals", 1, "--trials", tmp_path / "t.json",
+                     env=without_tensorflow(tmp_path))  # refused before TensorFlow loads
     assert res.returncode == 1 and res.stderr.count("\n") == 1 and "t.json" in res.stderr, res.stderr
