@@ -10,11 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from fer_toolkit.models.bundle import SVM_NODES, BundleError, load_bundle, skops_nodes
+from fer_toolkit.models.bundle import FER2013_MODEL, SVM_NODES, BundleError, load_bundle, skops_nodes
 
 from conftest import ROOT, free_port, start_web
 
-FER2013_MODEL = os.path.join(ROOT, "models", "pretrained", "fer2013")
 
 
 def run_script(name, *args, env=None, timeout=300):
