@@ -20,6 +20,15 @@ class WebError(Exception):
     """The server cannot start (one line)."""
 
 
+class _LoadedLater:
+    """The WSGI application the port is bound with before the model loads; ``app`` is set once it has."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
 def build_parser():
     p = parser(
         PROG,
@@ -57,25 +66,29 @@ def main(argv=None):
 
         for path in args.model or ():  # a bad model answers before TensorFlow loads
             read_meta(path)
-        load_keras(PROG)
-        import numpy as np
         from waitress import create_server
 
-        from ..models.recognizer import Recognizer
-        from ..models.webapp import create_app
-
-        recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
-                                max_side=args.detect_max_side, max_pixels=args.max_pixels,
-                                coarse_side=args.coarse_side, proposer=args.proposer)
-        recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
-        app = create_app(recognizer, args.max_upload_mb)
-        try:  # binds the port: a port in use fails here, before anything says "serving"
-            server = create_server(app, host=args.host, port=args.port, threads=args.threads,
+        # The port is bound first: a port in use is one line at once, not after the model's seconds of
+        # loading. Requests that arrive meanwhile wait in the socket's queue until the server runs.
+        application = _LoadedLater()
+        try:
+            server = create_server(application, host=args.host, port=args.port, threads=args.threads,
                                    connection_limit=args.connection_limit, channel_timeout=args.channel_timeout)
         except OSError as e:
             raise WebError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
-        print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
         try:
+            load_keras(PROG)
+            import numpy as np
+
+            from ..models.recognizer import Recognizer
+            from ..models.webapp import create_app
+
+            recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
+                                    max_side=args.detect_max_side, max_pixels=args.max_pixels,
+                                    coarse_side=args.coarse_side, proposer=args.proposer)
+            recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
+            application.app = create_app(recognizer, args.max_upload_mb)
+            print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
             server.run()
         finally:
             server.close()

@@ -44,6 +44,38 @@ def start_web(port, *extra):
     pytest.fail("fer-web did not start: " + proc.communicate()[1][-2000:])
 
 
+def run_cli(name, *args):
+    """``fer-NAME ARGS`` run in this process by the script's own ``main``, as a ``CompletedProcess``.
+
+    The command's whole code path (parsing, checks, output, exit code) without the seconds a new
+    interpreter spends importing TensorFlow. Tests of what a real process shows around it
+    (one-line errors beside TensorFlow's own log, signals, installed entry points) start one.
+    """
+    import contextlib
+    import importlib
+    import io
+    import subprocess
+
+    module = importlib.import_module(f"fer_toolkit.scripts.{name}")
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = module.main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) or e.code is None else 1
+    return subprocess.CompletedProcess([f"fer-{name}", *argv], code or 0, out.getvalue(), err.getvalue())
+
+
+def without_tensorflow(tmp_path):
+    """An environment in which importing TensorFlow or Keras stops the process: what answers
+    there answers before they load."""
+    for name in ("tensorflow", "keras"):
+        (tmp_path / "poison" / name).mkdir(parents=True)
+        (tmp_path / "poison" / name / "__init__.py").write_text(f"raise SystemExit('{name} was imported')\n")
+    return {**os.environ, "PYTHONPATH": str(tmp_path / "poison")}
+
+
 def dataset_path():
     """Path of the real FER-2013 CSV, or None."""
     path = os.environ.get(DATASET.env_var)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SAMPLES
+from conftest import SAMPLES, run_cli
 
 from fer_toolkit.features.conversion import ConversionError, convert
 from fer_toolkit.features.folder_conversion import convert_images, validation_split
@@ -300,9 +300,8 @@ def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp
 
     data = str(tmp_path / "ferplus")
     convert(fer_csv, data, ferplus=ferplus_csv, limit=400, progress=False)
-    result = subprocess.run([os.path.join(BIN, "fer-evaluate"), "--model", "fer2013", "--data", data, "--split",
-                             "PrivateTest", "--match-classes", "--json", "--out", str(tmp_path / "e")],
-                            capture_output=True, text=True)
+    result = run_cli("evaluate", "--model", "fer2013", "--data", data, "--split", "PrivateTest", "--match-classes",
+                     "--json", "--out", tmp_path / "e")
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     labels = load(data, "PrivateTest", "labels")
@@ -375,16 +374,13 @@ def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_clas
     assert meta["init"]["from"] == "shipped" and meta["normalization"] == shipped.meta["normalization"]
 
     # The new class set everywhere: evaluation, prediction, the web page's classes.
-    evaluated = subprocess.run([os.path.join(BIN, "fer-evaluate"), "--model", str(out), "--data", three_classes],
-                               capture_output=True, text=True)
+    evaluated = run_cli("evaluate", "--model", out, "--data", three_classes)
     assert evaluated.returncode == 0 and "smiling" in evaluated.stdout, evaluated.stderr
-    predicted = subprocess.run([os.path.join(BIN, "fer-predict"), "--model", str(out), "--json",
-                                os.path.join(SAMPLES, "obama.jpg")], capture_output=True, text=True)
+    predicted = run_cli("predict", "--model", out, "--json", os.path.join(SAMPLES, "obama.jpg"))
     faces = json.loads(predicted.stdout)[0]["faces"]
     assert set(faces[0]["probabilities"]) == {"blank", "frowning", "smiling"}
-    video = subprocess.run([os.path.join(BIN, "fer-video"), "--model", str(out), "--video",
-                            os.path.join(SAMPLES, "woman2.mp4"), "--no-display", "--max-frames", "3", "--csv",
-                            str(tmp_path / "frames.csv")], capture_output=True, text=True)
+    video = run_cli("video", "--model", out, "--video", os.path.join(SAMPLES, "woman2.mp4"), "--no-display",
+                    "--max-frames", "3", "--csv", tmp_path / "frames.csv")
     assert video.returncode == 0, video.stderr
     rows = open(tmp_path / "frames.csv").read().splitlines()
     assert len(rows) > 1 and {"blank", "frowning", "smiling"} <= set(rows[0].split(","))

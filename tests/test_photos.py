@@ -17,7 +17,7 @@ from fer_toolkit.features.folders import FolderError, labelled_images, match_cla
 from fer_toolkit.features.io import load_arrays
 from fer_toolkit.parameters import EMOTIONS
 
-from conftest import SAMPLES
+from conftest import SAMPLES, run_cli
 
 
 def test_class_folders_match_the_model_names_and_common_spellings(tmp_path):
@@ -68,8 +68,7 @@ def test_faces_that_fill_a_small_image_are_found(photo_folder):
 
 
 def evaluate_images(*args):
-    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", *map(str, args), "--json"],
-                         capture_output=True, text=True, timeout=600)
+    res = run_cli("evaluate", *args, "--json")
     assert res.returncode == 0, res.stderr[-2000:]
     return json.loads(res.stdout)
 

@@ -20,7 +20,7 @@ from fer_toolkit.models.bundle import BundleError, load_bundle
 from fer_toolkit.models.bundle import FER2013_MODEL
 from fer_toolkit.models.recognizer import Recognizer, load_image
 
-from conftest import SAMPLES, free_port, start_web
+from conftest import SAMPLES, free_port, run_cli, start_web
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
 KEYS = {"box", "label", "confidence", "probabilities", "landmarks"}
@@ -111,7 +111,7 @@ def test_prediction_path_equals_evaluation_path(real_features, recognizer):
 
 
 def test_cli_json_table_outputs_and_exit_codes(tmp_path):
-    res = run_script("predict", sample("two_people.jpg"), "--json", "--output", str(tmp_path / "a.png"),
+    res = run_cli("predict", sample("two_people.jpg"), "--json", "--output", str(tmp_path / "a.png"),
                      "--bars", str(tmp_path / "b.png"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -120,9 +120,9 @@ def test_cli_json_table_outputs_and_exit_codes(tmp_path):
     annotated = cv2.imread(str(tmp_path / "a.png"))
     assert annotated.shape[:2] == load_image(sample("two_people.jpg")).shape[:2]
     assert cv2.imread(str(tmp_path / "b.png")) is not None
-    res = run_script("predict", sample("dogs.jpg"))
+    res = run_cli("predict", sample("dogs.jpg"))
     assert res.returncode == 3 and "no face found" in res.stderr
-    res = run_script("predict")  # the shipped sample photo, offline
+    res = run_cli("predict")  # the shipped sample photo, offline
     assert res.returncode == 0 and "astronaut" in res.stdout, res.stderr
 
 
@@ -134,7 +134,7 @@ def test_cli_folder_with_bad_files(tmp_path):
     (folder / "notes.jpg").write_text("not an image")
     (folder / "empty.png").write_bytes(b"")
     (folder / "truncated.jpg").write_bytes(open(sample("obama.jpg"), "rb").read()[:4000])
-    res = run_script("predict", str(folder), "--json")
+    res = run_cli("predict", str(folder), "--json")
     assert res.returncode == 0, res.stderr
     by_file = {os.path.basename(r["file"]): r for r in json.loads(res.stdout)}
     assert len(by_file["obama.jpg"]["faces"]) == 1 and by_file["dogs.jpg"]["faces"] == []
@@ -180,10 +180,11 @@ def test_shipped_models_by_name(tmp_path, monkeypatch, recognizer):
     assert [f["probabilities"] for f in named] == [f["probabilities"] for f in recognizer.predict(photo)]
     default = Recognizer().predict(photo)
     assert [f["probabilities"] for f in default] == [f["probabilities"] for f in Recognizer("ferplus").predict(photo)]
-    res = run_script("predict", photo, "--json")
+    res = run_cli("predict", photo, "--json")
     assert res.returncode == 0 and set(json.loads(res.stdout)[0]["faces"][0]["probabilities"]) >= {"Contempt"}
     (tmp_path / "fer2013").mkdir()  # not a bundle: the name still means the shipped model
-    res = run_script("predict", photo, "--json", "--model", "fer2013", cwd=str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    res = run_cli("predict", photo, "--json", "--model", "fer2013")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)[0]["faces"][0]["label"] == named[0]["label"]
     ferplus = Recognizer("ferplus")
@@ -226,7 +227,7 @@ def test_grey_decoding_gives_the_grey_of_the_colour_decoding(tmp_path):
 
 
 def test_video_file_headless(tmp_path):
-    res = run_script("video", "--video", sample("woman2.mp4"), "--no-display", "--output", str(tmp_path / "a.mp4"),
+    res = run_cli("video", "--video", sample("woman2.mp4"), "--no-display", "--output", str(tmp_path / "a.mp4"),
                      "--csv", str(tmp_path / "f.csv"), "--max-frames", "60")
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
@@ -247,7 +248,7 @@ def test_stream_follows_faces_as_fer_video_does(tmp_path, recognizer):
     assert stream.frames == len(per_frame) > 400 and stream.predictions == stream.frames
     assert 0 < stream.detections < stream.frames / 2  # faces are followed between detections
     assert np.mean([bool(f) for f in per_frame]) >= 0.95
-    res = run_script("video", "--video", video, "--no-display", "--csv", str(tmp_path / "f.csv"), "--model", "fer2013")
+    res = run_cli("video", "--video", video, "--no-display", "--csv", str(tmp_path / "f.csv"), "--model", "fer2013")
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
     expected = [(i, j + 1, f["box"], f["label"]) for i, faces in enumerate(per_frame) for j, f in enumerate(faces)]
@@ -416,7 +417,7 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
             assert p == pytest.approx((alone[0][i]["probabilities"][c] + alone[1][i]["probabilities"][c]) / 2, abs=1e-5)
     assert alone[1][0]["probabilities"] != alone[0][0]["probabilities"]  # two different members
     ensemble = Recognizer([FER2013_MODEL, second_model])
-    res = run_script("predict", photo, "--json", "--model", FER2013_MODEL, "--model", second_model)
+    res = run_cli("predict", photo, "--json", "--model", FER2013_MODEL, "--model", second_model)
     assert res.returncode == 0, res.stderr
     printed = json.loads(res.stdout)
     faces = printed[0]["faces"] if isinstance(printed, list) else printed["faces"]
@@ -424,7 +425,7 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     folder = tmp_path / "photos"
     (folder / "happy").mkdir(parents=True)
     shutil.copy(sample("obama.jpg"), folder / "happy")
-    res = run_script("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", FER2013_MODEL,
+    res = run_cli("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", FER2013_MODEL,
                      "--model", second_model, "--out", str(tmp_path / "ensemble-photos"))
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
@@ -460,5 +461,5 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     (other / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="crops faces differently"):
         Recognizer([FER2013_MODEL, str(other)])
-    res = run_script("predict", photo, "--model", FER2013_MODEL, "--model", str(other))
+    res = run_cli("predict", photo, "--model", FER2013_MODEL, "--model", str(other))
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "crop_scale" in res.stderr

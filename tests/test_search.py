@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import without_tensorflow
+
 from fer_toolkit.models.bundle import load_bundle
 from fer_toolkit.models.search import load_trials, run_search
 from fer_toolkit.models.config import TrainingConfig
@@ -129,15 +131,6 @@ def svm_search(data, out, *extra, env=None):
     return subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.optimize", "--data", data,
                            "--model", "svm", "--features", "landmarks", "--out", str(out), *map(str, extra)],
                           capture_output=True, text=True, timeout=300, env=env)
-
-
-def without_tensorflow(tmp_path):
-    """An environment in which importing TensorFlow or Keras stops the process: what answers
-    there answers before they load."""
-    for name in ("tensorflow", "keras"):
-        (tmp_path / "poison" / name).mkdir(parents=True)
-        (tmp_path / "poison" / name / "__init__.py").write_text(f"raise SystemExit('{name} was imported')\n")
-    return {**os.environ, "PYTHONPATH": str(tmp_path / "poison")}
 
 
 def test_crafted_trials_pickle_runs_no_code(synthetic_features, tmp_path):

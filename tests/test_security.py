@@ -12,7 +12,7 @@ import pytest
 
 from fer_toolkit.models.bundle import FER2013_MODEL, SVM_NODES, BundleError, load_bundle, skops_nodes
 
-from conftest import ROOT, free_port, start_web
+from conftest import ROOT, free_port, run_cli, start_web, without_tensorflow
 
 
 
@@ -33,7 +33,7 @@ def svm_bundles(synthetic_features, tmp_path_factory):
     """Real SVM bundles of both kernels, written by fer-train."""
     out = tmp_path_factory.mktemp("svm")
     for kernel in ("linear", "rbf"):
-        res = run_script("train", "--model", "svm", "--features", "landmarks", "--svm-kernel", kernel,
+        res = run_cli("train", "--model", "svm", "--features", "landmarks", "--svm-kernel", kernel,
                          "--svm-components", 50, "--data", synthetic_features, "--out", out / kernel)
         assert res.returncode == 0, res.stderr
     return out
@@ -72,11 +72,11 @@ def test_crafted_svm_bundle_runs_no_code(svm_bundles, synthetic_features, tmp_pa
 
     with pytest.raises(BundleError, match="refuses to load"):
         load_bundle(str(bundle))
-    line = one_line_error(run_script("evaluate", "--model", bundle, "--data", synthetic_features,
-                                     "--out", tmp_path / "eval"), "fer-evaluate")
+    line = one_line_error(run_cli("evaluate", "--model", bundle, "--data", synthetic_features,
+                                  "--out", tmp_path / "eval"), "fer-evaluate")
     assert "runstring" in line
-    one_line_error(run_script("predict", os.path.join(ROOT, "..", "shared", "samples", "obama.jpg"),
-                              "--model", bundle), "fer-predict")
+    one_line_error(run_cli("predict", os.path.join(ROOT, "..", "shared", "samples", "obama.jpg"),
+                           "--model", bundle), "fer-predict")
     assert not marker.exists()
 
 
@@ -170,7 +170,7 @@ def test_bundle_features_that_do_not_match_the_data_are_one_line(synthetic_featu
     manifest["feature_dimensions"]["hog_windows"] = 1800
     manifest["feature_spec"]["landmark_box"] = [1, 1, 46, 46]  # data converted with other settings than the model's
     (data / "manifest.json").write_text(json.dumps(manifest))
-    line = one_line_error(run_script("evaluate", "--model", FER2013_MODEL, "--data", data, "--out", tmp_path / "e"),
+    line = one_line_error(run_cli("evaluate", "--model", FER2013_MODEL, "--data", data, "--out", tmp_path / "e"),
                           "fer-evaluate")
     assert "landmark_box [0, 0, 47, 47] vs [1, 1, 46, 46]" in line and str(data) in line and FER2013_MODEL in line
 
@@ -211,7 +211,7 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, width
     folder.mkdir()
     shutil.copy(bomb, folder)
     shutil.copy(os.path.join(SAMPLES, "obama.jpg"), folder)
-    res = run_script("predict", folder, "--json")
+    res = run_cli("predict", folder, "--json")
     assert res.returncode == 0, res.stderr
     by_file = {os.path.basename(r["file"]): r for r in json.loads(res.stdout)}
     assert "pixels" in by_file["bomb.png"]["error"] and len(by_file["obama.jpg"]["faces"]) == 1
@@ -307,13 +307,14 @@ def test_idle_connections_do_not_starve_real_requests():
         proc.communicate(timeout=30)
 
 
-def test_port_in_use_is_one_line_before_serving():
+def test_port_in_use_is_one_line_before_serving(tmp_path):
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        res = run_script("web", "--port", taken.getsockname()[1], timeout=120)
+        # At once: the port is bound before TensorFlow and the model load.
+        res = run_script("web", "--port", taken.getsockname()[1], env=without_tensorflow(tmp_path), timeout=120)
     line = one_line_error(res, "fer-web")
     assert "cannot listen" in line and "serving" not in res.stdout
 
@@ -324,15 +325,15 @@ def test_port_in_use_is_one_line_before_serving():
 
 def test_path_errors_are_one_line(tmp_path, synthetic_features):
     video = os.path.join(SAMPLES, "woman2.mp4")
-    line = one_line_error(run_script("video", "--video", video, "--no-display", "--csv", tmp_path,
-                                     "--max-frames", 2), "fer-video")
+    line = one_line_error(run_cli("video", "--video", video, "--no-display", "--csv", tmp_path,
+                                  "--max-frames", 2), "fer-video")
     assert str(tmp_path) in line
     line = one_line_error(run_script("video", "--camera", -1, "--no-display"), "fer-video")
     assert "--camera -1" in line
     (tmp_path / "ro").mkdir()
-    line = one_line_error(run_script("evaluate", "--model", FER2013_MODEL, "--data", synthetic_features,
-                                     "--out", tmp_path / "file.txt" / "sub"
-                                     if (tmp_path / "file.txt").write_text("x") else None), "fer-evaluate")
+    line = one_line_error(run_cli("evaluate", "--model", FER2013_MODEL, "--data", synthetic_features,
+                                  "--out", tmp_path / "file.txt" / "sub"
+                                  if (tmp_path / "file.txt").write_text("x") else None), "fer-evaluate")
     assert "file.txt" in line
 
 

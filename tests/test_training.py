@@ -20,7 +20,7 @@ from fer_toolkit.models.bundle import BundleError, load_bundle
 from fer_toolkit.models.evaluate import evaluate
 from fer_toolkit.models.train import finish_run, train
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 QUIET = dict(log=lambda *_: None, verbose=0)
 
@@ -197,8 +197,7 @@ def test_kill_and_ctrl_c_stop_cleanly_and_resume(synthetic_features, tmp_path, s
     assert 1 <= state["epoch"] < 1000 and len(state["history"]) == state["epoch"]
     assert (out / "training_curves.png").stat().st_size > 0 and (out / "history.csv").is_file()  # nothing lost
     # Resuming keeps the run's own settings (not the flags' defaults); only the length given changes.
-    res = subprocess.run([*cmd, "--resume", "--epochs", str(state["epoch"] + 1)], capture_output=True, text=True,
-                         timeout=300)
+    res = run_cli("train", *cmd[3:], "--resume", "--epochs", state["epoch"] + 1)
     assert res.returncode == 0, res.stderr[-2000:]
     resumed = json.loads((out / "state.json").read_text())
     assert resumed["epoch"] == state["epoch"] + 1 and resumed["config"]["epochs"] == state["epoch"] + 1
@@ -267,20 +266,16 @@ def test_evaluate_cli_json_and_ensemble(synthetic_features, tmp_path):
         out = tmp_path / f"run{i}"
         train(config(synthetic_features, out, model="A", features=fs, epochs=1, seed=i), **QUIET)
         runs.append(str(out))
-    cmd = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--data", synthetic_features,
-           "--split", "PrivateTest", "--json", "--out", str(tmp_path / "ens")]
-    for r in runs:
-        cmd += ["--model", r]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    res = run_cli("evaluate", "--data", synthetic_features, "--split", "PrivateTest", "--json", "--out",
+                  tmp_path / "ens", "--model", runs[0], "--model", runs[1])
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
     assert len(result["members"]) == 2 and result["n"] == 96
     assert (tmp_path / "ens" / "confusion_matrix.png").is_file()
     assert (tmp_path / "ens" / "classification_report.csv").is_file()
     assert result["tta"] is False
-    cmd = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--data", synthetic_features,
-           "--split", "PrivateTest", "--tta", "--model", runs[0], "--model", runs[1]]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    res = run_cli("evaluate", "--data", synthetic_features, "--split", "PrivateTest", "--tta", "--model", runs[0],
+                  "--model", runs[1])
     assert res.returncode == 0, res.stderr
     assert "with flip TTA" in res.stdout and (tmp_path / "run0" / "eval-PrivateTest-ensemble-tta").is_dir()
 
