@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, run_cli
 
 
 def grey(name):
@@ -143,8 +143,7 @@ def test_a_missing_or_damaged_model_file_is_one_line(tmp_path):
 def test_cli_flag(tmp_path):
     photo = tmp_path / "scene.png"
     cv2.imwrite(str(photo), scene_640())
-    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.predict", str(photo), "--json", "--proposer",
-                          "blazeface"], capture_output=True, text=True, timeout=300)
+    res = run_cli("predict", photo, "--json", "--proposer", "blazeface")
     assert res.returncode == 0, res.stderr[-1000:]
     assert len(json.loads(res.stdout)[0]["faces"]) == 1
     for command in ("predict", "web", "evaluate"):

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import without_tensorflow
+from conftest import run_cli, without_tensorflow
 
 from fer_toolkit.models.bundle import load_bundle
 from fer_toolkit.models.search import load_trials, run_search
@@ -79,9 +79,8 @@ def test_search_runs_resumes_and_writes_best(synthetic_features, tmp_path):
     for name in ("best.json", "trials.csv", "trials.png"):
         assert (out / name).is_file()
     # fer-train accepts best.json
-    res = subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.train", "--params", str(out / "best.json"),
-                          "--data", synthetic_features, "--out", str(tmp_path / "best-run"), "--epochs", "1",
-                          "--filters-a", "4,8", "--quiet"], capture_output=True, text=True, timeout=300)
+    res = run_cli("train", "--params", out / "best.json", "--data", synthetic_features, "--out", tmp_path / "best-run",
+                  "--epochs", "1", "--filters-a", "4,8", "--quiet")
     assert res.returncode == 0, res.stderr
     meta = json.loads((tmp_path / "best-run" / "bundle.json").read_text())
     params = json.loads((out / "best.json").read_text())["params"]
@@ -151,13 +150,15 @@ def test_old_pickle_trials_resume_only_when_trusted(synthetic_features, tmp_path
     from fer_toolkit.models.search import save_trials
 
     out = tmp_path / "opt"
-    assert svm_search(synthetic_features, out, "--max-evals", 1).returncode == 0
+    svm = ("--data", synthetic_features, "--model", "svm", "--features", "landmarks", "--out", out)
+    assert run_cli("optimize", *svm, "--max-evals", 1).returncode == 0
     trials = load_trials(str(out / "trials.json"))
     old = tmp_path / "old.trials"
     old.write_bytes(pickle.dumps(save_trials(trials, str(tmp_path / "copy.json"))))  # as older versions wrote
-    res = svm_search(synthetic_features, out, "--max-evals", 2, "--trials", old, "--trust-pickle")
+    res = run_cli("optimize", *svm, "--max-evals", 2, "--trials", old, "--trust-pickle")
     assert res.returncode == 0, res.stderr
-    assert "warning" in res.stderr and "resuming: 1 trial" in res.stdout + res.stderr
+    said = res.stdout + res.stderr
+    assert "warning: reading" in said and "with pickle (--trust-pickle)" in said and "resuming: 1 trial" in said
     resumed = load_trials(str(old))  # now JSON
     assert len(resumed.trials) == 2 and resumed.trials[0]["misc"]["vals"] == trials.trials[0]["misc"]["vals"]
 
