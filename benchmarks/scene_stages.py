@@ -24,6 +24,17 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def gate_signals(gray):
+    """What a gate before the CNN over the whole photo could read at no extra cost: BlazeFace's best
+    score anywhere in the photo (0 without a proposal) and the number of HOG's near misses."""
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.proposer import blazeface
+
+    proposals = blazeface()(gray, 0.01)
+    _, near = faces._hog_near_misses(gray, 1, 1280, 160)
+    return (proposals[0][1] if proposals else 0.0), len(near)
+
+
 def first_look(gray, truth, propose):
     """The name of the first look of ``dlib+cnn`` whose boxes overlap ``truth``, and the seconds spent
     before the CNN over the whole photo (None where an earlier look found a face)."""
@@ -52,6 +63,9 @@ def main(argv=None):
     p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
     p.add_argument("--limit", type=int, default=500, help="first N PublicTest faces")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--gate", type=int, default=0, metavar="N",
+                   help="also print gate_signals on the photos that reach the CNN over the photo and on N "
+                        "face-free scenes (a screen for skipping that look)")
     args = p.parse_args(argv)
 
     from photos import background_images, scene
@@ -61,7 +75,7 @@ def main(argv=None):
 
     images = load_arrays(args.data, "PublicTest", limit=args.limit)["images"]
     backgrounds, rng = background_images(), np.random.default_rng(args.seed)
-    counts, before = {}, []
+    counts, before, reaching = {}, [], []
     for face in images:
         image = scene(backgrounds, rng).copy()
         side = int(rng.integers(64, 161))
@@ -71,12 +85,27 @@ def main(argv=None):
         counts[look] = counts.get(look, 0) + 1
         if seconds is not None:
             before.append(seconds)
+            if args.gate:
+                reaching.append((look, *gate_signals(image)))
     print(f"{len(images)} PublicTest faces in 640x480 scenes")
     for look in ("hog", "hog upsampled", "cnn around candidates", "cnn over the photo", "other", "missed"):
         print(f"{look:<24} {counts.get(look, 0):>5}  {counts.get(look, 0) / len(images):6.1%}")
     if before:
         print(f"looks before the CNN over the photo, on the {len(before)} photos that reach it: median "
               f"{np.median(before) * 1000:.0f} ms")
+    if args.gate:
+        free = [gate_signals(scene(backgrounds, rng)) for _ in range(args.gate)]
+        print("photos reaching the CNN over the photo: look, BlazeFace's best score, HOG near misses")
+        for look, score, near in sorted(reaching, key=lambda r: -r[1]):
+            print(f"  {look:<22} {score:.3f} {near}")
+        scores = np.array([s for s, _ in free])
+        near = np.array([n for _, n in free])
+        for t in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5):
+            kept = [r for r in reaching if r[1] >= t or r[2]]
+            print(f"gate: BlazeFace >= {t} or a near miss: {np.mean((scores >= t) | (near > 0)):.1%} of "
+                  f"{len(free)} face-free scenes would run the CNN; of the reaching photos it finds a face in, "
+                  f"{sum(r[0] == 'cnn over the photo' for r in kept)} of "
+                  f"{sum(r[0] == 'cnn over the photo' for r in reaching)} kept")
 
 
 if __name__ == "__main__":

@@ -364,8 +364,7 @@ def test_fine_tuning_a_new_class_set_from_the_shipped_model(tmp_path, three_clas
     assert tuned.model.get_layer("probabilities").get_weights()[0].shape == (256, 3)
 
     # Resumed past the frozen epoch: every layer trains, and the bundle keeps its start and standardisation.
-    resumed = subprocess.run([os.path.join(BIN, "fer-train"), "--data", three_classes, "--out", str(out), "--resume",
-                              "--epochs", "2", "--quiet"], capture_output=True, text=True)
+    resumed = run_cli("train", "--data", three_classes, "--out", out, "--resume", "--epochs", 2, "--quiet")
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
     assert "epoch 2: training every layer" in resumed.stdout
     state = json.load(open(out / "state.json"))
