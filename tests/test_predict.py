@@ -112,7 +112,7 @@ def test_prediction_path_equals_evaluation_path(real_features, recognizer):
 
 def test_cli_json_table_outputs_and_exit_codes(tmp_path):
     res = run_cli("predict", sample("two_people.jpg"), "--json", "--output", str(tmp_path / "a.png"),
-                     "--bars", str(tmp_path / "b.png"))
+                  "--bars", str(tmp_path / "b.png"))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out[0]["file"].endswith("two_people.jpg") and len(out[0]["faces"]) == 2
@@ -228,7 +228,7 @@ def test_grey_decoding_gives_the_grey_of_the_colour_decoding(tmp_path):
 
 def test_video_file_headless(tmp_path):
     res = run_cli("video", "--video", sample("woman2.mp4"), "--no-display", "--output", str(tmp_path / "a.mp4"),
-                     "--csv", str(tmp_path / "f.csv"), "--max-frames", "60")
+                  "--csv", str(tmp_path / "f.csv"), "--max-frames", "60")
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
     assert len({r["frame"] for r in rows}) >= 40  # a face in most frames
@@ -428,7 +428,7 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     (folder / "happy").mkdir(parents=True)
     shutil.copy(sample("obama.jpg"), folder / "happy")
     res = run_cli("evaluate", "--images", str(folder), "--json", "--no-progress", "--model", FER2013_MODEL,
-                     "--model", second_model, "--out", str(tmp_path / "ensemble-photos"))
+                  "--model", second_model, "--out", str(tmp_path / "ensemble-photos"))
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout)
     assert result["models"] == [FER2013_MODEL, second_model] and result["found"] == 1.0

@@ -34,7 +34,7 @@ def svm_bundles(synthetic_features, tmp_path_factory):
     out = tmp_path_factory.mktemp("svm")
     for kernel in ("linear", "rbf"):
         res = run_cli("train", "--model", "svm", "--features", "landmarks", "--svm-kernel", kernel,
-                         "--svm-components", 50, "--data", synthetic_features, "--out", out / kernel)
+                      "--svm-components", 50, "--data", synthetic_features, "--out", out / kernel)
         assert res.returncode == 0, res.stderr
     return out
 
