@@ -44,12 +44,22 @@ def start_web(port, *extra):
     pytest.fail("fer-web did not start: " + proc.communicate()[1][-2000:])
 
 
+def run_script(name, *args, env=None, timeout=300):
+    """``fer-NAME ARGS`` in a process of its own (``python -m``), as ``subprocess.run`` gives it back."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def run_cli(name, *args):
     """``fer-NAME ARGS`` run in this process by the script's own ``main``, as a ``CompletedProcess``.
 
     The command's whole code path (parsing, checks, output, exit code) without the seconds a new
     interpreter spends importing TensorFlow. Tests of what a real process shows around it
-    (one-line errors beside TensorFlow's own log, signals, installed entry points) start one.
+    (one-line errors beside TensorFlow's own log, signals, installed entry points) start one
+    (:func:`run_script`).
     """
     import contextlib
     import importlib

@@ -20,7 +20,7 @@ from fer_toolkit.models.bundle import BundleError, load_bundle
 from fer_toolkit.models.bundle import FER2013_MODEL
 from fer_toolkit.models.recognizer import Recognizer, load_image
 
-from conftest import SAMPLES, free_port, run_cli, start_web
+from conftest import SAMPLES, free_port, run_cli, run_script, start_web
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(SAMPLES), reason=f"sample images not found in {SAMPLES}")
 KEYS = {"box", "label", "confidence", "probabilities", "landmarks"}
@@ -34,11 +34,6 @@ def sample(name):
 def recognizer():
     """The FER-2013 model's recognizer: the tests compare it with evaluation on FER-2013's arrays."""
     return Recognizer("fer2013")
-
-
-def run_script(name, *args, timeout=300, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 @pytest.mark.parametrize("name, n_faces", [("obama.jpg", 1), ("two_people.jpg", 2), ("lin-manuel-miranda.png", 1),
@@ -272,13 +267,17 @@ def test_stream_follows_faces_as_fer_video_does(tmp_path, recognizer):
 def test_video_errors_are_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
+
+    def own_process(*args):
+        return run_script(*args, env=env)
+
     # In this process: the command's checks; in a process of their own: a missing display, and a
     # negative camera index, once a segfault.
     cases = [(["--camera", "9", "--no-display"], "no camera", run_cli),
              (["--video", str(tmp_path / "nope.mp4"), "--no-display"], "no such file", run_cli),
              (["--video", str(tmp_path / "bad.mp4"), "--no-display"], "cannot read", run_cli),
-             (["--video", sample("woman2.mp4")], "no display", lambda *a: run_script(*a, env=env)),
-             (["--camera", "-1", "--no-display"], "camera index is 0 or more", lambda *a: run_script(*a, env=env))]
+             (["--video", sample("woman2.mp4")], "no display", own_process),
+             (["--camera", "-1", "--no-display"], "camera index is 0 or more", own_process)]
     for args, message, runner in cases:
         res = runner("video", *args)
         assert res.returncode == 1 and message in res.stderr and res.stderr.count("\n") == 1, res.stderr

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import run_cli, without_tensorflow
+from conftest import run_cli, run_script, without_tensorflow
 
 from fer_toolkit.models.bundle import load_bundle
 from fer_toolkit.models.search import load_trials, run_search
@@ -126,10 +126,13 @@ class _CreatesFile:
         return (open, (self.path, "w"))
 
 
+def svm_search_args(data, out, *extra):
+    """fer-optimize's arguments for a search of linear-kernel SVMs on landmarks."""
+    return ("--data", data, "--model", "svm", "--features", "landmarks", "--out", out, *extra)
+
+
 def svm_search(data, out, *extra, env=None):
-    return subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.optimize", "--data", data,
-                           "--model", "svm", "--features", "landmarks", "--out", str(out), *map(str, extra)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    return run_script("optimize", *svm_search_args(data, out, *extra), env=env)
 
 
 def test_crafted_trials_pickle_runs_no_code(synthetic_features, tmp_path):
@@ -150,12 +153,12 @@ def test_old_pickle_trials_resume_only_when_trusted(synthetic_features, tmp_path
     from fer_toolkit.models.search import save_trials
 
     out = tmp_path / "opt"
-    svm = ("--data", synthetic_features, "--model", "svm", "--features", "landmarks", "--out", out)
-    assert run_cli("optimize", *svm, "--max-evals", 1).returncode == 0
+    assert run_cli("optimize", *svm_search_args(synthetic_features, out, "--max-evals", 1)).returncode == 0
     trials = load_trials(str(out / "trials.json"))
     old = tmp_path / "old.trials"
     old.write_bytes(pickle.dumps(save_trials(trials, str(tmp_path / "copy.json"))))  # as older versions wrote
-    res = run_cli("optimize", *svm, "--max-evals", 2, "--trials", old, "--trust-pickle")
+    res = run_cli("optimize", *svm_search_args(synthetic_features, out, "--max-evals", 2, "--trials", old,
+                                               "--trust-pickle"))
     assert res.returncode == 0, res.stderr
     said = res.stdout + res.stderr
     assert "warning: reading" in said and "with pickle (--trust-pickle)" in said and "resuming: 1 trial" in said

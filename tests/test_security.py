@@ -4,21 +4,13 @@ corrupt ones give one line naming the file and the field."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from fer_toolkit.models.bundle import FER2013_MODEL, SVM_NODES, BundleError, load_bundle, skops_nodes
 
-from conftest import ROOT, free_port, run_cli, start_web, without_tensorflow
-
-
-
-def run_script(name, *args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", f"fer_toolkit.scripts.{name}", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+from conftest import ROOT, free_port, run_cli, run_script, start_web, without_tensorflow
 
 
 def one_line_error(res, prog):
