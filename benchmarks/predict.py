@@ -109,8 +109,11 @@ def main(argv=None):
     ours = Recognizer(detector=args.detector, max_side=640)
     # Detection on the frame shrunk to 480 pixels: faster, finds faces from about 107 pixels.
     ours_480 = Recognizer(detector=args.detector, max_side=480)
-    # fer-video's settings: at 320 first (faces from about 160 pixels), at 480 where that finds none.
-    ours_video = Recognizer(detector=args.detector, max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side)
+    # fer-video's settings: at 320 first (faces from about 160 pixels), at 480 where that finds none, and
+    # its classifier (8-bit weights, VIDEO.video_quantized); the same with the float32 classifier beside it.
+    ours_video = ours.with_detection(args.detector, VIDEO.video_max_side, VIDEO.video_coarse_side,
+                                     quantized=VIDEO.video_quantized)
+    ours_video_float = ours.with_detection(args.detector, VIDEO.video_max_side, VIDEO.video_coarse_side)
     theirs = None
     if os.path.isdir(os.path.join(args.fer_path, "fer")):
         sys.path.insert(0, args.fer_path)
@@ -121,9 +124,10 @@ def main(argv=None):
         ours.predict(frame)
         ours_480.predict(frame)
         ours_video.predict(frame)
+        ours_video_float.predict(frame)
         if theirs:
             theirs.detect_emotions(frame)
-    t_ours, t_480, t_video, t_fer, found, found_480, found_video = [], [], [], [], 0, 0, 0
+    t_ours, t_480, t_video, t_float, t_fer, found, found_480, found_video = [], [], [], [], [], 0, 0, 0
     for _ in range(args.repeats):
         for frame in frames:
             t = time.perf_counter()
@@ -136,6 +140,9 @@ def main(argv=None):
             t = time.perf_counter()
             found_video += bool(ours_video.predict(frame))
             t_video.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ours_video_float.predict(frame)
+            t_float.append(time.perf_counter() - t)
             if theirs:
                 t = time.perf_counter()
                 theirs.detect_emotions(frame)
@@ -148,14 +155,17 @@ def main(argv=None):
           f"(p90 {np.percentile(t_480, 90) * 1e3:.1f}); a face found in {found_480 / len(t_480):.0%} of frames")
     print(f"fer-toolkit, fer-video's detection ({VIDEO.video_coarse_side}, then {VIDEO.video_max_side}): median "
           f"{np.median(t_video) * 1e3:.1f} ms/frame (p90 {np.percentile(t_video, 90) * 1e3:.1f}); a face found in "
-          f"{found_video / len(t_video):.0%} of frames")
-    print(f"classifier: {ours.classifier.backend}")
+          f"{found_video / len(t_video):.0%} of frames; classifier {ours_video.classifier.backend}")
+    print(f"fer-toolkit, the same with the float32 classifier: median {np.median(t_float) * 1e3:.1f} ms/frame "
+          f"(p90 {np.percentile(t_float, 90) * 1e3:.1f})")
+    print(f"classifier at 640 and 480: {ours.classifier.backend}")
     if theirs:
         print(f"fer package:                   median {np.median(t_fer) * 1e3:.1f} ms/frame "
               f"(p90 {np.percentile(t_fer, 90) * 1e3:.1f})")
         print(f"speed-up: {np.median(t_fer) / np.median(t_ours):.2f}x at 640, "
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480, "
-              f"{np.median(t_fer) / np.median(t_video):.2f}x with fer-video's detection")
+              f"{np.median(t_fer) / np.median(t_video):.2f}x with fer-video's detection and classifier "
+              f"({np.median(t_fer) / np.median(t_float):.2f}x with the float32 classifier)")
 
     if args.csv:
         small_images(args.csv, args.faces, theirs)

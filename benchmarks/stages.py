@@ -10,8 +10,9 @@ timed on its own over the same inputs, medians over all of them.
 The classifier call is then timed every way this machine offers, for batches
 of 1 and 8: Keras ``predict_on_batch`` (the evaluation path), the Keras
 model called directly, a traced ``tf.function`` with a fixed signature, the
-same with XLA, and the model converted to LiteRT (TensorFlow Lite with
-XNNPACK), with the largest difference of each from ``predict_on_batch``.
+same with XLA, the model converted to LiteRT (TensorFlow Lite with
+XNNPACK), and that with its weights quantised to 8 bits (video's), with the
+largest difference of each from ``predict_on_batch``.
 
     python benchmarks/stages.py
 """
@@ -87,12 +88,14 @@ def classifier_table(bundle, inputs_by_batch):
     traced = tf.function(lambda x: model(x, training=False), input_signature=[specs], reduce_retracing=True)
     xla = tf.function(lambda x: model(x, training=False), input_signature=[specs], jit_compile=True)
     runner = ClassifierRunner(bundle, max_batch=64)
+    quantized = ClassifierRunner(bundle, max_batch=64, quantized=True)
     ways = {
         "predict_on_batch": lambda x: np.asarray(model.predict_on_batch(x)),
         "model(x)": lambda x: np.asarray(model(x, training=False)),
         "tf.function": lambda x: traced(x).numpy(),
         "tf.function + XLA": lambda x: xla(x).numpy(),
         "LiteRT (XNNPACK)": runner.litert,
+        "LiteRT, 8-bit weights": quantized.litert,
     }
     print("\nclassifier call (median ms; largest |difference| from predict_on_batch)")
     for batch, inputs in inputs_by_batch.items():
@@ -138,8 +141,9 @@ def main():
     fast = not args.keras
     print(f"machine: {os.cpu_count()} cores; classifier: {'LiteRT' if fast else 'Keras predict_on_batch'}")
     frames = frames_640x480(args.frames)
-    video = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side,
-                       coarse_side=VIDEO.video_coarse_side if fast else 0, fast=fast)
+    video = Recognizer(fast=fast).with_detection(VIDEO.detector, VIDEO.video_max_side,
+                                                 VIDEO.video_coarse_side if fast else 0,
+                                                 quantized=VIDEO.video_quantized)  # fer-video's settings
     stage_table(video, frames, [encode(f, ".jpg") for f in frames],
                 f"640x480 JPEG frames, one face, fer-video's detection (dlib at "
                 f"{f'{VIDEO.video_coarse_side}, then ' if fast else ''}{VIDEO.video_max_side})")

@@ -4,10 +4,14 @@ A CNN bundle's Keras model is converted once to LiteRT (TensorFlow Lite,
 float32, no quantisation) and run by its interpreter with XNNPACK, which
 costs about half of ``predict_on_batch`` for one face on two cores
 (BENCHMARKS.md, "Where the time goes"); the probabilities equal Keras' to
-about 1e-6. The converted model is cached in the user's cache folder under
-the hash of the bundle's model file, so only the first use of a bundle pays
-the conversion (about a second). Anything that cannot be converted or run
-this way falls back to ``predict_on_batch``, the evaluation path.
+about 1e-6. Video frames may use a second conversion whose weights are
+quantised to 8 bits (LiteRT's dynamic-range quantisation: the activations stay
+float), three to four times as fast again, whose labels differ from float32's
+on at most 0.3% of the test faces (BENCHMARKS.md, "An 8-bit classifier for video").
+The converted model is cached in the user's cache folder under the hash of
+the bundle's model file, so only the first use of a bundle pays the
+conversion (about a second). Anything that cannot be converted or run this
+way falls back to ``predict_on_batch``, the evaluation path.
 """
 
 import contextlib
@@ -35,11 +39,14 @@ def _interpreter_class():
         return tf.lite.Interpreter
 
 
-def _convert(model):
-    """The LiteRT flatbuffer of a Keras model (float32, as is)."""
+def _convert(model, quantized=False):
+    """The LiteRT flatbuffer of a Keras model: float32 as is, or with its
+    weights quantised to 8 bits (``quantized``; dynamic-range quantisation)."""
     tf = import_tensorflow()
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantized:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     # Keras' export prints "Saved artifact at ..." and the converter logs: none of it may reach a
     # command's output (fer-predict --json prints JSON alone).
     with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
@@ -48,7 +55,7 @@ def _convert(model):
         return converter.convert()
 
 
-def litert_model(bundle, cache_dir=None, fresh=False):
+def litert_model(bundle, cache_dir=None, fresh=False, quantized=False):
     """The LiteRT flatbuffer of a CNN bundle, from the cache or converted now.
 
     Parameters
@@ -58,6 +65,8 @@ def litert_model(bundle, cache_dir=None, fresh=False):
         Default: ``user_cache_dir("litert")``.
     fresh : bool, optional
         Convert (and cache) again even if the cache has it.
+    quantized : bool, optional
+        Weights quantised to 8 bits (:func:`_convert`), cached apart from the float32 model.
 
     Returns
     -------
@@ -74,7 +83,7 @@ def litert_model(bundle, cache_dir=None, fresh=False):
     with open(os.path.join(bundle.path, MODEL_FILES["cnn"]), "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     folder = cache_dir or user_cache_dir("litert")
-    path = os.path.join(folder, f"{digest[:32]}-tf{tf.__version__}.tflite")
+    path = os.path.join(folder, f"{digest[:32]}-tf{tf.__version__}{'-q8' if quantized else ''}.tflite")
     try:
         if not fresh:
             with open(path, "rb") as f:
@@ -83,7 +92,7 @@ def litert_model(bundle, cache_dir=None, fresh=False):
                 return stored[32:]
     except OSError:
         pass
-    flatbuffer = _convert(bundle.model)
+    flatbuffer = _convert(bundle.model, quantized)
     try:
         os.makedirs(folder, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -110,31 +119,38 @@ class ClassifierRunner:
         Interpreter threads (0: one per core).
     cache_dir : str, optional
         Where converted models are kept (:func:`litert_model`).
+    quantized : bool, optional
+        LiteRT runs the model with its weights quantised to 8 bits (video
+        frames: three to four times as fast, labels equal to float32's on all but
+        0.3% of the test faces at most); larger batches still run on Keras in float32.
     """
 
-    def __init__(self, bundle, max_batch=VIDEO.litert_max_batch, threads=0, cache_dir=None):
+    def __init__(self, bundle, max_batch=VIDEO.litert_max_batch, threads=0, cache_dir=None, quantized=False):
         self.bundle = bundle
         self.max_batch = max_batch if bundle.kind == "cnn" else 0
         self.threads = threads or os.cpu_count() or 1
         self.cache_dir = cache_dir
+        self.quantized = quantized
         self._flatbuffer = None
         self._interpreters = {}
         self._failed = None
 
     @property
     def backend(self):
-        """``"litert"`` or ``"keras"``: what small batches run on."""
-        return "litert" if self.max_batch and self._failed is None else "keras"
+        """``"litert"``, ``"litert-q8"`` (weights quantised) or ``"keras"``: what small batches run on."""
+        if not self.max_batch or self._failed is not None:
+            return "keras"
+        return "litert-q8" if self.quantized else "litert"
 
     def _interpreter(self, batch):
         """The interpreter for a batch size (made on first use), with its input and output indices."""
         if batch not in self._interpreters:
             if self._flatbuffer is None:
-                self._flatbuffer = litert_model(self.bundle, self.cache_dir)
+                self._flatbuffer = litert_model(self.bundle, self.cache_dir, quantized=self.quantized)
                 try:
                     return self._make_interpreter(batch)
                 except Exception:  # a damaged cache file: convert again
-                    self._flatbuffer = litert_model(self.bundle, self.cache_dir, fresh=True)
+                    self._flatbuffer = litert_model(self.bundle, self.cache_dir, fresh=True, quantized=self.quantized)
             return self._make_interpreter(batch)
         return self._interpreters[batch]
 

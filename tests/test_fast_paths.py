@@ -65,6 +65,37 @@ def test_litert_classifier_equals_the_evaluation_path(real_features, recognizer,
     assert Recognizer(fast=False).classifier.backend == "keras"
 
 
+def test_video_classifier_is_8bit_and_agrees_with_float(real_features, recognizer, tmp_path):
+    """The quantised classifier that video runs: the float32 model's labels on nearly every face,
+    probabilities close to them, and its own cache file beside the float32 one."""
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.fast import ClassifierRunner
+
+    arrays = load_arrays(real_features, "PrivateTest", limit=300)
+    crops, labels = arrays["images"], arrays["labels"]
+    features = recognizer.spec.stack({**recognizer.spec.extract(crops), "images": crops})
+    float32 = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))
+    q8 = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path), quantized=True)
+    expected = np.concatenate([float32.predict_proba(crops[i : i + 4], features[i : i + 4]) for i in range(0, 300, 4)])
+    got = np.concatenate([q8.predict_proba(crops[i : i + 4], features[i : i + 4]) for i in range(0, 300, 4)])
+    assert float32.backend == "litert" and q8.backend == "litert-q8"
+    assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.99
+    assert abs(np.mean(got.argmax(1) == labels) - np.mean(expected.argmax(1) == labels)) <= 0.01
+    assert np.abs(got - expected).max() < 0.1 and not np.array_equal(got, expected)  # quantised, not the same model
+    files = sorted(os.listdir(tmp_path), key=lambda name: name.endswith("-q8.tflite"))
+    assert len(files) == 2 and files[1].endswith("-q8.tflite") and files[0].endswith(".tflite")
+    assert os.path.getsize(tmp_path / files[1]) < os.path.getsize(tmp_path / files[0]) / 3  # 8-bit weights
+
+    # Video takes it (made once per recognizer); photos and quantized=False keep float32.
+    video = recognizer.with_detection("dlib", 480, 320, quantized=True)
+    assert video.classifier.backend == "litert-q8" and recognizer.classifier.backend == "litert"
+    assert recognizer.with_detection("dlib", 480, 320, quantized=True).classifier is video.classifier
+    assert recognizer.with_detection("dlib", 480, 320).classifier is recognizer.classifier
+    from fer_toolkit.models.recognizer import Recognizer
+
+    assert Recognizer("fer2013", fast=False).with_detection("dlib", 480, quantized=True).classifier.backend == "keras"
+
+
 def video_frames(n):
     import cv2
 
