@@ -1,0 +1,141 @@
+"""Screen: second looks for the small faces of group photos, after HOG's first look.
+
+The photo search stops at the first look that finds a face, so in a group
+photo the faces under HOG's smallest window (about 80 px) are lost beside a
+larger one (``benchmarks/photos.py --groups``). This screens cheap second looks
+that could run after HOG has found a face, on group scenes built from
+PublicTest faces (never PrivateTest: this screens settings) as ``photos.py``
+builds them, and on face-free scenes:
+
+- ``blazeface T``: BlazeFace's proposals scoring at least T that no HOG face
+  overlaps, each confirmed by HOG around itself as the proposer confirms
+  (``features.faces.confirm_faces``' geometry);
+- ``haar N``: OpenCV's Haar cascade (minNeighbors N, faces from 30 px), each
+  box confirmed by HOG the same way, and the cascade's boxes taken alone;
+- ``hog xK``: HOG again on the photo enlarged so that faces down to 0.4 times
+  the largest found one reach its window (at most K times), plus its best
+  near misses confirmed by HOG around themselves.
+
+A face counts as found when a box overlaps its square by an IoU of 0.3 (one
+box per face); other boxes are false faces. Times are medians per photo of the
+first look and the second together (no classifier).
+
+    python benchmarks/group_looks.py --data data/features --groups 150 --free 100
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def score(scenes, look):
+    """Faces found, false faces and the median milliseconds of HOG then ``look`` over group scenes."""
+    from fer_toolkit.features.faces import _rects, box_iou
+
+    total = found = false = 0
+    times = []
+    for image, placed in scenes:
+        started = time.perf_counter()
+        boxes = _rects(image, "dlib", 0, 0, 0)
+        if boxes:
+            for box in look(image, boxes):
+                if all(box_iou(box, kept) <= 0.3 for kept in boxes):
+                    boxes.append(box)
+        times.append((time.perf_counter() - started) * 1000)
+        unused = list(range(len(boxes)))
+        for x, y, side, _ in placed:
+            total += 1
+            best = max(unused, key=lambda i: box_iou(boxes[i], (x, y, side, side)), default=None)
+            if best is not None and box_iou(boxes[best], (x, y, side, side)) >= 0.3:
+                unused.remove(best)
+                found += 1
+        false += len(unused)
+    return found / total, false, statistics.median(times)
+
+
+def confirmed(image, candidates):
+    """The candidates that HOG finds a face around (as the proposer confirms its proposals)."""
+    from fer_toolkit.features.faces import _search_around
+    from fer_toolkit.parameters import VIDEO
+
+    out = []
+    for box in candidates:
+        found = _search_around(image, box, "dlib", 0, VIDEO.refine_side, VIDEO.refine_margin)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def blazeface_look(threshold):
+    from fer_toolkit.models.proposer import blazeface
+
+    return lambda image, boxes: confirmed(image, [b for b, _ in blazeface()(image, threshold)])
+
+
+def haar_boxes(image, neighbours):
+    from fer_toolkit.features.faces import _haar_detector
+
+    return [tuple(float(v) for v in b) for b in
+            _haar_detector().detectMultiScale(image, scaleFactor=1.1, minNeighbors=neighbours, minSize=(30, 30))]
+
+
+def enlarged_hog_look(most, near_misses=4, smallest=0.4):
+    """HOG on the photo enlarged so that a face ``smallest`` times the largest found reaches its window."""
+    from fer_toolkit.features.faces import _dlib_detector
+
+    def look(image, boxes):
+        k = min(most, 80 / (smallest * max(b[2] for b in boxes)))
+        if k <= 1.05:
+            return []
+        scaled = cv2.resize(image, (round(image.shape[1] * k), round(image.shape[0] * k)), interpolation=cv2.INTER_LINEAR)
+        found, scores, _ = _dlib_detector().run(scaled, 0, -0.8)
+        windows = [((r.left() / k, r.top() / k, r.width() / k, r.height() / k), s) for r, s in zip(found, scores)]
+        near = sorted((w for w in windows if w[1] < 0), key=lambda w: -w[1])[:near_misses]
+        return [b for b, s in windows if s >= 0] + confirmed(image, [b for b, _ in near])
+
+    return look
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
+    p.add_argument("--groups", type=int, default=150, help="group scenes (2 to 6 faces of 40 to 96 px)")
+    p.add_argument("--free", type=int, default=100, help="face-free scenes, for the false faces of the looks alone")
+    args = p.parse_args(argv)
+
+    from photos import background_images, group_scenes, scene
+
+    from fer_toolkit.features.io import load_arrays
+
+    arrays = load_arrays(args.data, "PublicTest", limit=1000)
+    scenes = group_scenes(arrays["images"], arrays["labels"], args.groups)
+    rng = np.random.default_rng(7)
+    backgrounds = background_images()
+    free = [scene(backgrounds, rng) for _ in range(args.free)]
+    looks = [("HOG alone (today's default)", lambda image, boxes: [], None)]
+    looks += [(f"blazeface {t}", blazeface_look(t), blazeface_look(t)) for t in (0.01, 0.05, 0.2)]
+    looks += [(f"haar {n}, confirmed by HOG", (lambda n: lambda image, boxes: confirmed(image, haar_boxes(image, n)))(n),
+               (lambda n: lambda image, boxes: confirmed(image, haar_boxes(image, n)))(n)) for n in (3, 5)]
+    looks += [(f"haar {n} alone", (lambda n: lambda image, boxes: haar_boxes(image, n))(n),
+               (lambda n: lambda image, boxes: haar_boxes(image, n))(n)) for n in (5, 12)]
+    looks += [(f"hog x{k} (faces to 0.4 of the largest) + 4 near misses", enlarged_hog_look(k), None) for k in (2.0, 2.5)]
+    total = sum(len(placed) for _, placed in scenes)
+    print(f"{len(scenes)} group scenes, {total} PublicTest faces; {len(free)} face-free scenes")
+    print("| second look | faces found | false faces (groups) | face-free scenes with a face (the look alone) | "
+          "median ms / photo |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, look, alone in looks:
+        share, false, ms = score(scenes, look)
+        free_hits = f"{np.mean([bool(alone(im, [])) for im in free]):.0%}" if alone else "-"
+        print(f"| {name} | {share:.1%} | {false} | {free_hits} | {ms:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
