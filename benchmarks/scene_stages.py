@@ -10,7 +10,7 @@ when none does. Also printed: the median time of the looks before the CNN over
 the whole photo, on the photos that reach it (what a face-free photo costs
 without that last look).
 
-    python benchmarks/scene_stages.py --data data/features --limit 500
+    python benchmarks/scene_stages.py --data data/features --limit 500 [--gate 200] [--ranks]
 """
 
 import argparse
@@ -33,6 +33,22 @@ def gate_signals(gray):
     proposals = blazeface()(gray, 0.01)
     _, near = faces._hog_near_misses(gray, 1, 1280, 160)
     return (proposals[0][1] if proposals else 0.0), len(near)
+
+
+def candidate_ranks(gray, truth):
+    """Where the face of a photo that reaches the CNN over the whole photo stands among the cheaper
+    looks' candidates: its rank among upsampled HOG's windows down to a score of -2 and among
+    BlazeFace's proposals down to 0.003 (None: not among them), with their scores and counts."""
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.proposer import blazeface
+
+    found, scores, _ = faces._dlib_detector().run(gray, 1, -2.0)
+    windows = sorted((((r.left(), r.top(), r.width(), r.height()), s) for r, s in zip(found, scores)),
+                     key=lambda w: -w[1])
+    proposals = blazeface()(gray, 0.003)
+    hog = next(((k, s) for k, (b, s) in enumerate(windows) if faces.box_iou(b, truth) > 0.3), (None, None))
+    blaze = next(((k, s) for k, (b, s) in enumerate(proposals) if faces.box_iou(b, truth) > 0.2), (None, None))
+    return hog, len(windows), blaze, len(proposals)
 
 
 def first_look(gray, truth, propose):
@@ -66,6 +82,9 @@ def main(argv=None):
     p.add_argument("--gate", type=int, default=0, metavar="N",
                    help="also print gate_signals on the photos that reach the CNN over the photo and on N "
                         "face-free scenes (a screen for skipping that look)")
+    p.add_argument("--ranks", action="store_true",
+                   help="also print, for each photo that reaches the CNN over the photo, its face's rank among "
+                        "HOG's near misses and BlazeFace's proposals (could more candidates replace that look?)")
     args = p.parse_args(argv)
 
     from photos import background_images, scene
@@ -87,6 +106,12 @@ def main(argv=None):
             before.append(seconds)
             if args.gate:
                 reaching.append((look, *gate_signals(image)))
+            if args.ranks:
+                (hog, hog_score), windows, (blaze, blaze_score), proposals = candidate_ranks(image, (x, y, side, side))
+                print(f"  reaches the CNN over the photo: {look:<20} face {side:>3} px; rank among HOG's windows "
+                      f"{hog} (score {hog_score if hog_score is None else round(hog_score, 2)}) of {windows}; among "
+                      f"BlazeFace's proposals {blaze} (score {blaze_score if blaze_score is None else round(blaze_score, 3)}) "
+                      f"of {proposals}", flush=True)
     print(f"{len(images)} PublicTest faces in 640x480 scenes")
     for look in ("hog", "hog upsampled", "cnn around candidates", "cnn over the photo", "other", "missed"):
         print(f"{look:<24} {counts.get(look, 0):>5}  {counts.get(look, 0) / len(images):6.1%}")
