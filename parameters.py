@@ -178,6 +178,11 @@ class Training:
     flip_prob: float = 0.5
     max_shift: int = 3
     max_rotation_deg: float = 10.0
+    #: Largest zoom, as a fraction of the face's size: each face is scaled about its
+    #: centre by a factor drawn from [1 - max_scale, 1 + max_scale], so that the model
+    #: sees faces framed a little tighter or looser than FER-2013 frames them, as a
+    #: detector's box does (0: off; BENCHMARKS.md, "Zoom augmentation").
+    max_scale: float = 0.0
     noise_std: float = 2.0
     cutout_size: int = 12
     cutout_prob: float = 0.0

@@ -11,6 +11,7 @@ the whole photo, on the photos that reach it (what a face-free photo costs
 without that last look).
 
     python benchmarks/scene_stages.py --data data/features --limit 500 [--gate 200] [--ranks]
+    python benchmarks/scene_stages.py --data data/features --limit 600 --accuracy fer2013,RUN_FOLDER
 """
 
 import argparse
@@ -74,6 +75,42 @@ def first_look(gray, truth, propose):
     return ("cnn over the photo" if hit(rects) else ("other" if rects else "missed")), before
 
 
+def pasted_scenes(images, backgrounds, rng):
+    """Each face pasted at 64 to 160 px into a 640x480 scene cut from ``backgrounds`` (photos.py's
+    scene maker): yields ``(scene, (x, y, side, side))``, drawing from ``rng`` as it goes."""
+    from photos import scene
+
+    for face in images:
+        image = scene(backgrounds, rng).copy()
+        side = int(rng.integers(64, 161))
+        y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
+        image[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        yield image, (x, y, side, side)
+
+
+def accuracy_on_found(model, images, labels, seed):
+    """One line: a model's faces found in the scenes, its accuracy on them through the photo pipeline,
+    and its accuracy on the same faces' arrays (what the framing of a found face costs)."""
+    from photos import background_images
+
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.recognizer import Recognizer
+
+    recognizer = Recognizer(model)
+    arrays = recognizer.predict_crops(images)[0].argmax(1)
+    scenes = pasted_scenes(images, background_images(), np.random.default_rng(seed))
+    found = scene_right = array_right = 0
+    for (image, truth), label, array_label in zip(scenes, labels, arrays):
+        hit = [f for f in recognizer.predict(image) if faces.box_iou(f["box"], truth) > 0.3]
+        if hit:
+            found += 1
+            scene_right += recognizer.classes.index(hit[0]["label"]) == label
+            array_right += array_label == label
+    return (f"{model}: {found} of {len(labels)} faces found; accuracy on them {scene_right / max(found, 1):.2%} "
+            f"in the scenes, {array_right / max(found, 1):.2%} on their arrays; all arrays "
+            f"{np.mean(arrays == labels):.2%}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
@@ -85,6 +122,9 @@ def main(argv=None):
     p.add_argument("--ranks", action="store_true",
                    help="also print, for each photo that reaches the CNN over the photo, its face's rank among "
                         "HOG's near misses and BlazeFace's proposals (could more candidates replace that look?)")
+    p.add_argument("--accuracy", default="", metavar="MODELS",
+                   help="instead: for each model (comma-separated names or bundle folders), its accuracy on the "
+                        "faces found in the scenes against its accuracy on the same faces' arrays, then stop")
     args = p.parse_args(argv)
 
     from photos import background_images, scene
@@ -92,14 +132,16 @@ def main(argv=None):
     from fer_toolkit.features.io import load_arrays
     from fer_toolkit.models.recognizer import proposed_candidates
 
-    images = load_arrays(args.data, "PublicTest", limit=args.limit)["images"]
+    arrays = load_arrays(args.data, "PublicTest", limit=args.limit)
+    images = arrays["images"]
+    if args.accuracy:
+        print(f"{len(images)} PublicTest faces in 640x480 scenes")
+        for model in args.accuracy.split(","):
+            print(accuracy_on_found(model, images, arrays["labels"], args.seed), flush=True)
+        return 0
     backgrounds, rng = background_images(), np.random.default_rng(args.seed)
     counts, before, reaching = {}, [], []
-    for face in images:
-        image = scene(backgrounds, rng).copy()
-        side = int(rng.integers(64, 161))
-        y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
-        image[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    for image, (x, y, side, _) in pasted_scenes(images, backgrounds, rng):
         look, seconds = first_look(image, (x, y, side, side), proposed_candidates)
         counts[look] = counts.get(look, 0) + 1
         if seconds is not None:

@@ -1,6 +1,6 @@
 """Image augmentation that keeps the handcrafted features consistent.
 
-Geometric changes (flip, shift, rotation) move the landmarks with the very
+Geometric changes (flip, shift, rotation, zoom) move the landmarks with the very
 same transform (a flip is the feature specification's mirror, which also swaps
 left and right points); after all changes the HOG features are recomputed from
 the augmented image by the specification that conversion used.
@@ -15,16 +15,17 @@ from ..parameters import TRAINING
 
 
 def _affine(rng, size, params):
-    """A random rotation about the centre plus a shift, as a 2x3 matrix."""
+    """A random rotation and zoom about the centre plus a shift, as a 2x3 matrix."""
     angle = rng.uniform(-params.max_rotation_deg, params.max_rotation_deg)
     centre = ((size - 1) / 2.0, (size - 1) / 2.0)
-    matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    scale = rng.uniform(1.0 - params.max_scale, 1.0 + params.max_scale) if params.max_scale else 1.0
+    matrix = cv2.getRotationMatrix2D(centre, angle, scale)
     matrix[:, 2] += rng.integers(-params.max_shift, params.max_shift + 1, size=2)
     return matrix
 
 
 def augment_batch(images, landmarks, rng, params=TRAINING, spec=None):
-    """Randomly flip, shift, rotate, re-contrast, sharpen or blur, add noise
+    """Randomly flip, shift, rotate, zoom, re-contrast, sharpen or blur, add noise
     and cut out a square.
 
     Parameters

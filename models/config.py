@@ -22,6 +22,7 @@ RANGES = {
     "focal_gamma": (0.0, None), "keep_prob": (1e-3, 1.0), "seed": (0, 2**32 - 1),
     "early_stopping_patience": (1, None), "plateau_patience": (1, None), "plateau_factor": (1e-3, 1.0),
     "min_learning_rate": (0.0, None), "max_shift": (0, 24), "max_rotation_deg": (0.0, 180.0),
+    "max_scale": (0.0, 0.5),
     "noise_std": (0.0, None), "cutout_size": (1, 48), "cutout_prob": (0.0, 1.0), "sharpness_prob": (0.0, 1.0),
     "swa_epochs": (0, None), "swa_learning_rate": (0.0, 10.0), "train_limit": (0, None), "val_limit": (0, None),
     "spatial_dropout": (0.0, 0.9), "flip_prob": (0.0, 1.0), "svm_c": (1e-12, None), "svm_gamma": (0.0, None), "svm_components": (1, None), "svm_max_iter": (1, None),

@@ -48,11 +48,12 @@ HELP = {
     "plateau_patience": "halve the learning rate after this many epochs without a lower PublicTest loss",
     "plateau_factor": "factor applied to the learning rate on a plateau",
     "min_learning_rate": "floor of the learning rate",
-    "augment": "augment training images (flip, shift, rotation, noise, cutout, contrast, sharpness) "
+    "augment": "augment training images (flip, shift, rotation, zoom, noise, cutout, contrast, sharpness) "
                "with consistent landmarks and recomputed HOG",
     "flip_prob": "probability of a horizontal flip (landmarks mirrored with it)",
     "max_shift": "largest shift in pixels",
     "max_rotation_deg": "largest rotation in degrees",
+    "max_scale": "largest zoom about the face's centre, as a fraction (0.15: scaled by 0.85 to 1.15; 0: off)",
     "noise_std": "standard deviation of the Gaussian noise, in grey levels",
     "cutout_size": "side of the cut-out square",
     "cutout_prob": "probability of a cut-out",

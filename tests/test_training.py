@@ -72,6 +72,16 @@ def test_augmentation_moves_landmarks_with_the_image():
     for img, pts in zip(out, moved):
         y, x = np.unravel_index(np.argmax(img), img.shape)
         assert abs(pts[0, 0] - x) <= 1.5 and abs(pts[0, 1] - y) <= 1.5
+    # Zoom alone (about the centre): the dot and its landmark move together, nearer or farther.
+    zoom = TRAINING.__class__(noise_std=0, cutout_prob=0, sharpness_prob=0, contrast_range=(1, 1), flip_prob=0,
+                              max_shift=0, max_rotation_deg=0, max_scale=0.3)
+    out, moved = augment_batch(images, lm, rng, zoom)
+    distances = []
+    for img, pts in zip(out, moved):
+        y, x = np.unravel_index(np.argmax(img), img.shape)
+        assert abs(pts[0, 0] - x) <= 1.5 and abs(pts[0, 1] - y) <= 1.5
+        distances.append(np.hypot(pts[0, 0] - 23.5, pts[0, 1] - 23.5) / np.hypot(20 - 23.5, 16 - 23.5))
+    assert 0.7 <= min(distances) < 0.85 and 1.15 < max(distances) <= 1.3
 
 
 def test_short_real_training_beats_chance(real_features, tmp_path):
