@@ -40,9 +40,9 @@ def framing(data):
 
 def square(landmarks, frame):
     """The crop square ``(x0, y0, side)`` that ``frame`` puts around landmarks."""
-    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
-    centre = points.mean(0)
-    spread = np.sqrt(((points - centre) ** 2).sum(1).mean())
+    from fer_toolkit.models.video import _centre_and_spread
+
+    centre, spread = _centre_and_spread(np.asarray(landmarks, dtype=np.float64).reshape(-1, 2))
     side = frame[0] * spread
     return centre[0] + frame[1] * spread - side / 2, centre[1] + frame[2] * spread - side / 2, side
 
@@ -88,19 +88,18 @@ def score_folder(recognizer, root, frame):
 def score_scenes(recognizer, data, n, frame, seed=5):
     """Accuracy on the faces found among ``n`` PublicTest faces in scenes, both ways."""
     from photos import background_images
-    from scene_stages import pasted_scenes
+    from scene_stages import face_at, pasted_scenes
 
-    from fer_toolkit.features import faces as F
     from fer_toolkit.features.io import load_arrays
 
     arrays = load_arrays(data, "PublicTest", limit=n)
     right, found = np.zeros(3), 0
     scenes = pasted_scenes(arrays["images"], background_images(), np.random.default_rng(seed))
     for (image, truth), label in zip(scenes, arrays["labels"]):
-        hit = [f for f in recognizer.predict(image) if F.box_iou(f["box"], truth) > 0.3]
-        if hit:
+        face = face_at(recognizer, image, truth)
+        if face:
             found += 1
-            labels = [recognizer.classes.index(hit[0]["label"])] + reframed_labels(recognizer, image, hit[0]["landmarks"], frame)
+            labels = [recognizer.classes.index(face["label"])] + reframed_labels(recognizer, image, face["landmarks"], frame)
             right += [k == label for k in labels]
     return found, right / max(found, 1)
 

@@ -88,12 +88,18 @@ def pasted_scenes(images, backgrounds, rng):
         yield image, (x, y, side, side)
 
 
+def face_at(recognizer, image, truth):
+    """The first face ``recognizer.predict`` reports over the pasted square ``truth`` (IoU above 0.3), or None."""
+    from fer_toolkit.features import faces
+
+    return next((f for f in recognizer.predict(image) if faces.box_iou(f["box"], truth) > 0.3), None)
+
+
 def accuracy_on_found(model, images, labels, seed):
     """One line: a model's faces found in the scenes, its accuracy on them through the photo pipeline,
     and its accuracy on the same faces' arrays (what the framing of a found face costs)."""
     from photos import background_images
 
-    from fer_toolkit.features import faces
     from fer_toolkit.models.recognizer import Recognizer
 
     recognizer = Recognizer(model)
@@ -101,10 +107,10 @@ def accuracy_on_found(model, images, labels, seed):
     scenes = pasted_scenes(images, background_images(), np.random.default_rng(seed))
     found = scene_right = array_right = 0
     for (image, truth), label, array_label in zip(scenes, labels, arrays):
-        hit = [f for f in recognizer.predict(image) if faces.box_iou(f["box"], truth) > 0.3]
-        if hit:
+        face = face_at(recognizer, image, truth)
+        if face:
             found += 1
-            scene_right += recognizer.classes.index(hit[0]["label"]) == label
+            scene_right += recognizer.classes.index(face["label"]) == label
             array_right += array_label == label
     return (f"{model}: {found} of {len(labels)} faces found; accuracy on them {scene_right / max(found, 1):.2%} "
             f"in the scenes, {array_right / max(found, 1):.2%} on their arrays; all arrays "

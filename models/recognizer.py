@@ -159,7 +159,6 @@ class Recognizer:
         #: One classifier per ensemble member (one for a single model), in the order given.
         self.classifiers = [ClassifierRunner(b, max_batch=VIDEO.litert_max_batch if fast else 0) for b in bundles]
         self.classifier = self.classifiers[0]
-        self._bundles = bundles
         self._quantized_classifiers = None  # with_detection(quantized=True) makes them, once
         # Detection and features run concurrently; the model call is serialised
         # (Keras builds its predict function lazily, which is not thread-safe).
@@ -195,8 +194,8 @@ class Recognizer:
         if quantized and self.classifier.max_batch:
             with self._model_lock:
                 if self._quantized_classifiers is None:
-                    self._quantized_classifiers = [
-                        ClassifierRunner(b, max_batch=VIDEO.litert_max_batch, quantized=True) for b in self._bundles]
+                    self._quantized_classifiers = [ClassifierRunner(c.bundle, max_batch=c.max_batch, quantized=True)
+                                                   for c in self.classifiers]
             other.classifiers = self._quantized_classifiers
             other.classifier = other.classifiers[0]
         return other
