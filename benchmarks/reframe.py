@@ -1,6 +1,6 @@
 """Screen: each found face cropped again from its landmarks, at FER-2013's median framing.
 
-HOG's box frames a face 0.86 to 1.24 times as wide as FER-2013 does
+HOG's box frames a face 0.83 to 1.23 times as wide as FER-2013 does
 (``scene_stages.py --accuracy``). This measures the framing of FER-2013's
 Training faces relative to their 68 landmarks (the crop side in landmark
 spreads, the crop centre's offset from the landmarks' centre), then, for

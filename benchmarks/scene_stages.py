@@ -102,19 +102,32 @@ def accuracy_on_found(model, images, labels, seed):
 
     from fer_toolkit.models.recognizer import Recognizer
 
+    from fer_toolkit.features.faces import crop_square
+
     recognizer = Recognizer(model)
     arrays = recognizer.predict_crops(images)[0].argmax(1)
     scenes = pasted_scenes(images, background_images(), np.random.default_rng(seed))
-    found = scene_right = array_right = 0
+    found = scene_right = array_right = resampled_right = 0
+    sides, offsets = [], []  # the pipeline's crop square against the pasted one
     for (image, truth), label, array_label in zip(scenes, labels, arrays):
         face = face_at(recognizer, image, truth)
         if face:
             found += 1
             scene_right += recognizer.classes.index(face["label"]) == label
             array_right += array_label == label
-    return (f"{model}: {found} of {len(labels)} faces found; accuracy on them {scene_right / max(found, 1):.2%} "
-            f"in the scenes, {array_right / max(found, 1):.2%} on their arrays; all arrays "
-            f"{np.mean(arrays == labels):.2%}")
+            x, y, side, _ = truth
+            resampled = cv2.resize(image[y : y + side, x : x + side], images.shape[1:], interpolation=cv2.INTER_AREA)
+            resampled_right += recognizer.predict_crops(resampled[None])[0][0].argmax() == label
+            x0, y0, crop = crop_square(face["box"])
+            sides.append(crop / side)
+            offsets.append(max(abs(x0 + crop / 2 - x - side / 2), abs(y0 + crop / 2 - y - side / 2)) / side)
+    found_share = max(found, 1)
+    return (f"{model}: {found} of {len(labels)} faces found; accuracy on them {scene_right / found_share:.2%} "
+            f"in the scenes, {array_right / found_share:.2%} on their arrays, {resampled_right / found_share:.2%} "
+            f"on their pasted squares resized back to the model's side; all arrays {np.mean(arrays == labels):.2%}\n"
+            f"  crop square / pasted square: {np.percentile(sides, 10):.2f} to {np.percentile(sides, 90):.2f} "
+            f"(10th to 90th percentile); crop centre off by {np.percentile(offsets, 90):.3f} of a side or less "
+            f"(90th percentile)")
 
 
 def main(argv=None):
