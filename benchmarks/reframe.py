@@ -1,28 +1,30 @@
-"""Screen: each found face cropped again from its landmarks, at FER-2013's median framing.
+"""Found faces cut again from their landmarks at FER-2013's framing (``VIDEO.reframe``).
 
 HOG's box frames a face 0.83 to 1.23 times as wide as FER-2013 does
 (``scene_stages.py --accuracy``). This measures the framing of FER-2013's
 Training faces relative to their 68 landmarks (the crop side in landmark
-spreads, the crop centre's offset from the landmarks' centre), then, for
-every face the photo pipeline finds, crops it again at that median framing
-from its landmarks (once, and again from the new crop's landmarks) and
-classifies the new crop. It reports the accuracy with the pipeline's own
-crop and with each re-framing on labelled photo folders (misses counted
-wrong, other classes' answers wrong) and on PublicTest faces pasted into
-scenes (never PrivateTest: this screens a setting).
+spreads, the crop centre's offset from the landmarks' centre: the source of
+``VIDEO.reframe_side`` and ``VIDEO.reframe_offset``), then scores the photo
+pipeline with faces cut again 0, 1 and 2 times from their landmarks
+(:meth:`features.spec.FeatureSpec.crop_framed`) on labelled photo folders
+(``fer-evaluate --images --reframe N``: misses counted wrong, other classes'
+answers wrong) and on PublicTest faces pasted into scenes (never PrivateTest:
+this chooses a setting), where every count uses the same faces found.
 
+    python benchmarks/reframe.py --data ~/fer-data/fer2013
     python benchmarks/reframe.py --data ~/fer-data/fer2013 --model ferplus --images ../shared/photos/muxspace
     python benchmarks/reframe.py --data ~/fer-data/fer2013 --model fer2013 --scenes 600
 """
 
 import argparse
-import glob
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+PASSES = (0, 1, 2)
 
 
 def framing(data):
@@ -38,70 +40,34 @@ def framing(data):
             float(np.median((side / 2 - centres[:, 1]) / spreads)))
 
 
-def square(landmarks, frame):
-    """The crop square ``(x0, y0, side)`` that ``frame`` puts around landmarks."""
-    from fer_toolkit.models.video import _centre_and_spread
+def score_folder(model, root):
+    """Accuracy (misses wrong) on a labelled folder tree, per number of passes."""
+    from fer_toolkit.models.evaluate import evaluate_images
 
-    centre, spread = _centre_and_spread(np.asarray(landmarks, dtype=np.float64).reshape(-1, 2))
-    side = frame[0] * spread
-    return centre[0] + frame[1] * spread - side / 2, centre[1] + frame[2] * spread - side / 2, side
-
-
-def reframed_labels(recognizer, gray, landmarks, frame, passes=2):
-    """The class index of a face cropped again from its landmarks, after each pass."""
-    from fer_toolkit.features.faces import crop_square_image
-
-    labels = []
-    for _ in range(passes):
-        x0, y0, side = square(landmarks, frame)
-        crop = crop_square_image(gray, x0, y0, side, recognizer.spec.image_size)
-        probabilities, arrays = recognizer.predict_crops(crop[None])
-        labels.append(int(probabilities[0].argmax()))
-        landmarks = np.asarray(arrays["landmarks"][0], dtype=np.float64).reshape(-1, 2) * side / crop.shape[0] + [x0, y0]
-    return labels
+    return {n: evaluate_images(model, root, out_dir=os.path.join("/tmp", f"fer-reframe-{n}"), progress=False,
+                               reframe=n)["accuracy_all"] for n in PASSES}
 
 
-def score_folder(recognizer, root, frame):
-    """Accuracy on a labelled folder tree with the pipeline's crop and with each re-framing."""
-    from fer_toolkit.features.faces import to_gray
-
-    right = np.zeros(3)
-    total = 0
-    names = [c.lower() for c in recognizer.classes]
-    for cls in sorted(os.listdir(root)):
-        for path in sorted(glob.glob(os.path.join(root, cls, "*"))):
-            try:
-                faces = recognizer.predict(path)
-            except Exception:  # a file the pipeline refuses counts as it would in fer-evaluate: skipped
-                continue
-            total += 1
-            if not faces:
-                continue
-            decoded = recognizer.decode(path, grey=True)
-            gray = to_gray(decoded.array)
-            labels = [names.index(faces[0]["label"].lower())]
-            labels += reframed_labels(recognizer, gray, np.asarray(faces[0]["landmarks"]) / decoded.scale, frame)
-            right += [names[k] == cls.lower() for k in labels]
-    return total, right / max(total, 1)
-
-
-def score_scenes(recognizer, data, n, frame, seed=5):
-    """Accuracy on the faces found among ``n`` PublicTest faces in scenes, both ways."""
+def score_scenes(model, data, n, seed=5):
+    """Faces found among ``n`` PublicTest faces in scenes, and the accuracy on them per number of
+    passes (each face at the box the pipeline found for it)."""
     from photos import background_images
     from scene_stages import face_at, pasted_scenes
 
     from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.recognizer import Recognizer
 
     arrays = load_arrays(data, "PublicTest", limit=n)
-    right, found = np.zeros(3), 0
+    recognizers = {k: Recognizer(model, reframe=k) for k in PASSES}
+    right, found = np.zeros(len(PASSES)), 0
     scenes = pasted_scenes(arrays["images"], background_images(), np.random.default_rng(seed))
     for (image, truth), label in zip(scenes, arrays["labels"]):
-        face = face_at(recognizer, image, truth)
+        face = face_at(recognizers[0], image, truth)
         if face:
             found += 1
-            labels = [recognizer.classes.index(face["label"])] + reframed_labels(recognizer, image, face["landmarks"], frame)
-            right += [k == label for k in labels]
-    return found, right / max(found, 1)
+            right += [recognizers[k].classes.index(recognizers[k].predict(image, boxes=[face["box"]])[0]["label"])
+                      == label for k in PASSES]
+    return found, dict(zip(PASSES, right / max(found, 1)))
 
 
 def main(argv=None):
@@ -112,19 +78,19 @@ def main(argv=None):
     p.add_argument("--scenes", type=int, default=0, help="PublicTest faces pasted into scenes (0: none)")
     args = p.parse_args(argv)
 
-    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
 
     frame = framing(args.data)
-    print(f"FER-2013's framing: side {frame[0]:.3f} landmark spreads, centre offset ({frame[1]:.3f}, {frame[2]:.3f})")
-    recognizer = Recognizer(args.model)
+    print(f"FER-2013's framing: side {frame[0]:.3f} landmark spreads, centre offset ({frame[1]:.3f}, {frame[2]:.3f}); "
+          f"parameters: {VIDEO.reframe_side}, {tuple(VIDEO.reframe_offset)}")
+    each = ", ".join
     if args.images:
-        total, acc = score_folder(recognizer, args.images, frame)
-        print(f"{args.images} ({total} photos, misses wrong): pipeline {acc[0]:.2%}, re-framed once {acc[1]:.2%}, "
-              f"twice {acc[2]:.2%}")
+        acc = score_folder(args.model, args.images)
+        print(f"{args.images} (misses wrong): " + each(f"{n} passes {a:.2%}" for n, a in acc.items()))
     if args.scenes:
-        found, acc = score_scenes(recognizer, args.data, args.scenes, frame)
-        print(f"{args.scenes} PublicTest faces in scenes, {found} found; on those: pipeline {acc[0]:.2%}, "
-              f"re-framed once {acc[1]:.2%}, twice {acc[2]:.2%}")
+        found, acc = score_scenes(args.model, args.data, args.scenes)
+        print(f"{args.scenes} PublicTest faces in scenes, {found} found; on those: "
+              + each(f"{n} passes {a:.2%}" for n, a in acc.items()))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..parameters import FEATURES, VIDEO
+from .landmarks import centre_and_spread
 
 
 class ImageError(Exception):
@@ -531,14 +532,52 @@ def crop_faces(gray, boxes, size=FEATURES.image_size, scale=FEATURES.crop_scale,
     -------
     (N, size, size) uint8 ndarray
     """
+    return crop_squares(gray, [crop_square(box, scale, shift_x, shift_y) for box in boxes], size, fit)
+
+
+def crop_squares(gray, squares, size=FEATURES.image_size, fit=FEATURES.crop_fit):
+    """Squares of an image resized to ``size`` x ``size``; what runs past the
+    image is handled as ``fit`` says (:data:`CROP_FITS`).
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    squares : sequence of (x0, y0, side)
+    size : int
+    fit : {"replicate", "reflect", "constant", "shrink"}
+
+    Returns
+    -------
+    (N, size, size) uint8 ndarray
+    """
     border = CROP_FITS[fit]
-    out = np.empty((len(boxes), size, size), dtype=np.uint8)
-    for i, box in enumerate(boxes):
-        x0, y0, side = crop_square(box, scale, shift_x, shift_y)
+    out = np.empty((len(squares), size, size), dtype=np.uint8)
+    for i, (x0, y0, side) in enumerate(squares):
         if border is None:  # shrink: only rounding can still reach past the edge
             x0, y0, side = fit_square(x0, y0, side, gray.shape[1], gray.shape[0])
         out[i] = crop_square_image(gray, x0, y0, side, size, cv2.BORDER_REPLICATE if border is None else border)
     return out
+
+
+def landmark_square(landmarks, side=VIDEO.reframe_side, offset=VIDEO.reframe_offset):
+    """The square that frames a face as FER-2013 does, from its landmarks.
+
+    Parameters
+    ----------
+    landmarks : (68, 2) array_like
+        In image pixels.
+    side : float, optional
+        The square's side, in landmark spreads (:func:`features.landmarks.centre_and_spread`).
+    offset : (float, float), optional
+        The square's centre from the landmarks' centre, in spreads.
+
+    Returns
+    -------
+    (x0, y0, side) : floats
+    """
+    centre, spread = centre_and_spread(landmarks)
+    width = side * spread
+    return (centre[0] + offset[0] * spread - width / 2.0, centre[1] + offset[1] * spread - width / 2.0, width)
 
 
 def crop_square_image(gray, x0, y0, side, size, border=cv2.BORDER_REPLICATE):

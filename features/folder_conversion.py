@@ -34,7 +34,8 @@ FACE_MODES = ("auto", "detect", "whole")
 LISTED_SKIPS = 1000
 
 
-def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None):
+def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None,
+                  reframe=VIDEO.reframe):
     """The face crop of one encoded image file, or why there is none.
 
     Parameters
@@ -52,6 +53,9 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
     propose : callable, optional
         Extra candidate faces for ``dlib+cnn`` (:func:`features.faces.detect_faces`'s
         ``propose``; ``fer-convert`` passes BlazeFace's, as :class:`Recognizer` does).
+    reframe : int, optional
+        A face found is cut again this many times from its landmarks, as
+        :class:`Recognizer` does (:meth:`features.spec.FeatureSpec.crop_framed`).
 
     Returns
     -------
@@ -74,7 +78,7 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
     boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose)
     if not boxes:
         return None, "no face found"
-    return spec.crop(gray, boxes[:1])[0], None
+    return spec.crop_framed(gray, boxes[:1], reframe)[1][0], None
 
 
 def _convert_files(task):

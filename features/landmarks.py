@@ -114,6 +114,25 @@ def landmarks_batch(images, box=FEATURES.landmark_box):
     return clip_landmarks(shape_predictor()(images, box), images.shape[1:])
 
 
+def centre_and_spread(landmarks):
+    """Centre of a face's landmarks and their spread.
+
+    Parameters
+    ----------
+    landmarks : (68, 2) array_like
+
+    Returns
+    -------
+    centre : (2,) float64 ndarray
+        The points' mean.
+    spread : float
+        The root mean square distance of the points from their centre.
+    """
+    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    centre = points.mean(axis=0)
+    return centre, float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
+
+
 def clip_landmarks(landmarks, shape):
     """Clip ``(x, y)`` points to an image of ``shape`` (height, width), in place.
 

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 import cv2
 import numpy as np
 
-from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC
-from .faces import CROP_FITS, crop_faces, crop_square, crop_square_image, fit_square
+from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC, VIDEO
+from .faces import CROP_FITS, crop_faces, crop_square, crop_square_image, crop_squares, fit_square, landmark_square
 from .hog import hog_batch, hog_windows_batch, window_positions
 from .landmarks import clip_landmarks, flip_landmarks, landmarks_batch
 from .util import unknown_keys
@@ -493,6 +493,50 @@ class FeatureSpec:
         """
         return crop_faces(gray, boxes, self.image_size, self.crop_scale, self.crop_shift_x, self.crop_shift_y,
                           self.crop_fit)
+
+    def crop_framed(self, gray, boxes, reframe=VIDEO.reframe, frame=(VIDEO.reframe_side, VIDEO.reframe_offset),
+                    max_change=VIDEO.reframe_max_change):
+        """Faces cut from a grey image around their boxes (:meth:`crop`), then cut
+        again from their own landmarks at FER-2013's framing, ``reframe`` times.
+
+        Each pass finds the 68 landmarks on the current crop (as the features do),
+        maps them into the image and cuts the square
+        :func:`features.faces.landmark_square` puts around them, filled as
+        ``crop_fit`` says. A square more than ``max_change`` times larger or
+        smaller than the crop it comes from (a landmark fit that failed) keeps
+        that crop.
+
+        Parameters
+        ----------
+        gray : (H, W) uint8 ndarray
+        boxes : sequence of (x, y, w, h)
+        reframe : int, optional
+            Passes (0: :meth:`crop` alone).
+        frame : (float, (float, float)), optional
+            The square's side and its centre's offset, in landmark spreads.
+        max_change : float, optional
+
+        Returns
+        -------
+        squares : list of (x0, y0, side)
+            The square each crop was cut from, in the image's pixels.
+        crops : (N, S, S) uint8 ndarray
+        """
+        h, w = gray.shape
+        squares = [self.crop_square_in(b, w, h) for b in boxes]
+        crops = self.crop(gray, boxes)
+        for _ in range(reframe if len(crops) else 0):
+            points = landmarks_batch(crops, box=self.landmark_box).astype(np.float64)
+            framed = []
+            for (x0, y0, side), p in zip(squares, points):
+                k = side / self.image_size
+                square = landmark_square((x0, y0) + (p + 0.5) * k - 0.5, *frame)
+                if self.crop_fit == "shrink":
+                    square = fit_square(*square, w, h)
+                framed.append(square if 1 / max_change <= square[2] / side <= max_change else (x0, y0, side))
+            squares = framed
+            crops = crop_squares(gray, squares, self.image_size, self.crop_fit)
+        return squares, crops
 
     def crop_whole(self, gray):
         """The image itself as a face crop (its central square), for images

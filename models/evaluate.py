@@ -225,7 +225,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
 
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
-                    progress=True, crop_rule=None, proposer=None, tta_shift=0):
+                    progress=True, crop_rule=None, proposer=None, tta_shift=0, reframe=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -258,6 +258,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         A progress bar on a terminal.
     tta_shift : int, optional
         With ``tta``: ten views (:class:`models.recognizer.Recognizer`'s ``tta_shift``).
+    reframe : int, optional
+        Faces cut again from their landmarks this many times
+        (:class:`models.recognizer.Recognizer`'s ``reframe``; default ``VIDEO.reframe``).
 
     Returns
     -------
@@ -285,7 +288,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     recognizer = Recognizer(model_path, detector=detector or VIDEO.photo_detector,
                             upsample=VIDEO.upsample if upsample is None else upsample, tta=tta, tta_shift=tta_shift,
                             whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule,
-                            proposer=proposer or VIDEO.photo_proposer)
+                            proposer=proposer or VIDEO.photo_proposer,
+                            reframe=VIDEO.reframe if reframe is None else reframe)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times = [], [], [], []

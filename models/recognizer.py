@@ -130,12 +130,17 @@ class Recognizer:
         are the faces when all are confirmed, else the photo is searched as
         usual (:func:`models.proposer.propose_faces`: faster, but a face
         BlazeFace misses is lost when it proposes another; default off).
+    reframe : int, optional
+        Each face found (or given as a box) is cut again this many times from its
+        own landmarks at FER-2013's framing
+        (:meth:`features.spec.FeatureSpec.crop_framed`); faces taken whole keep
+        their crop (0: the detector's box alone frames the face).
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
-                 tta_shift=VIDEO.tta_shift):
+                 tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -149,6 +154,9 @@ class Recognizer:
         self.detector, self.upsample, self.max_side, self.tta = detector, upsample, max_side, tta
         self.tta_shift = tta_shift
         self.max_pixels, self.whole_image, self.coarse_side = max_pixels, whole_image, coarse_side
+        if not isinstance(reframe, int) or reframe < 0:
+            raise ValueError(f"reframe must be a whole number of passes, 0 or more, got {reframe!r}")
+        self.reframe = reframe
         self._crop_rule_asked = crop_rule
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
@@ -184,10 +192,11 @@ class Recognizer:
         -------
         Recognizer
             Without a face proposer; the face-crop rule as this one was asked for, where
-            the detector is a HOG one.
+            the detector is a HOG one; faces re-framed ``VIDEO.video_reframe`` times.
         """
         other = copy.copy(self)
         other.detector, other.max_side, other.coarse_side = detector, max_side, coarse_side
+        other.reframe = VIDEO.video_reframe
         other.upsample = self.upsample if upsample is None else upsample
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
@@ -370,10 +379,10 @@ class Recognizer:
             Integer boxes, largest first (the whole image with ``whole_image``;
             the face's box when the face-crop rule takes the image whole).
         squares : list of (x0, y0, side)
-            The square each crop was cut from.
+            The square each crop was cut from (re-framed from the face's landmarks
+            ``reframe`` times).
         crops : (N, S, S) uint8 ndarray
         """
-        h, w = gray.shape
         crop_box = None if self.whole_image or boxes is not None else self._face_crop(gray)
         if self.whole_image or crop_box:
             x0, y0, side, _ = self._whole_box(gray)
@@ -381,7 +390,8 @@ class Recognizer:
         if boxes is None:
             boxes = self._detect(gray)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        return boxes, [self.spec.crop_square_in(b, w, h) for b in boxes], self.spec.crop(gray, boxes)
+        squares, crops = self.spec.crop_framed(gray, boxes, self.reframe)
+        return boxes, squares, crops
 
     @staticmethod
     def _whole_box(gray):

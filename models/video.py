@@ -8,18 +8,12 @@ import time
 
 import numpy as np
 
+from ..features.landmarks import centre_and_spread
 from ..parameters import VIDEO
 
 
 class VideoError(Exception):
     """No camera, no display, an unreadable video (one line)."""
-
-
-def _centre_and_spread(landmarks):
-    """Centre of a face's landmarks and their spread (root mean square distance from it)."""
-    points = np.asarray(landmarks, dtype=np.float64)
-    centre = points.mean(axis=0)
-    return centre, float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
 
 
 class FaceTracker:
@@ -70,7 +64,7 @@ class FaceTracker:
             self.since_detection = 0
             self.tracks = []
             for face in faces:
-                centre, spread = _centre_and_spread(face["landmarks"])
+                centre, spread = centre_and_spread(face["landmarks"])
                 x, y, bw, bh = face["box"]
                 rel = ((x - centre[0]) / spread, (y - centre[1]) / spread, bw / spread, bh / spread)
                 self.tracks.append((rel, face["landmarks"], spread))
@@ -78,7 +72,7 @@ class FaceTracker:
         self.since_detection += 1
         kept = []
         for (rel, _, spread), face in zip(self.tracks, faces):
-            centre, new_spread = _centre_and_spread(face["landmarks"])
+            centre, new_spread = centre_and_spread(face["landmarks"])
             ratio = new_spread / spread if spread else np.inf
             inside = 0 <= centre[0] < w * decoded.scale and 0 <= centre[1] < h * decoded.scale
             if not (1 / self.max_change <= ratio <= self.max_change) or not inside:
@@ -90,7 +84,7 @@ class FaceTracker:
     @staticmethod
     def _box(rel, landmarks):
         """A face box ``(x, y, w, h)`` from landmarks, in the relation recorded at detection."""
-        centre, spread = _centre_and_spread(landmarks)
+        centre, spread = centre_and_spread(landmarks)
         rx, ry, rw, rh = rel
         return (centre[0] + rx * spread, centre[1] + ry * spread, rw * spread, rh * spread)
 

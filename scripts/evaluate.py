@@ -12,8 +12,8 @@ if __package__ in (None, ""):  # run as ``python scripts/evaluate.py``: run the 
 
 from ..parameters import DATASET, SPLITS, VIDEO
 
-from ._cli import (add_detector_flags, add_photo_search_flags, add_tta_flags, check_proposer, fail, load_keras, parser,
-                   run)
+from ._cli import (add_detector_flags, add_photo_search_flags, add_reframe_flag, add_tta_flags, check_proposer, fail,
+                   load_keras, parser, run)
 
 PROG = "fer-evaluate"
 
@@ -53,6 +53,7 @@ def build_parser():
                              "false faces): reports the share of faces found, the accuracy with missed faces "
                              "counted wrong, and the classes predicted")
     add_detector_flags(images, VIDEO.photo_detector, whole_image=True)
+    add_reframe_flag(images)
     add_photo_search_flags(images, max_side=False)
     images.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -117,7 +118,7 @@ def main(argv=None):
             result = evaluate_images(args.model, args.images, out_dir=args.out, tta=args.tta, tta_shift=args.tta_shift,
                                      detector=args.detector,
                                      upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
-                                     proposer=args.proposer, progress=not args.no_progress)
+                                     proposer=args.proposer, progress=not args.no_progress, reframe=args.reframe)
         else:
             result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit,
                               tta_shift=args.tta_shift, match_classes=args.match_classes)

@@ -12,8 +12,8 @@ if __package__ in (None, ""):  # run as ``python scripts/predict.py``: run the i
 
 from ..parameters import VIDEO
 
-from ._cli import (add_detector_flags, add_model_flag, add_photo_search_flags, add_tta_flags, check_proposer,
-                   load_keras, parser, run)
+from ._cli import (add_detector_flags, add_model_flag, add_photo_search_flags, add_reframe_flag, add_tta_flags,
+                   check_proposer, load_keras, parser, run)
 
 PROG = "fer-predict"
 NO_FACE_EXIT = 3
@@ -36,6 +36,7 @@ def build_parser():
     p.add_argument("--output", help="annotated image (a folder when there are several images)")
     p.add_argument("--bars", help="probability bar chart per face (a folder when there are several images)")
     add_detector_flags(p, VIDEO.photo_detector, whole_image=True)
+    add_reframe_flag(p)
     add_photo_search_flags(p)
     add_tta_flags(p)
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
@@ -108,7 +109,7 @@ def main(argv=None):
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample, whole_image=args.whole_image,
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
                                 tta_shift=args.tta_shift,
-                                crop_rule=args.crop_rule, proposer=args.proposer)
+                                crop_rule=args.crop_rule, proposer=args.proposer, reframe=args.reframe)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)

@@ -10,8 +10,8 @@ if __package__ in (None, ""):  # run as ``python scripts/web.py``: run the insta
 
 from ..parameters import VIDEO, WEB
 
-from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_photo_search_flags, check_coarse_side,
-                   check_proposer, load_keras, parser, run)
+from ._cli import (add_coarse_flag, add_detector_flags, add_model_flag, add_photo_search_flags, add_reframe_flag,
+                   check_coarse_side, check_proposer, load_keras, parser, run)
 
 PROG = "fer-web"
 
@@ -43,6 +43,7 @@ def build_parser():
     p.add_argument("--max-upload-mb", type=float, default=WEB.max_upload_mb,
                    help="largest accepted upload, in MB (larger: 413)")
     add_detector_flags(p, VIDEO.photo_detector)
+    add_reframe_flag(p)
     add_photo_search_flags(p)
     add_coarse_flag(p, 0, "photo")
     p.add_argument("--max-pixels", type=int, default=VIDEO.max_pixels,
@@ -85,7 +86,7 @@ def main(argv=None):
 
             recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
                                     max_side=args.detect_max_side, max_pixels=args.max_pixels,
-                                    coarse_side=args.coarse_side, proposer=args.proposer)
+                                    coarse_side=args.coarse_side, proposer=args.proposer, reframe=args.reframe)
             recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
             application.app = create_app(recognizer, args.max_upload_mb)
             print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)

@@ -180,6 +180,62 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
         assert face_crop_box(small) is None
 
 
+def test_found_faces_are_cut_again_at_fer2013s_framing(real_features):
+    """Real faces pasted into a real photo and found by HOG: cut again from their landmarks, their
+    crops are framed as the parameters say (side / landmark spread near VIDEO.reframe_side, where
+    HOG's box alone spreads far wider), the recognizer's squares and landmarks follow the new crop,
+    faces taken whole keep theirs, and a box without a face keeps its crop."""
+    from fer_toolkit.features.faces import crop_squares
+    from fer_toolkit.features.landmarks import centre_and_spread, landmarks_batch
+    from fer_toolkit.features.spec import FeatureSpec
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    spec = FeatureSpec()
+    faces = load_arrays(real_features, "PrivateTest", limit=60)["images"]
+    background = cv2.resize(cv2.imread(os.path.join(SAMPLES, "no-faces.jpg"), cv2.IMREAD_GRAYSCALE), (640, 480))
+    rng = np.random.default_rng(0)
+    framing = {0: [], 1: [], 2: []}
+    scenes = []
+    for face in faces:
+        scene, side = background.copy(), int(rng.integers(90, 160))
+        x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+        scene[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        boxes = detect_faces(scene, "dlib")[:1]
+        if not boxes or box_iou(boxes[0], (x, y, side, side)) < 0.3:
+            continue
+        scenes.append((scene, boxes))
+        for passes in framing:
+            squares, crops = spec.crop_framed(scene, boxes, passes)
+            np.testing.assert_array_equal(crops, crop_squares(scene, squares, spec.image_size, spec.crop_fit))
+            centre, spread = centre_and_spread(landmarks_batch(crops)[0])
+            framing[passes].append(spec.image_size / spread)
+    assert len(scenes) >= 30
+    low, high = np.percentile(framing[2], [10, 90])  # twice: at the framing the parameters give
+    assert VIDEO.reframe_side * 0.95 < low < high < VIDEO.reframe_side * 1.05, (low, high)
+    spreads = [np.ptp(np.percentile(framing[n], [10, 90])) for n in (0, 1)]
+    assert spreads[0] > 3 * (high - low) and spreads[0] > 1.5 * spreads[1], spreads  # HOG's framing varies more
+    # reframe=0 is the box's crop exactly.
+    scene, boxes = scenes[0]
+    squares, crops = spec.crop_framed(scene, boxes, 0)
+    assert squares == [spec.crop_square_in(boxes[0], 640, 480)]
+    np.testing.assert_array_equal(crops, spec.crop(scene, boxes))
+    # The recognizer crops so, and maps the landmarks from the crop it classified.
+    found, plain = Recognizer().locate(scene, boxes), Recognizer(reframe=0).locate(scene, boxes)
+    assert VIDEO.reframe and found[0] == plain[0] and found[1] == spec.crop_framed(scene, boxes)[0] != plain[1]
+    (face,) = Recognizer().predict(scene, boxes=boxes)
+    x0, y0, side = found[1][0]
+    assert np.all(np.abs(np.mean(face["landmarks"], axis=0) - (x0 + side / 2, y0 + side / 2)) < side / 4)
+    # Taken whole: kept; a box on no face: its crop, whatever the landmarks say.
+    whole = Recognizer(whole_image=True)
+    assert whole.locate(faces[0])[1] == Recognizer(whole_image=True, reframe=0).locate(faces[0])[1]
+    squares, _ = spec.crop_framed(background, [(500, 20, 100, 100)], 3)
+    x0, y0, side = squares[0]
+    assert 1 / VIDEO.reframe_max_change <= side / spec.crop_square((500, 20, 100, 100))[2] <= VIDEO.reframe_max_change
+    with pytest.raises(ValueError, match="reframe"):
+        Recognizer(reframe=-1)
+
+
 def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
     """PrivateTest face 385 (a 48x48 file) escapes HOG, the CNN and the
     mirrored and equalised looks; the CNN on the image enlarged once more finds it."""
