@@ -14,6 +14,13 @@ this chooses a setting), where every count uses the same faces found.
     python benchmarks/reframe.py --data ~/fer-data/fer2013
     python benchmarks/reframe.py --data ~/fer-data/fer2013 --model ferplus --images ../shared/photos/muxspace
     python benchmarks/reframe.py --data ~/fer-data/fer2013 --model fer2013 --scenes 600
+    python benchmarks/reframe.py --data ~/fer-data/fer2013 --model fer2013 --scales 600
+
+``--scales`` cuts each pasted face at its true square scaled 0.85 to 1.2 times
+about its centre, from the scene and from the same scene with everything
+outside the face mid grey: what a crop wider or narrower than the face's own
+framing costs in a scene, where nothing of the head continues past the pasted
+square.
 """
 
 import argparse
@@ -70,12 +77,41 @@ def score_scenes(model, data, n, seed=5):
     return found, dict(zip(PASSES, right / max(found, 1)))
 
 
+def score_scales(model, data, n, scales=(0.85, 0.9, 1.0, 1.1, 1.15, 1.2), seed=5):
+    """Accuracy on the arrays, and on ``n`` PublicTest faces in scenes cut at their pasted square
+    scaled by each of ``scales``: from the scene, and with the scene outside the square mid grey."""
+    from photos import background_images
+    from scene_stages import pasted_scenes
+
+    from fer_toolkit.features.faces import crop_squares
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.recognizer import Recognizer
+
+    recognizer = Recognizer(model)
+    arrays = load_arrays(data, "PublicTest", limit=n)
+    crops = {(s, grey): [] for s in scales for grey in (False, True)}
+    for image, (x, y, side, _) in pasted_scenes(arrays["images"], background_images(), np.random.default_rng(seed)):
+        flat = np.full_like(image, 128)
+        flat[y : y + side, x : x + side] = image[y : y + side, x : x + side]
+        for s in scales:
+            square = (x + side * (1 - s) / 2, y + side * (1 - s) / 2, s * side)
+            for grey in (False, True):
+                crops[s, grey].append(crop_squares(flat if grey else image, [square], 48, "replicate")[0])
+
+    def accuracy(images):
+        return float((recognizer.predict_crops(np.asarray(images))[0].argmax(1) == arrays["labels"]).mean())
+
+    return accuracy(arrays["images"]), {key: accuracy(images) for key, images in crops.items()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="fer-convert output of FER-2013 (Training sets the framing)")
     p.add_argument("--model", default=None, help="shipped model's name or bundle folder (default: the default model)")
     p.add_argument("--images", default="", help="a labelled photo folder tree (class folders)")
     p.add_argument("--scenes", type=int, default=0, help="PublicTest faces pasted into scenes (0: none)")
+    p.add_argument("--scales", type=int, default=0, metavar="N",
+                   help="N PublicTest faces in scenes cut at their pasted square scaled 0.85 to 1.2 times (0: none)")
     args = p.parse_args(argv)
 
     from fer_toolkit.parameters import VIDEO
@@ -91,6 +127,12 @@ def main(argv=None):
         found, acc = score_scenes(args.model, args.data, args.scenes)
         print(f"{args.scenes} PublicTest faces in scenes, {found} found; on those: "
               + each(f"{n} passes {a:.2%}" for n, a in acc.items()))
+    if args.scales:
+        arrays, acc = score_scales(args.model, args.data, args.scales)
+        print(f"{args.scales} PublicTest faces: arrays {arrays:.2%}; cut at the pasted square times")
+        print("| scale | in the scene | outside the square mid grey |\n| ---: | ---: | ---: |")
+        for s in sorted({s for s, _ in acc}):
+            print(f"| {s} | {acc[s, False]:.2%} | {acc[s, True]:.2%} |")
 
 
 if __name__ == "__main__":
