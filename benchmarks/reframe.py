@@ -26,6 +26,7 @@ square.
 import argparse
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -51,7 +52,8 @@ def score_folder(model, root):
     """Accuracy (misses wrong) on a labelled folder tree, per number of passes."""
     from fer_toolkit.models.evaluate import evaluate_images
 
-    return {n: evaluate_images(model, root, out_dir=os.path.join("/tmp", f"fer-reframe-{n}"), progress=False,
+    out = tempfile.gettempdir()
+    return {n: evaluate_images(model, root, out_dir=os.path.join(out, f"fer-reframe-{n}"), progress=False,
                                reframe=n)["accuracy_all"] for n in PASSES}
 
 

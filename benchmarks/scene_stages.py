@@ -100,9 +100,8 @@ def accuracy_on_found(model, images, labels, seed):
     and its accuracy on the same faces' arrays (what the framing of a found face costs)."""
     from photos import background_images
 
-    from fer_toolkit.models.recognizer import Recognizer
-
     from fer_toolkit.features.faces import crop_square
+    from fer_toolkit.models.recognizer import Recognizer
 
     recognizer = Recognizer(model)
     arrays = recognizer.predict_crops(images)[0].argmax(1)

@@ -26,26 +26,27 @@ def int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def shift_pixels(text):
-    """Parse a test-time shift: a whole number of pixels from 0 to 12 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 12:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels from 0 to 12, got {text!r}")
-    return value
+def whole_number(low, high, unit=""):
+    """An argparse type: a whole number from ``low`` to ``high`` (``unit`` names
+    what it counts in the error line)."""
+    what = f"a whole number of {unit}" if unit else "a whole number"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
 
 
-def passes(text):
-    """Parse a number of passes: a whole number from 0 to 5 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 5:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 5, got {text!r}")
-    return value
+#: A test-time shift: 0 to 12 pixels.
+shift_pixels = whole_number(0, 12, "pixels")
+#: A number of re-framing passes: 0 to 5.
+passes = whole_number(0, 5)
 
 
 def add_detector_flags(p, default, whole_image=False):
