@@ -109,6 +109,8 @@ def main(argv=None):
     ours = Recognizer(detector=args.detector, max_side=640)
     # Detection on the frame shrunk to 480 pixels: faster, finds faces from about 107 pixels.
     ours_480 = Recognizer(detector=args.detector, max_side=480)
+    # The same without cutting the face again from its landmarks (VIDEO.reframe): what that costs a frame.
+    ours_480_plain = Recognizer(detector=args.detector, max_side=480, reframe=0)
     # fer-video's settings: at 320 first (faces from about 160 pixels), at 480 where that finds none, and
     # its classifier (8-bit weights, VIDEO.video_quantized); the same with the float32 classifier beside it.
     ours_video = ours.with_detection(args.detector, VIDEO.video_max_side, VIDEO.video_coarse_side,
@@ -123,11 +125,12 @@ def main(argv=None):
     for frame in frames[:3]:  # warm-up: compile, caches
         ours.predict(frame)
         ours_480.predict(frame)
+        ours_480_plain.predict(frame)
         ours_video.predict(frame)
         ours_video_float.predict(frame)
         if theirs:
             theirs.detect_emotions(frame)
-    t_ours, t_480, t_video, t_float, t_fer, found, found_480, found_video = [], [], [], [], [], 0, 0, 0
+    t_ours, t_480, t_plain, t_video, t_float, t_fer, found, found_480, found_video = [], [], [], [], [], [], 0, 0, 0
     for _ in range(args.repeats):
         for frame in frames:
             t = time.perf_counter()
@@ -137,6 +140,9 @@ def main(argv=None):
             t = time.perf_counter()
             found_480 += bool(ours_480.predict(frame))
             t_480.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ours_480_plain.predict(frame)
+            t_plain.append(time.perf_counter() - t)
             t = time.perf_counter()
             found_video += bool(ours_video.predict(frame))
             t_video.append(time.perf_counter() - t)
@@ -153,6 +159,8 @@ def main(argv=None):
           f"(p90 {np.percentile(t_ours, 90) * 1e3:.1f})")
     print(f"fer-toolkit, detection at 480: median {np.median(t_480) * 1e3:.1f} ms/frame "
           f"(p90 {np.percentile(t_480, 90) * 1e3:.1f}); a face found in {found_480 / len(t_480):.0%} of frames")
+    print(f"fer-toolkit, the same without re-framing (--reframe 0 against {VIDEO.reframe}): median "
+          f"{np.median(t_plain) * 1e3:.1f} ms/frame (p90 {np.percentile(t_plain, 90) * 1e3:.1f})")
     print(f"fer-toolkit, fer-video's detection ({VIDEO.video_coarse_side}, then {VIDEO.video_max_side}): median "
           f"{np.median(t_video) * 1e3:.1f} ms/frame (p90 {np.percentile(t_video, 90) * 1e3:.1f}); a face found in "
           f"{found_video / len(t_video):.0%} of frames; classifier {ours_video.classifier.backend}")

@@ -75,7 +75,8 @@ def add_reframe_flag(p):
     p.add_argument("--reframe", type=passes, default=VIDEO.reframe, metavar="PASSES",
                    help="cut each face found again from its own 68 landmarks at FER-2013's framing, this many "
                         "times (a detector's box frames faces 0.8 to 1.2 times as wide as FER-2013 does; about "
-                        "1 ms a face); faces taken whole keep their crop; 0: the detector's box alone")
+                        "1.2 ms a 640x480 photo with one face); faces taken whole keep their crop; 0: the "
+                        "detector's box alone")
 
 
 def add_tta_flags(p):
