@@ -37,7 +37,8 @@ PASSES = (0, 1, 2)
 
 def framing(data):
     """FER-2013's median framing relative to the landmarks, from the Training split of ``data``:
-    (crop side, centre offset x, centre offset y), in landmark spreads."""
+    (crop side, centre offset x, centre offset y), in landmark spreads, and the crop side's 10th
+    and 90th percentiles."""
     from fer_toolkit.features.io import load_arrays
 
     points = load_arrays(data, "Training", names=("landmarks",))["landmarks"].reshape(-1, 68, 2).astype(np.float64)
@@ -45,7 +46,7 @@ def framing(data):
     spreads = np.sqrt(((points - centres[:, None]) ** 2).sum(2).mean(1))
     side = 48.0
     return (float(np.median(side / spreads)), float(np.median((side / 2 - centres[:, 0]) / spreads)),
-            float(np.median((side / 2 - centres[:, 1]) / spreads)))
+            float(np.median((side / 2 - centres[:, 1]) / spreads)), tuple(np.percentile(side / spreads, [10, 90])))
 
 
 def score_folder(model, root):
@@ -58,17 +59,20 @@ def score_folder(model, root):
 
 
 def score_scenes(model, data, n, seed=5):
-    """Faces found among ``n`` PublicTest faces in scenes, and the accuracy on them per number of
-    passes (each face at the box the pipeline found for it)."""
+    """Faces found among ``n`` PublicTest faces in scenes, the accuracy on them per number of
+    passes (each face at the box the pipeline found for it), and per number of passes the 10th and
+    90th percentiles of the final crop's side over the spread of the landmarks found on it."""
     from photos import background_images
     from scene_stages import face_at, pasted_scenes
 
     from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.features.landmarks import centre_and_spread, landmarks_batch
     from fer_toolkit.models.recognizer import Recognizer
 
     arrays = load_arrays(data, "PublicTest", limit=n)
     recognizers = {k: Recognizer(model, reframe=k) for k in PASSES}
-    right, found = np.zeros(len(PASSES)), 0
+    spec = recognizers[0].spec
+    right, found, framing = np.zeros(len(PASSES)), 0, {k: [] for k in PASSES}
     scenes = pasted_scenes(arrays["images"], background_images(), np.random.default_rng(seed))
     for (image, truth), label in zip(scenes, arrays["labels"]):
         face = face_at(recognizers[0], image, truth)
@@ -76,7 +80,11 @@ def score_scenes(model, data, n, seed=5):
             found += 1
             right += [recognizers[k].classes.index(recognizers[k].predict(image, boxes=[face["box"]])[0]["label"])
                       == label for k in PASSES]
-    return found, dict(zip(PASSES, right / max(found, 1)))
+            for k in PASSES:
+                crops = spec.crop_framed(image, [face["box"]], k)[1]
+                framing[k].append(spec.image_size / centre_and_spread(landmarks_batch(crops)[0])[1])
+    return (found, dict(zip(PASSES, right / max(found, 1))),
+            {k: tuple(np.percentile(v, [10, 90])) if v else (np.nan, np.nan) for k, v in framing.items()})
 
 
 def score_scales(model, data, n, scales=(0.85, 0.9, 1.0, 1.1, 1.15, 1.2), seed=5):
@@ -119,16 +127,19 @@ def main(argv=None):
     from fer_toolkit.parameters import VIDEO
 
     frame = framing(args.data)
-    print(f"FER-2013's framing: side {frame[0]:.3f} landmark spreads, centre offset ({frame[1]:.3f}, {frame[2]:.3f}); "
-          f"parameters: {VIDEO.reframe_side}, {tuple(VIDEO.reframe_offset)}")
+    print(f"FER-2013's framing: side {frame[0]:.3f} landmark spreads ({frame[3][0]:.2f} to {frame[3][1]:.2f}, 10th to "
+          f"90th percentile), centre offset ({frame[1]:.3f}, {frame[2]:.3f}); parameters: {VIDEO.reframe_side}, "
+          f"{tuple(VIDEO.reframe_offset)}")
     each = ", ".join
     if args.images:
         acc = score_folder(args.model, args.images)
         print(f"{args.images} (misses wrong): " + each(f"{n} passes {a:.2%}" for n, a in acc.items()))
     if args.scenes:
-        found, acc = score_scenes(args.model, args.data, args.scenes)
+        found, acc, framed = score_scenes(args.model, args.data, args.scenes)
         print(f"{args.scenes} PublicTest faces in scenes, {found} found; on those: "
               + each(f"{n} passes {a:.2%}" for n, a in acc.items()))
+        print("final crop's side / its landmarks' spread, 10th to 90th percentile: "
+              + each(f"{n} passes {lo:.2f} to {hi:.2f}" for n, (lo, hi) in framed.items()))
     if args.scales:
         arrays, acc = score_scales(args.model, args.data, args.scales)
         print(f"{args.scales} PublicTest faces: arrays {arrays:.2%}; cut at the pasted square times")
