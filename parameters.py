@@ -314,8 +314,13 @@ class VideoPredictor:
     #: A re-framed square more than reframe_max_change times larger or smaller than the
     #: crop it comes from (a landmark fit that failed) keeps that crop.
     reframe_max_change: float = 1.6
-    #: Video frames (fer-video, Recognizer.stream) are not re-framed: speed first.
+    #: Video frames (fer-video, Recognizer.stream) are not re-framed where faces are
+    #: detected: speed first.
     video_reframe: int = 0
+    #: Video: on the frames between detections, each followed face is cut at FER-2013's
+    #: framing around the previous frame's landmarks (known already: no extra cost), as
+    #: photos' one re-framing pass does (models.video.FaceTracker; False: around its box).
+    track_reframe: bool = True
     #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
     #: CLAHE-equalised and histogram-equalised (about 0.5 s each), then with the CNN
     #: upsampled once at the first of small_cnn_sides (0.8 s), in that order.

@@ -8,6 +8,15 @@ the share of frames with a face, the median overlap (IoU) of the face boxes,
 and the share of frames with the same label.
 
     python benchmarks/tracking.py --video ../shared/samples/woman2.mp4
+
+With ``--photos DIR`` (a labelled folder tree, ``DIR/<class>/<image>``), each photo
+is instead a still video of ``--frames`` frames through :meth:`Recognizer.stream`
+(fer-video's settings): frame 1 is a detection frame, the others follow the face,
+each cut from the previous frame's landmarks at FER-2013's framing
+(``VIDEO.track_reframe``) or around its box (``--no-track-reframe`` for
+comparison). Accuracy per frame, the photo's largest face, misses counted wrong:
+
+    python benchmarks/tracking.py --photos ../shared/photos/muxspace --model ferplus
 """
 
 import argparse
@@ -40,11 +49,42 @@ def run(path, recognizer, detect_every):
     return faces, seconds, tracker.detections
 
 
+def still_videos(folder, model, frames, track_reframe):
+    """Per frame of each labelled photo taken as a still video: accuracy with misses counted wrong."""
+    import cv2
+
+    from fer_toolkit.features.folders import labelled_images
+    from fer_toolkit.models.recognizer import Recognizer
+
+    recognizer = Recognizer(model)
+    correct, images, found = np.zeros(frames), 0, 0
+    for path, label in labelled_images(folder, recognizer.classes):
+        image = cv2.imread(path)
+        if image is None or label is None:
+            continue
+        images += 1
+        per_frame = list(recognizer.stream([image] * frames, track_reframe=track_reframe))
+        found += bool(per_frame[0])
+        correct += [bool(f) and f[0]["label"] == recognizer.classes[label] for f in per_frame]
+    return correct / images, found / images, images
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", default=os.path.join(SAMPLES, "woman2.mp4"))
     p.add_argument("--every", default="1,3,5,10", help="detection intervals to compare")
+    p.add_argument("--photos", help="a labelled folder tree: each photo as a still video (see above)")
+    p.add_argument("--model", help="--photos: a shipped model's name or a bundle folder (default: the default model)")
+    p.add_argument("--frames", type=int, default=5, help="--photos: frames per still video")
+    p.add_argument("--track-reframe", action=argparse.BooleanOptionalAction, default=True,
+                   help="--photos: followed faces cut at FER-2013's framing from the last landmarks")
     args = p.parse_args()
+    if args.photos:
+        accuracy, found, images = still_videos(args.photos, args.model, args.frames, args.track_reframe)
+        print(f"{args.photos}: {images} photos, model {args.model or 'default'}, faces found {found:.2%}, "
+              f"track_reframe {args.track_reframe}")
+        print("accuracy per frame (1: detection): " + ", ".join(f"{a:.2%}" for a in accuracy))
+        return
 
     from fer_toolkit.features.faces import box_iou
     from fer_toolkit.models.recognizer import Recognizer

@@ -495,7 +495,7 @@ class FeatureSpec:
                           self.crop_fit)
 
     def crop_framed(self, gray, boxes, reframe=VIDEO.reframe, frame=(VIDEO.reframe_side, VIDEO.reframe_offset),
-                    max_change=VIDEO.reframe_max_change):
+                    max_change=VIDEO.reframe_max_change, landmarks=None):
         """Faces cut from a grey image around their boxes (:meth:`crop`), then cut
         again from their own landmarks at FER-2013's framing, ``reframe`` times.
 
@@ -515,6 +515,10 @@ class FeatureSpec:
         frame : (float, (float, float)), optional
             The square's side and its centre's offset, in landmark spreads.
         max_change : float, optional
+        landmarks : sequence of (68, 2) array_like, optional
+            Per box, landmarks in the image's pixels known already (video: the
+            previous frame's): the first pass cuts from them instead of fitting
+            landmarks on the box's crop, so that pass costs no landmark fit.
 
         Returns
         -------
@@ -524,19 +528,47 @@ class FeatureSpec:
         """
         h, w = gray.shape
         squares = [self.crop_square_in(b, w, h) for b in boxes]
-        crops = self.crop(gray, boxes)
-        for _ in range(reframe if len(crops) else 0):
-            points = landmarks_batch(crops, box=self.landmark_box).astype(np.float64)
-            framed = []
-            for (x0, y0, side), p in zip(squares, points):
-                k = side / self.image_size
-                square = landmark_square((x0, y0) + (p + 0.5) * k - 0.5, *frame)
-                if self.crop_fit == "shrink":
-                    square = fit_square(*square, w, h)
-                framed.append(square if 1 / max_change <= square[2] / side <= max_change else (x0, y0, side))
-            squares = framed
+        given = landmarks is not None and reframe > 0 and len(squares) > 0
+        crops = None if given else self.crop(gray, boxes)
+        for i in range(reframe if len(squares) else 0):
+            if i == 0 and given:
+                points = [np.asarray(p, np.float64) for p in landmarks]
+            else:
+                fitted = landmarks_batch(crops, box=self.landmark_box).astype(np.float64)
+                points = [(x0, y0) + (p + 0.5) * (side / self.image_size) - 0.5
+                          for (x0, y0, side), p in zip(squares, fitted)]
+            squares = self.frame_squares(squares, points, w, h, frame, max_change)
             crops = crop_squares(gray, squares, self.image_size, self.crop_fit)
         return squares, crops
+
+    def frame_squares(self, squares, landmarks, width, height, frame=(VIDEO.reframe_side, VIDEO.reframe_offset),
+                      max_change=VIDEO.reframe_max_change):
+        """The squares that frame faces at FER-2013's framing from their landmarks
+        (one pass of :meth:`crop_framed`).
+
+        Parameters
+        ----------
+        squares : sequence of (x0, y0, side)
+            Each face's current crop, kept where the new square is more than
+            ``max_change`` times larger or smaller (a failed landmark fit).
+        landmarks : sequence of (68, 2) ndarray
+            In the image's pixels.
+        width, height : int
+            The image's size (``crop_fit`` "shrink" fits the squares into it).
+        frame, max_change
+            As :meth:`crop_framed`'s.
+
+        Returns
+        -------
+        list of (x0, y0, side)
+        """
+        framed = []
+        for (x0, y0, side), points in zip(squares, landmarks):
+            square = landmark_square(points, *frame)
+            if self.crop_fit == "shrink":
+                square = fit_square(*square, width, height)
+            framed.append(square if 1 / max_change <= square[2] / side <= max_change else (x0, y0, side))
+        return framed
 
     def crop_whole(self, gray):
         """The image itself as a face crop (its central square), for images

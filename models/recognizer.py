@@ -212,7 +212,8 @@ class Recognizer:
     def stream(self, source, detect_every=VIDEO.detect_every, detector=VIDEO.detector,
                max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side, upsample=None,
                time_between_predictions=VIDEO.time_between_predictions, max_change=VIDEO.track_max_change,
-               color_order="bgr", with_frames=False, quantized=VIDEO.video_quantized):
+               color_order="bgr", with_frames=False, quantized=VIDEO.video_quantized,
+               track_reframe=VIDEO.track_reframe):
         """Recognise the faces of a video, a camera or a sequence of frames, frame by frame.
 
         Faces are detected every ``detect_every`` frames, with video's
@@ -245,6 +246,9 @@ class Recognizer:
             Run the classifier with its weights quantised to 8 bits (three to four
             times as fast; labels as float32's on all but 0.3% of test faces at most;
             ``VIDEO.video_quantized``); False: float32, as photos and evaluation.
+        track_reframe : bool, optional
+            Cut each followed face at FER-2013's framing around the previous frame's
+            landmarks, at no extra cost (``VIDEO.track_reframe``); False: around its box.
 
         Returns
         -------
@@ -269,7 +273,7 @@ class Recognizer:
 
         video = self.with_detection(detector, max_side, coarse_side, upsample, quantized)
         return FaceStream(video, source, detect_every, max_change, time_between_predictions, color_order,
-                          with_frames)
+                          with_frames, track_reframe)
 
     def decode(self, image, color_order="bgr", grey=False):
         """:func:`decode_image` with this recognizer's limits: large JPEGs are
@@ -364,7 +368,7 @@ class Recognizer:
             arrays["landmarks"] = self.spec.unalign_points(arrays["landmarks"], angles).astype(np.float32)
         return (probabilities[0] if len(probabilities) == 1 else np.mean(probabilities, axis=0)), arrays
 
-    def locate(self, gray, boxes=None):
+    def locate(self, gray, boxes=None, landmarks=None):
         """The faces of a grey image, ready for :meth:`predict_crops`.
 
         Parameters
@@ -372,6 +376,12 @@ class Recognizer:
         gray : (H, W) uint8 ndarray
         boxes : sequence of (x, y, w, h), optional
             Face boxes to use instead of detecting faces.
+        landmarks : sequence of (68, 2) array_like, optional
+            With ``boxes``: each face's landmarks in the image's pixels, known
+            already (video: the previous frame's); the face is cut from them at
+            FER-2013's framing, as a first re-framing pass that needs no landmark
+            fit, even where this recognizer does not re-frame
+            (:meth:`features.spec.FeatureSpec.crop_framed`).
 
         Returns
         -------
@@ -390,7 +400,8 @@ class Recognizer:
         if boxes is None:
             boxes = self._detect(gray)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        squares, crops = self.spec.crop_framed(gray, boxes, self.reframe)
+        passes = self.reframe if landmarks is None else max(self.reframe, 1)
+        squares, crops = self.spec.crop_framed(gray, boxes, passes, landmarks=landmarks)
         return boxes, squares, crops
 
     @staticmethod
@@ -400,7 +411,7 @@ class Recognizer:
         side = min(h, w)
         return ((w - side) // 2, (h - side) // 2, side, side)
 
-    def predict(self, image, boxes=None, color_order="bgr"):
+    def predict(self, image, boxes=None, color_order="bgr", landmarks=None):
         """Recognise the expression of every face in an image.
 
         Parameters
@@ -412,6 +423,10 @@ class Recognizer:
         boxes : sequence of (x, y, w, h), optional
             Face boxes to use instead of detecting faces (in the file's pixels).
         color_order : {"bgr", "rgb"}, optional
+        landmarks : sequence of (68, 2) array_like, optional
+            With ``boxes``: each face's 68 landmarks (in the file's pixels, as a
+            result's ``landmarks``) from which its crop is cut at FER-2013's framing
+            (:meth:`locate`; video: the previous frame's).
 
         Returns
         -------
@@ -425,12 +440,18 @@ class Recognizer:
         gray = to_gray(decoded.array)  # a DecodedImage passed in may be in colour
         if boxes is not None:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
+            if landmarks is not None and len(landmarks) != len(boxes):
+                raise ValueError(f"{len(landmarks)} sets of landmarks for {len(boxes)} boxes")
+            if landmarks is not None:  # the inverse of _face's mapping
+                landmarks = [(np.asarray(p, np.float64) + 0.5) / decoded.scale - 0.5 for p in landmarks]
+        elif landmarks is not None:
+            raise ValueError("landmarks are given with the boxes they belong to")
         elif self.crop_rule and not self.whole_image and max(gray.shape) <= VIDEO.small_side:
             faces = self._predict_face_crop(gray, decoded.scale)
             if faces is not None:
                 return faces
             boxes = self._detect(gray)  # not a face crop: the usual search
-        boxes, squares, crops = self.locate(gray, boxes)
+        boxes, squares, crops = self.locate(gray, boxes, landmarks)
         probabilities, arrays = self.predict_crops(crops)
         return [self._face(box, square, p, lm, decoded.scale)
                 for box, square, p, lm in zip(boxes, squares, probabilities, arrays.get("landmarks", []))]

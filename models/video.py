@@ -27,12 +27,20 @@ class FaceTracker:
     spread jumps by more than ``max_change`` (a lost fit), or that leaves the
     frame, ends the following: the next frame is a detection frame.
 
+    With ``reframe``, the crop of a followed face is the square that frames it
+    as FER-2013 does around the previous frame's landmarks
+    (:meth:`features.spec.FeatureSpec.crop_framed` with those landmarks): the
+    re-framing of photos, at no cost, since those landmarks are known already.
+    The box given for the face stays the one in the relation recorded at detection.
+
     Parameters
     ----------
     recognizer : models.recognizer.Recognizer
     detect_every : int, optional
         1: detect on every frame (no following).
     max_change : float, optional
+    reframe : bool, optional
+        ``VIDEO.track_reframe``; False: a followed face is cropped around its box.
 
     Attributes
     ----------
@@ -40,11 +48,12 @@ class FaceTracker:
         Frames on which faces were detected.
     """
 
-    def __init__(self, recognizer, detect_every=VIDEO.detect_every, max_change=VIDEO.track_max_change):
+    def __init__(self, recognizer, detect_every=VIDEO.detect_every, max_change=VIDEO.track_max_change,
+                 reframe=VIDEO.track_reframe):
         if detect_every < 1:
             raise ValueError(f"detect_every must be 1 or more, got {detect_every}")
         self.recognizer = recognizer
-        self.detect_every, self.max_change = detect_every, max_change
+        self.detect_every, self.max_change, self.reframe = detect_every, max_change, reframe
         self.tracks = []  # per face: (box relative to its landmarks, landmarks, spread)
         self.since_detection = None
         self.detections = 0
@@ -54,11 +63,11 @@ class FaceTracker:
         decoded = self.recognizer.decode(frame, color_order, grey=True)
         h, w = decoded.array.shape[:2]
         due = self.since_detection is None or self.since_detection + 1 >= self.detect_every
-        if due:
-            boxes = None
-        else:
-            boxes = [self._box(rel, landmarks) for rel, landmarks, _ in self.tracks]
-        faces = self.recognizer.predict(decoded, boxes=boxes)
+        boxes = landmarks = None
+        if not due:
+            boxes = [self._box(rel, points) for rel, points, _ in self.tracks]
+            landmarks = [points for _, points, _ in self.tracks] if self.reframe else None
+        faces = self.recognizer.predict(decoded, boxes=boxes, landmarks=landmarks)
         if due:
             self.detections += 1
             self.since_detection = 0
@@ -241,8 +250,8 @@ class FaceStream:
         With the detection settings to use on the frames.
     source : int, str, os.PathLike or iterable of ndarray
         See :func:`open_source`.
-    detect_every, max_change
-        :class:`FaceTracker`'s.
+    detect_every, max_change, track_reframe
+        :class:`FaceTracker`'s (``reframe`` for the last).
     time_between_predictions : float
         Seconds (of the video's time, or of the clock for a camera and for
         frames) between two predictions; frames in between repeat the last
@@ -267,8 +276,9 @@ class FaceStream:
     """
 
     def __init__(self, recognizer, source, detect_every=VIDEO.detect_every, max_change=VIDEO.track_max_change,
-                 time_between_predictions=VIDEO.time_between_predictions, color_order="bgr", with_frames=False):
-        self.tracker = FaceTracker(recognizer, detect_every, max_change)
+                 time_between_predictions=VIDEO.time_between_predictions, color_order="bgr", with_frames=False,
+                 track_reframe=VIDEO.track_reframe):
+        self.tracker = FaceTracker(recognizer, detect_every, max_change, track_reframe)
         self._read, self._release, self.fps, self.live = open_source(source)
         self.time_between_predictions, self.color_order = time_between_predictions, color_order
         self.with_frames = with_frames

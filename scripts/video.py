@@ -55,6 +55,9 @@ def build_parser():
     p.add_argument("--detect-every", type=int, default=VIDEO.detect_every,
                    help="detect faces on every N-th frame and follow them by their landmarks in between (a lost "
                         "face is detected again on the next frame; 1: detect on every frame)")
+    p.add_argument("--track-reframe", action=argparse.BooleanOptionalAction, default=VIDEO.track_reframe,
+                   help="cut each followed face at FER-2013's framing around the previous frame's landmarks, as "
+                        "photos are re-framed, at no extra cost; --no-track-reframe: around its box")
     p.add_argument("--max-frames", type=int, default=VIDEO.max_frames, help="stop after this many frames (0: until the end)")
     p.add_argument("--quantized", action=argparse.BooleanOptionalAction, default=VIDEO.video_quantized,
                    help="run the classifier with its weights quantised to 8 bits (three to four times as fast; "
@@ -92,7 +95,7 @@ def process(args, out=sys.stdout):
     stream = recognizer.stream(source, detect_every=args.detect_every, detector=args.detector,
                                max_side=args.detect_max_side, coarse_side=args.coarse_side, upsample=args.upsample,
                                time_between_predictions=args.time_between_predictions, with_frames=True,
-                               quantized=args.quantized)
+                               quantized=args.quantized, track_reframe=args.track_reframe)
     writer = rows = csv_file = None
     started = time.perf_counter()
     quit_by_key = False

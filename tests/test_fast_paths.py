@@ -132,6 +132,43 @@ def test_faces_are_followed_between_detections(recognizer):
         assert iou(plain.detect(frame)[0], video.detect(frame)[0]) > 0.6
 
 
+def test_followed_faces_are_cut_at_fer2013s_framing_from_the_last_landmarks():
+    """Between detections, a followed face is cut around the previous frame's landmarks at
+    FER-2013's framing: on a still frame, what photos' one re-framing pass gives for the
+    detected box (at no landmark fit of its own); without it, the face is cut around its box."""
+    import copy
+
+    from fer_toolkit.features.faces import box_iou as iou
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.models.video import FaceTracker
+
+    frame = video_frames(1)[0]
+    video = Recognizer("fer2013", fast=False).with_detection("dlib", 480, 320)  # the stream's, float32
+    assert video.reframe == 0
+    framed = FaceTracker(video, detect_every=5)
+    around_box = FaceTracker(video, detect_every=5, reframe=False)
+    detected, followed = framed.predict(frame), framed.predict(frame)
+    plain = [around_box.predict(frame), around_box.predict(frame)]
+    assert framed.detections == around_box.detections == 1 and len(detected) == len(followed) == 1
+    assert detected == plain[0]  # detection frames are not re-framed
+    assert iou(followed[0]["box"], detected[0]["box"]) > 0.95  # the box stays in the detection's relation
+    photo = copy.copy(video)
+    photo.reframe = 1
+    want = photo.predict(frame, boxes=[detected[0]["box"]])[0]
+    got = followed[0]
+    assert got["label"] == want["label"]
+    assert max(abs(got["probabilities"][c] - want["probabilities"][c]) for c in video.classes) < 0.02
+    assert np.abs(np.subtract(got["landmarks"], want["landmarks"])).max() < 1.0
+    # Cut around its box instead, the followed face is the detection's crop again.
+    assert np.abs(np.subtract(plain[1][0]["landmarks"], detected[0]["landmarks"])).max() < 1.0
+    off = max(abs(plain[1][0]["probabilities"][c] - want["probabilities"][c]) for c in video.classes)
+    assert off > 10 * max(abs(got["probabilities"][c] - want["probabilities"][c]) for c in video.classes)
+    with pytest.raises(ValueError, match="1 sets of landmarks for 2 boxes"):
+        video.predict(frame, boxes=[detected[0]["box"]] * 2, landmarks=[detected[0]["landmarks"]])
+    with pytest.raises(ValueError, match="with the boxes"):
+        video.predict(frame, landmarks=[detected[0]["landmarks"]])
+
+
 class FakeCamera:
     """Frames numbered 0, 1, ... every ``period`` seconds, like a camera that does not wait."""
 
