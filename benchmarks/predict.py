@@ -4,7 +4,10 @@ side on the same frames in one run, and headless video throughput.
 Frames are 640x480 with one face: frames of ``woman2.mp4`` scaled up, plus
 ``obama.jpg`` scaled down. Each frame goes through both pipelines in turn
 (detection, landmarks, features, model for ours; detection and model for
-``fer``), so machine noise hits both alike. ``fer`` is imported from a
+``fer``), so machine noise hits both alike. Then fer-video's whole path
+(faces detected every few frames and followed in between) runs on a clip
+of consecutive frames beside ``fer`` on the same frames, each pass in turn,
+as the mean time a frame. ``fer`` is imported from a
 folder of its own, installed without its dependencies:
 
     pip install fer --no-deps --target /tmp/ferpkg
@@ -38,6 +41,20 @@ def frames_640x480(n):
             frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
         i += 1
     frames.append(letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg"))))
+    return frames
+
+
+def clip_640x480(n):
+    """The first ``n`` frames of ``woman2.mp4``, consecutive, scaled to 640x480 (a clip to follow faces in)."""
+    import cv2
+
+    capture = cv2.VideoCapture(os.path.join(SAMPLES, "woman2.mp4"))
+    frames = []
+    while len(frames) < n:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
     return frames
 
 
@@ -93,6 +110,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=40, help="frames to time")
     p.add_argument("--repeats", type=int, default=3, help="passes over the frames")
+    p.add_argument("--clip", type=int, default=100, help="consecutive frames of the clip that fer-video's path follows "
+                                                         "faces in")
     p.add_argument("--fer-path", default="/tmp/ferpkg", help="folder holding the fer package (skipped if absent)")
     from fer_toolkit.features.faces import DETECTORS
     from fer_toolkit.parameters import VIDEO
@@ -174,6 +193,27 @@ def main(argv=None):
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480, "
               f"{np.median(t_fer) / np.median(t_video):.2f}x with fer-video's detection and classifier "
               f"({np.median(t_fer) / np.median(t_float):.2f}x with the float32 classifier)")
+
+    # fer-video's whole path on a clip: faces detected every VIDEO.detect_every frames and followed in
+    # between (Recognizer.stream), against fer on the same consecutive frames; each pass alternates them.
+    clip = clip_640x480(args.clip)
+    t_stream, t_fer_clip, found_stream = [], [], 0
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        per_frame = list(ours.stream(iter(clip)))
+        t_stream.append((time.perf_counter() - t) / len(clip))
+        found_stream = np.mean([bool(f) for f in per_frame])
+        if theirs:
+            t = time.perf_counter()
+            for frame in clip:
+                theirs.detect_emotions(frame)
+            t_fer_clip.append((time.perf_counter() - t) / len(clip))
+    print(f"fer-video's path (Recognizer.stream, detection every {VIDEO.detect_every} frames) on {len(clip)} "
+          f"consecutive 640x480 frames: {np.median(t_stream) * 1e3:.1f} ms/frame on average (median of "
+          f"{args.repeats} passes); a face in {found_stream:.0%} of frames")
+    if theirs:
+        print(f"fer package on the same frames: {np.median(t_fer_clip) * 1e3:.1f} ms/frame on average; speed-up "
+              f"{np.median(t_fer_clip) / np.median(t_stream):.2f}x")
 
     if args.csv:
         small_images(args.csv, args.faces, theirs)
