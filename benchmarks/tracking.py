@@ -29,13 +29,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
-def run(path, recognizer, detect_every):
+def run(path, recognizer, detect_every, track_reframe=True):
     """Faces per frame, seconds, detections."""
     import cv2
 
     from fer_toolkit.models.video import FaceTracker
 
-    tracker = FaceTracker(recognizer, detect_every)
+    tracker = FaceTracker(recognizer, detect_every, reframe=track_reframe)
     capture = cv2.VideoCapture(path)
     faces = []
     started = time.perf_counter()
@@ -76,6 +76,9 @@ def main():
     p.add_argument("--photos", help="a labelled folder tree: each photo as a still video (see above)")
     p.add_argument("--model", help="--photos: a shipped model's name or a bundle folder (default: the default model)")
     p.add_argument("--frames", type=int, default=5, help="--photos: frames per still video")
+    p.add_argument("--speed-passes", type=int, default=0,
+                   help="time fer-video's settings with and without --track-reframe in this many alternating "
+                        "passes over --video each, and print their medians (0: the table instead)")
     p.add_argument("--track-reframe", action=argparse.BooleanOptionalAction, default=True,
                    help="--photos: followed faces cut at FER-2013's framing from the last landmarks")
     args = p.parse_args()
@@ -90,8 +93,23 @@ def main():
     from fer_toolkit.models.recognizer import Recognizer
     from fer_toolkit.parameters import VIDEO
 
-    plain = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side)
-    coarse = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side)
+    # Video's detection frames are not re-framed (VIDEO.video_reframe), unlike photos.
+    if args.speed_passes:
+        video = Recognizer().with_detection(VIDEO.detector, VIDEO.video_max_side, VIDEO.video_coarse_side,
+                                            quantized=VIDEO.video_quantized)
+        run(args.video, video, VIDEO.detect_every)  # warm-up
+        times = {True: [], False: []}
+        for _ in range(args.speed_passes):
+            for reframe in (True, False):
+                faces, secs, _ = run(args.video, video, VIDEO.detect_every, reframe)
+                times[reframe].append(secs / len(faces) * 1e3)
+        for reframe in (True, False):
+            print(f"--{'' if reframe else 'no-'}track-reframe: median {np.median(times[reframe]):.2f} ms/frame "
+                  f"(passes: {', '.join(f'{t:.2f}' for t in times[reframe])})")
+        return
+    plain = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, reframe=VIDEO.video_reframe)
+    coarse = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side,
+                        reframe=VIDEO.video_reframe)
     run(args.video, plain, 1)  # warm-up
     reference, seconds, _ = run(args.video, plain, 1)
     n = len(reference)
@@ -108,11 +126,15 @@ def main():
 
     report(f"every frame at {VIDEO.video_max_side} (reference)", reference, seconds, n)
     # How much a legitimate change of detection scale alone moves boxes and labels.
-    report("every frame at 640", *run(args.video, Recognizer(detector=VIDEO.detector, max_side=640), 1))
+    report("every frame at 640", *run(args.video, Recognizer(detector=VIDEO.detector, max_side=640,
+                                                            reframe=VIDEO.video_reframe), 1))
     for every in (int(e) for e in args.every.split(",")):
         faces, secs, detections = run(args.video, coarse, every)
         report(f"{VIDEO.video_coarse_side} then {VIDEO.video_max_side}, --detect-every {every}", faces, secs,
                detections)
+        if every > 1:
+            faces, secs, detections = run(args.video, coarse, every, track_reframe=False)
+            report("  the same, --no-track-reframe", faces, secs, detections)
 
 
 if __name__ == "__main__":
