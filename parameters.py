@@ -318,8 +318,9 @@ class VideoPredictor:
     #: detected: speed first.
     video_reframe: int = 0
     #: Video: on the frames between detections, each followed face is cut at FER-2013's
-    #: framing around the previous frame's landmarks (known already: no extra cost), as
-    #: photos' one re-framing pass does (models.video.FaceTracker; False: around its box).
+    #: framing around the previous frame's landmarks, as photos' one re-framing pass does,
+    #: without a landmark fit of its own since they are known already (about 0.15 ms a
+    #: frame; models.video.FaceTracker; False: around its box; BENCHMARKS.md).
     track_reframe: bool = True
     #: Where dlib+cnn finds nothing in a small image, it looks again at it mirrored,
     #: CLAHE-equalised and histogram-equalised (about 0.5 s each), then with the CNN

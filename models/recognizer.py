@@ -248,7 +248,7 @@ class Recognizer:
             ``VIDEO.video_quantized``); False: float32, as photos and evaluation.
         track_reframe : bool, optional
             Cut each followed face at FER-2013's framing around the previous frame's
-            landmarks, at no extra cost (``VIDEO.track_reframe``); False: around its box.
+            landmarks, without an extra landmark fit (``VIDEO.track_reframe``); False: around its box.
 
         Returns
         -------

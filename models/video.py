@@ -30,7 +30,7 @@ class FaceTracker:
     With ``reframe``, the crop of a followed face is the square that frames it
     as FER-2013 does around the previous frame's landmarks
     (:meth:`features.spec.FeatureSpec.crop_framed` with those landmarks): the
-    re-framing of photos, at no cost, since those landmarks are known already.
+    re-framing of photos without a landmark fit of its own, since those landmarks are known already.
     The box given for the face stays the one in the relation recorded at detection.
 
     Parameters

@@ -57,7 +57,7 @@ def build_parser():
                         "face is detected again on the next frame; 1: detect on every frame)")
     p.add_argument("--track-reframe", action=argparse.BooleanOptionalAction, default=VIDEO.track_reframe,
                    help="cut each followed face at FER-2013's framing around the previous frame's landmarks, as "
-                        "photos are re-framed, at no extra cost; --no-track-reframe: around its box")
+                        "photos are re-framed, without an extra landmark fit; --no-track-reframe: around its box")
     p.add_argument("--max-frames", type=int, default=VIDEO.max_frames, help="stop after this many frames (0: until the end)")
     p.add_argument("--quantized", action=argparse.BooleanOptionalAction, default=VIDEO.video_quantized,
                    help="run the classifier with its weights quantised to 8 bits (three to four times as fast; "
