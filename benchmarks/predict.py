@@ -25,37 +25,30 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(os.path.dirname(ROOT), "shared", "samples")
 
 
-def frames_640x480(n):
-    """``n`` 640x480 BGR frames with one face."""
+def woman2_640x480(n, spread_over=0):
+    """``n`` frames of ``woman2.mp4`` scaled to 640x480: the first ``n`` in a row (a clip to
+    follow faces in), or every k-th frame, k being the video's length over ``spread_over``."""
     import cv2
 
     capture = cv2.VideoCapture(os.path.join(SAMPLES, "woman2.mp4"))
+    step = max(1, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) // spread_over) if spread_over else 1
     frames = []
-    step = max(1, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) // n)
     i = 0
-    while len(frames) < n - 1:
+    while len(frames) < n:
         ok, frame = capture.read()
         if not ok:
             break
         if i % step == 0:
             frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
         i += 1
-    frames.append(letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg"))))
     return frames
 
 
-def clip_640x480(n):
-    """The first ``n`` frames of ``woman2.mp4``, consecutive, scaled to 640x480 (a clip to follow faces in)."""
+def frames_640x480(n):
+    """``n`` 640x480 BGR frames with one face: ``woman2.mp4``'s, spread over it, and ``obama.jpg``."""
     import cv2
 
-    capture = cv2.VideoCapture(os.path.join(SAMPLES, "woman2.mp4"))
-    frames = []
-    while len(frames) < n:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR))
-    return frames
+    return woman2_640x480(n - 1, spread_over=n) + [letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg")))]
 
 
 def letterbox(image, width=640, height=480):
@@ -196,7 +189,7 @@ def main(argv=None):
 
     # fer-video's whole path on a clip: faces detected every VIDEO.detect_every frames and followed in
     # between (Recognizer.stream), against fer on the same consecutive frames; each pass alternates them.
-    clip = clip_640x480(args.clip)
+    clip = woman2_640x480(args.clip)
     t_stream, t_fer_clip, found_stream = [], [], 0
     for _ in range(args.repeats):
         t = time.perf_counter()

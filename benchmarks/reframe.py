@@ -106,7 +106,8 @@ def score_scales(model, data, n, scales=(0.85, 0.9, 1.0, 1.1, 1.15, 1.2), seed=5
         for s in scales:
             square = (x + side * (1 - s) / 2, y + side * (1 - s) / 2, s * side)
             for grey in (False, True):
-                crops[s, grey].append(crop_squares(flat if grey else image, [square], 48, "replicate")[0])
+                crops[s, grey].append(crop_squares(flat if grey else image, [square], recognizer.spec.image_size,
+                                                   "replicate")[0])
 
     def accuracy(images):
         return float((recognizer.predict_crops(np.asarray(images))[0].argmax(1) == arrays["labels"]).mean())

@@ -93,7 +93,6 @@ def main():
     from fer_toolkit.models.recognizer import Recognizer
     from fer_toolkit.parameters import VIDEO
 
-    # Video's detection frames are not re-framed (VIDEO.video_reframe), unlike photos.
     if args.speed_passes:
         video = Recognizer().with_detection(VIDEO.detector, VIDEO.video_max_side, VIDEO.video_coarse_side,
                                             quantized=VIDEO.video_quantized)
@@ -107,6 +106,7 @@ def main():
             print(f"--{'' if reframe else 'no-'}track-reframe: median {np.median(times[reframe]):.2f} ms/frame "
                   f"(passes: {', '.join(f'{t:.2f}' for t in times[reframe])})")
         return
+    # Video's detection frames are not re-framed (VIDEO.video_reframe), unlike photos.
     plain = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, reframe=VIDEO.video_reframe)
     coarse = Recognizer(detector=VIDEO.detector, max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side,
                         reframe=VIDEO.video_reframe)

@@ -440,9 +440,10 @@ class Recognizer:
         gray = to_gray(decoded.array)  # a DecodedImage passed in may be in colour
         if boxes is not None:  # given in the file's pixels
             boxes = [tuple(v / decoded.scale for v in b) for b in boxes]
-            if landmarks is not None and len(landmarks) != len(boxes):
-                raise ValueError(f"{len(landmarks)} sets of landmarks for {len(boxes)} boxes")
-            if landmarks is not None:  # the inverse of _face's mapping
+            if landmarks is not None:
+                if len(landmarks) != len(boxes):
+                    raise ValueError(f"{len(landmarks)} sets of landmarks for {len(boxes)} boxes")
+                # the inverse of _face's mapping
                 landmarks = [(np.asarray(p, np.float64) + 0.5) / decoded.scale - 0.5 for p in landmarks]
         elif landmarks is not None:
             raise ValueError("landmarks are given with the boxes they belong to")
