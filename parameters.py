@@ -376,6 +376,25 @@ class VideoPredictor:
     cnn_box_scale: float = 0.919
     cnn_box_shift_x: float = 0.025
     cnn_box_shift_y: float = 0.068
+    #: Group photos: where the photo search finds a face in a photo larger than small_side,
+    #: MTCNN (models/mtcnn.py) looks for more faces, from group_min_ratio times the largest
+    #: face found (at least group_min_face pixels) up to group_max_ratio times it; its faces
+    #: scoring more than mtcnn_onet_score that overlap no found face are added (False: off;
+    #: BENCHMARKS.md, "Group photos by MTCNN").
+    group_look: bool = True
+    group_min_face: int = 24
+    group_min_ratio: float = 0.25
+    group_max_ratio: float = 1.5
+    #: The scores MTCNN's three networks must exceed (P-Net, R-Net: the published
+    #: cascade's; O-Net: chosen on PublicTest group scenes, benchmarks/group_looks.py).
+    mtcnn_pnet_score: float = 0.6
+    mtcnn_rnet_score: float = 0.7
+    mtcnn_onet_score: float = 0.8
+    #: MTCNN frames faces taller and lower than HOG: its box is mapped to HOG's as the
+    #: CNN detector's is (benchmarks/group_looks.py --calibrate).
+    mtcnn_box_scale: float = 0.899
+    mtcnn_box_shift_x: float = 0.002
+    mtcnn_box_shift_y: float = 0.064
     #: The opencv detector: OpenCV's cascade file and detectMultiScale's settings.
     haar_cascade: str = "haarcascade_frontalface_default.xml"
     haar_scale_factor: float = 1.1

@@ -103,11 +103,44 @@ def enlarged_hog_look(most, near_misses=4, smallest=0.4):
     return look
 
 
+def mtcnn_look(threshold):
+    """MTCNN's faces (O-Net score above ``threshold``) beside HOG's, as the photo search's group look adds them."""
+    from fer_toolkit.models.mtcnn import more_faces, mtcnn
+    from fer_toolkit.parameters import VIDEO
+
+    def detector(gray, min_face, max_face):
+        return mtcnn()(gray, min_face, max_face, (VIDEO.mtcnn_pnet_score, VIDEO.mtcnn_rnet_score, threshold))
+
+    return lambda image, boxes: more_faces(image, boxes, detector)
+
+
+def calibrate(scenes):
+    """How MTCNN frames a face against HOG, on faces both find once (``VIDEO.mtcnn_box_*``): the median
+    ratio of HOG's side to MTCNN's longer side, and HOG's centre offset in MTCNN box sides."""
+    from fer_toolkit.features.faces import _rects, box_iou
+    from fer_toolkit.models.mtcnn import mtcnn
+
+    rows = []
+    for image, _ in scenes:
+        for hx, hy, hs, _ in _rects(image, "dlib", 0, 0, 0):
+            matches = [b for b, _ in mtcnn()(image, 24) if box_iou(b, (hx, hy, hs, hs)) > 0.3]
+            if len(matches) == 1:
+                x, y, w, h = matches[0]
+                side = max(w, h)
+                rows.append((hs / side, (hx + hs / 2 - x - w / 2) / side, (hy + hs / 2 - y - h / 2) / side))
+    scale, dx, dy = np.median(np.asarray(rows), axis=0)
+    print(f"{len(rows)} faces found once by both: mtcnn_box_scale {scale:.3f}, mtcnn_box_shift_x {dx:.3f}, "
+          f"mtcnn_box_shift_y {dy:.3f}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
     p.add_argument("--groups", type=int, default=150, help="group scenes (2 to 6 faces of 40 to 96 px)")
     p.add_argument("--free", type=int, default=100, help="face-free scenes, for the false faces of the looks alone")
+    p.add_argument("--calibrate", action="store_true",
+                   help="instead: measure how MTCNN's boxes map to HOG's (VIDEO.mtcnn_box_*) on the group scenes")
+    p.add_argument("--mtcnn-only", action="store_true", help="only the rows of MTCNN's look (at several thresholds)")
     args = p.parse_args(argv)
 
     from photos import background_images, group_scenes, scene
@@ -116,6 +149,9 @@ def main(argv=None):
 
     arrays = load_arrays(args.data, "PublicTest", limit=1000)
     scenes = group_scenes(arrays["images"], arrays["labels"], args.groups)
+    if args.calibrate:
+        calibrate(scenes)
+        return 0
     rng = np.random.default_rng(7)
     backgrounds = background_images()
     free = [scene(backgrounds, rng) for _ in range(args.free)]
@@ -126,6 +162,8 @@ def main(argv=None):
     looks += [(f"haar {n} alone", (lambda n: lambda image, boxes: haar_boxes(image, n))(n),
                (lambda n: lambda image, boxes: haar_boxes(image, n))(n)) for n in (5, 12)]
     looks += [(f"hog x{k} (faces to 0.4 of the largest) + 4 near misses", enlarged_hog_look(k), None) for k in (2.0, 2.5)]
+    mtcnn_looks = [(f"MTCNN (O-Net > {t})", mtcnn_look(t), None) for t in (0.8, 0.9, 0.95)]
+    looks = mtcnn_looks if args.mtcnn_only else looks + mtcnn_looks
     total = sum(len(placed) for _, placed in scenes)
     print(f"{len(scenes)} group scenes, {total} PublicTest faces; {len(free)} face-free scenes")
     print("| second look | faces found | false faces (groups) | face-free scenes with a face (the look alone) | "

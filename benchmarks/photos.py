@@ -253,7 +253,7 @@ def main():
                    help="compare the detectors alone on the first N files of each folder, then stop")
     p.add_argument("--groups", type=int, default=0, metavar="N",
                    help="instead of the folders: N group scenes (2 to 6 faces of 40 to 96 px each) through the "
-                        "photo pipeline with the default settings and with --upsample 1, then stop")
+                        "photo pipeline with the default settings, without the group look and with --upsample 1, then stop")
     p.add_argument("--calibrate", action="store_true",
                    help="measure how the CNN detector frames faces against HOG (parameters.VideoPredictor.cnn_box_*)")
     args = p.parse_args()
@@ -264,7 +264,8 @@ def main():
     arrays = load_arrays(args.data, "PrivateTest", limit=args.limit)
     if args.groups:
         return evaluate_groups(group_scenes(arrays["images"], arrays["labels"], args.groups),
-                               [("default", {}), ("--upsample 1", {"upsample": 1})], args.model)
+                               [("default", {}), ("without the group look", {"group_look": False}),
+                                ("--upsample 1", {"upsample": 1})], args.model)
     out = args.out or tempfile.mkdtemp(prefix="fer-photos-")
     folders = write_folders(arrays["images"], arrays["labels"], classes, out, backgrounds_limit=args.backgrounds)
     if args.calibrate:

@@ -291,7 +291,8 @@ _RETRIES = {
 
 
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
-                 min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None):
+                 min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None,
+                 more=None):
     """Face boxes in a grey image.
 
     Parameters
@@ -330,6 +331,12 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         larger than ``VIDEO.small_side``: where upsampled HOG finds no face, the
         CNN looks around each, beside HOG's near misses, before it searches
         the whole image.
+    more : callable, optional
+        ``more(gray, found)`` gives more faces beside those ``found`` in an
+        image larger than ``VIDEO.small_side``, none larger than the largest
+        found (a second look for the small faces of a group photo, such as
+        :func:`models.mtcnn.more_faces`): the search stops at the first look
+        that finds a face, and HOG's smallest face is about 80 pixels.
 
     Returns
     -------
@@ -357,6 +364,8 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
                 rects = [(w - x - bw, y, bw, bh) for x, y, bw, bh in rects]
             if rects:
                 break
+    if rects and more is not None and not small:
+        rects = rects + list(more(gray, rects))
     return _pixel_boxes(rects, w, h)
 
 

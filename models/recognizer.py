@@ -22,6 +22,7 @@ from ..parameters import VIDEO
 
 from .bundle import BundleError, load_bundle, mean_over_views
 from .fast import ClassifierRunner
+from .mtcnn import more_faces
 from .proposer import PROPOSERS, blazeface, propose_faces
 
 
@@ -135,12 +136,17 @@ class Recognizer:
         own landmarks at FER-2013's framing
         (:meth:`features.spec.FeatureSpec.crop_framed`); faces taken whole keep
         their crop (0: the detector's box alone frames the face).
+    group_look : bool, optional
+        Where the search finds a face in a photo larger than ``VIDEO.small_side``,
+        MTCNN looks for the smaller faces beside it (a group photo's;
+        :func:`models.mtcnn.more_faces`). Not with a face proposer's faces, nor
+        in video (:meth:`with_detection`), where speed comes first.
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
-                 tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe):
+                 tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe, group_look=VIDEO.group_look):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -157,6 +163,7 @@ class Recognizer:
         if not isinstance(reframe, int) or reframe < 0:
             raise ValueError(f"reframe must be a whole number of passes, 0 or more, got {reframe!r}")
         self.reframe = reframe
+        self.group_look = bool(group_look)
         self._crop_rule_asked = crop_rule
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
@@ -191,12 +198,14 @@ class Recognizer:
         Returns
         -------
         Recognizer
-            Without a face proposer; the face-crop rule as this one was asked for, where
-            the detector is a HOG one; faces re-framed ``VIDEO.video_reframe`` times.
+            Without a face proposer nor the group look; the face-crop rule as this one
+            was asked for, where the detector is a HOG one; faces re-framed
+            ``VIDEO.video_reframe`` times.
         """
         other = copy.copy(self)
         other.detector, other.max_side, other.coarse_side = detector, max_side, coarse_side
         other.reframe = VIDEO.video_reframe
+        other.group_look = False
         other.upsample = self.upsample if upsample is None else upsample
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
@@ -304,7 +313,8 @@ class Recognizer:
             if boxes:
                 return boxes
         return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
-                            propose=proposed_candidates if VIDEO.proposer_candidates else None)
+                            propose=proposed_candidates if VIDEO.proposer_candidates else None,
+                            more=more_faces if self.group_look else None)
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.

@@ -109,7 +109,8 @@ def main(argv=None):
         recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample, whole_image=args.whole_image,
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
                                 tta_shift=args.tta_shift,
-                                crop_rule=args.crop_rule, proposer=args.proposer, reframe=args.reframe)
+                                crop_rule=args.crop_rule, proposer=args.proposer, reframe=args.reframe,
+                                group_look=args.group_look)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)
