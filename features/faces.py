@@ -333,10 +333,10 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         the whole image.
     more : callable, optional
         ``more(gray, found)`` gives more faces beside those ``found`` in an
-        image larger than ``VIDEO.small_side``, none larger than the largest
-        found (a second look for the small faces of a group photo, such as
-        :func:`models.mtcnn.more_faces`): the search stops at the first look
-        that finds a face, and HOG's smallest face is about 80 pixels.
+        image larger than ``VIDEO.small_side`` (a second look for the small
+        faces of a group photo, such as :func:`models.mtcnn.more_faces`): the
+        search stops at the first look that finds a face, and HOG's smallest
+        face is about 80 pixels.
 
     Returns
     -------

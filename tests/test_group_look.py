@@ -77,7 +77,7 @@ def test_small_faces_beside_a_large_one_are_found_by_default(group_photo):
     assert matched(detect_faces(canvas), truth) == [True, False, False, False]  # HOG: the large face only
     boxes = detect_faces(canvas, more=more_faces)
     assert matched(boxes, truth) == [True, True, True, True]
-    assert len(boxes) == 4 and boxes[0] == detect_faces(canvas)[0]  # the largest face stays first
+    assert len(boxes) == 4 and boxes[0] == detect_faces(canvas)[0]  # the large face is still the first
 
     faces = Recognizer().predict(canvas)
     assert matched([f["box"] for f in faces], truth) == [True, True, True, True] and len(faces) == 4
