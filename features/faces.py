@@ -144,14 +144,16 @@ def _resized(gray, max_side, min_side):
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR), factor
 
 
-def _as_hog_box(x, y, w, h):
-    """A CNN detector box as the HOG detector would frame the same face, so
-    that one crop geometry serves both (``VIDEO.cnn_box_*``, measured by
+def as_hog_box(x, y, w, h, scale=VIDEO.cnn_box_scale, shift_x=VIDEO.cnn_box_shift_x, shift_y=VIDEO.cnn_box_shift_y):
+    """Another detector's box as the HOG detector would frame the same face, so
+    that one crop geometry serves both: a square ``scale`` times the box's
+    longer side, its centre moved by ``shift_x`` and ``shift_y`` of that side.
+    The defaults are the CNN detector's (``VIDEO.cnn_box_*``, measured by
     ``benchmarks/photos.py --calibrate``)."""
     side = max(w, h)
-    cx = x + w / 2.0 + VIDEO.cnn_box_shift_x * side
-    cy = y + h / 2.0 + VIDEO.cnn_box_shift_y * side
-    side *= VIDEO.cnn_box_scale
+    cx = x + w / 2.0 + shift_x * side
+    cy = y + h / 2.0 + shift_y * side
+    side *= scale
     return (cx - side / 2.0, cy - side / 2.0, side, side)
 
 
@@ -169,7 +171,7 @@ def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
     if detector == "dlib":
         found = [(r.left(), r.top(), r.width(), r.height()) for r in _dlib_detector()(scaled, upsample)]
     elif detector == "cnn":
-        found = [_as_hog_box(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height())
+        found = [as_hog_box(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height())
                  for d in _cnn_detector()(scaled, upsample)]
     else:
         found = _haar_detector().detectMultiScale(scaled, scaleFactor=VIDEO.haar_scale_factor,

@@ -28,6 +28,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from ..features import faces
 from ..features.faces import box_iou
 from ..features.landmarks import MissingModelError
 from ..parameters import VIDEO
@@ -275,13 +276,9 @@ def mtcnn():
 
 
 def as_hog_box(x, y, w, h):
-    """An MTCNN box as the HOG detector would frame the same face (``VIDEO.mtcnn_box_*``), so that
-    the crop geometry measured on HOG's boxes serves both."""
-    side = max(w, h)
-    cx = x + w / 2.0 + VIDEO.mtcnn_box_shift_x * side
-    cy = y + h / 2.0 + VIDEO.mtcnn_box_shift_y * side
-    side *= VIDEO.mtcnn_box_scale
-    return (cx - side / 2.0, cy - side / 2.0, side, side)
+    """An MTCNN box as the HOG detector would frame the same face (``VIDEO.mtcnn_box_*``, measured by
+    ``benchmarks/group_looks.py --calibrate``; :func:`features.faces.as_hog_box`)."""
+    return faces.as_hog_box(x, y, w, h, VIDEO.mtcnn_box_scale, VIDEO.mtcnn_box_shift_x, VIDEO.mtcnn_box_shift_y)
 
 
 def more_faces(gray, found, detector=None):
