@@ -39,15 +39,26 @@ def score(scenes, look):
     """Faces found, false faces and the median milliseconds of HOG then ``look`` over group scenes."""
     from fer_toolkit.features.faces import _rects, box_iou
 
-    total = found = false = 0
-    times = []
-    for image, placed in scenes:
-        started = time.perf_counter()
+    def find(image):
         boxes = _rects(image, "dlib", 0, 0, 0)
         if boxes:
             for box in look(image, boxes):
                 if all(box_iou(box, kept) <= 0.3 for kept in boxes):
                     boxes.append(box)
+        return boxes
+
+    return count(scenes, find)
+
+
+def count(scenes, find):
+    """Faces found, false faces and the median milliseconds of ``find(image)`` (boxes) over group scenes."""
+    from fer_toolkit.features.faces import box_iou
+
+    total = found = false = 0
+    times = []
+    for image, placed in scenes:
+        started = time.perf_counter()
+        boxes = find(image)
         times.append((time.perf_counter() - started) * 1000)
         unused = list(range(len(boxes)))
         for x, y, side, _ in placed:
@@ -114,6 +125,66 @@ def mtcnn_look(threshold):
     return lambda image, boxes: more_faces(image, boxes, detector)
 
 
+def search_rows(scenes):
+    """The whole photo search (``dlib+cnn``, BlazeFace's candidates) with the group look at several
+    settings, one table row each, then MTCNN alone at the defaults (the look's own time)."""
+    from fer_toolkit.features.faces import detect_faces
+    from fer_toolkit.models.mtcnn import more_faces, mtcnn
+    from fer_toolkit.models.recognizer import proposed_candidates
+    from fer_toolkit.parameters import VIDEO
+
+    print("| smallest face | largest face | O-Net above | faces found | false faces | median ms |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for min_ratio, max_ratio, threshold in ((0.0, 1.0, 0.8), (0.0, 1.0, 0.9), (0.25, 1.0, 0.8), (0.25, 1.5, 0.8)):
+        def detector(gray, min_face, max_face, threshold=threshold):
+            return mtcnn()(gray, min_face, max_face, (VIDEO.mtcnn_pnet_score, VIDEO.mtcnn_rnet_score, threshold))
+
+        def more(gray, found, detector=detector, min_ratio=min_ratio, max_ratio=max_ratio):
+            return more_faces(gray, found, detector, min_ratio, max_ratio)
+
+        share, false, ms = count(scenes, lambda image: detect_faces(image, "dlib+cnn", propose=proposed_candidates,
+                                                                    more=more))
+        smallest = f"{min_ratio} x the largest found, at least {VIDEO.group_min_face} px" if min_ratio else \
+            f"{VIDEO.group_min_face} px"
+        print(f"| {smallest} | {max_ratio} x the largest found | {threshold} | {share:.1%} | {false} | {ms:.0f} |",
+              flush=True)
+    times = []
+    for image, placed in scenes:
+        largest = max(side for _, _, side, _ in placed)
+        started = time.perf_counter()
+        mtcnn()(image, max(VIDEO.group_min_face, VIDEO.group_min_ratio * largest), VIDEO.group_max_ratio * largest)
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"MTCNN alone, faces from {VIDEO.group_min_ratio} to {VIDEO.group_max_ratio} times the scene's largest: "
+          f"median {statistics.median(times):.0f} ms a photo")
+
+
+def against_package(scenes):
+    """This package's MTCNN against the ``mtcnn`` package's (``pip install mtcnn lz4``, not a dependency),
+    both looking for faces from 20 px with O-Net above 0.9: boxes matched and the median time each."""
+    from mtcnn import MTCNN as PackageMTCNN
+
+    from fer_toolkit.features.faces import box_iou
+    from fer_toolkit.models.mtcnn import mtcnn
+
+    package = PackageMTCNN()
+    ours, theirs, overlaps, times_ours, times_theirs = 0, 0, [], [], []
+    for image, _ in scenes:
+        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        started = time.perf_counter()
+        mine = [box for box, _ in mtcnn()(image, 20, 0, (0.6, 0.7, 0.9))]
+        times_ours.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        other = [face["box"] for face in package.detect_faces(rgb, threshold_onet=0.9)]
+        times_theirs.append((time.perf_counter() - started) * 1000)
+        ours, theirs = ours + len(mine), theirs + len(other)
+        overlaps += [max((box_iou(tuple(b), m) for m in mine), default=0.0) for b in other]
+    overlaps = np.asarray(overlaps)
+    print(f"{len(scenes)} scenes: the package's {theirs} faces, ours {ours}; of the package's, "
+          f"{np.mean(overlaps > 0.5):.1%} overlap one of ours by IoU > 0.5 (median IoU {np.median(overlaps):.2f}); "
+          f"median ms a photo: ours "
+          f"{statistics.median(times_ours):.0f}, the package's {statistics.median(times_theirs):.0f}")
+
+
 def calibrate(scenes):
     """How MTCNN frames a face against HOG, on faces both find once (``VIDEO.mtcnn_box_*``): the median
     ratio of HOG's side to MTCNN's longer side, and HOG's centre offset in MTCNN box sides."""
@@ -141,6 +212,12 @@ def main(argv=None):
     p.add_argument("--calibrate", action="store_true",
                    help="instead: measure how MTCNN's boxes map to HOG's (VIDEO.mtcnn_box_*) on the group scenes")
     p.add_argument("--mtcnn-only", action="store_true", help="only the rows of MTCNN's look (at several thresholds)")
+    p.add_argument("--search", action="store_true",
+                   help="instead: the whole photo search with the group look at several settings (how the "
+                        "defaults VIDEO.group_* and mtcnn_onet_score were chosen), and MTCNN's own time")
+    p.add_argument("--against-package", type=int, default=0, metavar="N",
+                   help="instead: this package's MTCNN against the mtcnn package's on the first N scenes "
+                        "(needs pip install mtcnn lz4, which the toolkit does not)")
     args = p.parse_args(argv)
 
     from photos import background_images, group_scenes, scene
@@ -151,6 +228,12 @@ def main(argv=None):
     scenes = group_scenes(arrays["images"], arrays["labels"], args.groups)
     if args.calibrate:
         calibrate(scenes)
+        return 0
+    if args.search:
+        search_rows(scenes)
+        return 0
+    if args.against_package:
+        against_package(scenes[: args.against_package])
         return 0
     rng = np.random.default_rng(7)
     backgrounds = background_images()

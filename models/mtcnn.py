@@ -281,7 +281,8 @@ def as_hog_box(x, y, w, h):
     return faces.as_hog_box(x, y, w, h, VIDEO.mtcnn_box_scale, VIDEO.mtcnn_box_shift_x, VIDEO.mtcnn_box_shift_y)
 
 
-def more_faces(gray, found, detector=None):
+def more_faces(gray, found, detector=None, min_ratio=VIDEO.group_min_ratio, max_ratio=VIDEO.group_max_ratio,
+               min_face=VIDEO.group_min_face):
     """The faces MTCNN finds beside those already ``found``: the second look of group photos.
 
     Parameters
@@ -291,17 +292,20 @@ def more_faces(gray, found, detector=None):
         The faces the photo search found, in the pixels of ``gray``.
     detector : callable, optional
         ``detector(gray, min_face, max_face)`` as :meth:`MTCNN.__call__` (default: :func:`mtcnn`).
+    min_ratio, max_ratio : float, optional
+        The faces looked for, from ``min_ratio`` to ``max_ratio`` times the largest found.
+    min_face : int, optional
+        And at least this many pixels.
 
     Returns
     -------
     list of (x, y, w, h)
-        Faces from ``VIDEO.group_min_ratio`` times the largest found (at least
-        ``VIDEO.group_min_face`` pixels) up to ``VIDEO.group_max_ratio`` times it, in HOG's geometry,
-        none overlapping a found face (nor one another) or centred inside one.
+        Those faces in HOG's geometry, none overlapping a found face (nor one
+        another) or centred inside one.
     """
     largest = max(max(b[2], b[3]) for b in found)
     kept = list(found)
-    smallest, limit = max(VIDEO.group_min_face, VIDEO.group_min_ratio * largest), VIDEO.group_max_ratio * largest
+    smallest, limit = max(min_face, min_ratio * largest), max_ratio * largest
     for box, _ in (detector or mtcnn())(gray, smallest, limit):
         box = as_hog_box(*box)
         if box[2] > limit:
