@@ -3,11 +3,13 @@ effects at import time, and one feature specification from conversion to
 prediction."""
 
 import ast
+import glob
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import tomllib
 
 import numpy as np
 import pytest
@@ -281,3 +283,19 @@ def test_training_settings_are_checked_before_any_data_loads(tmp_path):
                           "--data", str(tmp_path / "no-data")], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
     assert "unknown imbalance 'weights'" in res.stderr and "no converted data" not in res.stderr
+
+
+def test_no_packaged_data_file_is_git_ignored():
+    """Every file the wheel ships from ``models/`` is committed: a git-ignored one
+    (say a ``*.npz`` of weights) works in the checkout that made it and is missing
+    from every clean clone, CI's included."""
+    if not os.path.isdir(os.path.join(ROOT, ".git")):
+        pytest.skip("not a git checkout (an installed copy has no ignore rules to check)")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["fer_toolkit.models"]
+    shipped = [os.path.relpath(path, ROOT) for pattern in patterns
+               for path in glob.glob(os.path.join(ROOT, "models", pattern)) if os.path.isfile(path)]
+    assert shipped, "no packaged data found under models/"
+    result = subprocess.run(["git", "check-ignore", "--no-index", *shipped], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.stdout.split() == [], f"git ignores packaged files: {result.stdout.split()}"
