@@ -385,11 +385,16 @@ class VideoPredictor:
     group_min_face: int = 24
     group_min_ratio: float = 0.25
     group_max_ratio: float = 1.5
+    #: MTCNN's threads while it looks beside HOG's search of the photo (which holds one core).
+    group_look_threads: int = 1
     #: The scores MTCNN's three networks must exceed (P-Net, R-Net: the published
     #: cascade's; O-Net: chosen on PublicTest group scenes, benchmarks/group_looks.py).
     mtcnn_pnet_score: float = 0.6
     mtcnn_rnet_score: float = 0.7
     mtcnn_onet_score: float = 0.8
+    #: MTCNN's networks run on LiteRT (a third of TensorFlow's time on them; False:
+    #: TensorFlow's graphs, which also run wherever LiteRT fails).
+    mtcnn_litert: bool = True
     #: MTCNN frames faces taller and lower than HOG: its box is mapped to HOG's as the
     #: CNN detector's is (benchmarks/group_looks.py --calibrate).
     mtcnn_box_scale: float = 0.899

@@ -55,6 +55,51 @@ def _convert(model, quantized=False):
         return converter.convert()
 
 
+def cached_flatbuffer(name, convert, cache_dir=None, fresh=False):
+    """A LiteRT flatbuffer from the cache, or made by ``convert()`` now and cached.
+
+    Parameters
+    ----------
+    name : str
+        The cache file's name: it must change with whatever the flatbuffer is
+        made from (the weights' hash, TensorFlow's version).
+    convert : callable
+        ``convert()`` returns the flatbuffer's bytes.
+    cache_dir : str, optional
+        Default: ``user_cache_dir("litert")``.
+    fresh : bool, optional
+        Convert (and cache) again even if the cache has it.
+
+    Returns
+    -------
+    bytes
+
+    Notes
+    -----
+    The cache file holds the flatbuffer's SHA-256 before it: LiteRT does not
+    verify a model, and a damaged one can crash the process instead of
+    raising, so a file whose bytes do not match is converted again. A cache
+    that cannot be written is not an error (the next process converts again).
+    """
+    path = os.path.join(cache_dir or user_cache_dir("litert"), name)
+    try:
+        if not fresh:
+            with open(path, "rb") as f:
+                stored = f.read()
+            if hashlib.sha256(stored[32:]).digest() == stored[:32]:
+                return stored[32:]
+    except OSError:
+        pass
+    flatbuffer = convert()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            f.write(hashlib.sha256(flatbuffer).digest() + flatbuffer)
+    except OSError:  # a read-only cache: convert again next time
+        pass
+    return flatbuffer
+
+
 def litert_model(bundle, cache_dir=None, fresh=False, quantized=False):
     """The LiteRT flatbuffer of a CNN bundle, from the cache or converted now.
 
@@ -71,35 +116,14 @@ def litert_model(bundle, cache_dir=None, fresh=False, quantized=False):
     Returns
     -------
     bytes
-
-    Notes
-    -----
-    The cache file holds the flatbuffer's SHA-256 before it: LiteRT does not
-    verify a model, and a damaged one can crash the process instead of
-    raising, so a file whose bytes do not match is converted again.
+        Cached under the hash of the bundle's model file (:func:`cached_flatbuffer`).
     """
     tf = import_tensorflow()
 
     with open(os.path.join(bundle.path, MODEL_FILES["cnn"]), "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    folder = cache_dir or user_cache_dir("litert")
-    path = os.path.join(folder, f"{digest[:32]}-tf{tf.__version__}{'-q8' if quantized else ''}.tflite")
-    try:
-        if not fresh:
-            with open(path, "rb") as f:
-                stored = f.read()
-            if hashlib.sha256(stored[32:]).digest() == stored[:32]:
-                return stored[32:]
-    except OSError:
-        pass
-    flatbuffer = _convert(bundle.model, quantized)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            f.write(hashlib.sha256(flatbuffer).digest() + flatbuffer)
-    except OSError:  # a read-only cache: convert again next time
-        pass
-    return flatbuffer
+    name = f"{digest[:32]}-tf{tf.__version__}{'-q8' if quantized else ''}.tflite"
+    return cached_flatbuffer(name, lambda: _convert(bundle.model, quantized), cache_dir, fresh)
 
 
 class ClassifierRunner:

@@ -14,15 +14,20 @@ reports no face in face-free scenes.
 The weights are those shipped inside the ``mtcnn`` 1.0.0 wheel on PyPI (MIT
 License), stored once as a plain ``.npz`` in ``models/detectors`` (no pickle
 is read; the file's SHA-256 is checked before it is opened), and nothing is
-downloaded. The networks run as TensorFlow graphs written here; the images
+downloaded. The networks are written here as TensorFlow graphs; the images
 are grey, so each network's first convolution takes one channel (its kernel
 summed over the three colour channels: the same result as grey replicated to
-RGB).
+RGB). They run on LiteRT (converted once and cached as :mod:`models.fast`
+caches the classifier), which takes a third of TensorFlow's time on these
+small networks (BENCHMARKS.md, "Group photos by MTCNN"); TensorFlow's graphs
+run them where LiteRT cannot.
 """
 
 import hashlib
 import os
 import threading
+import warnings
+from collections import OrderedDict
 from functools import lru_cache
 
 import cv2
@@ -31,7 +36,11 @@ import numpy as np
 from ..features import faces
 from ..features.faces import box_iou
 from ..features.landmarks import MissingModelError
+from ..features.util import quiet_stderr
 from ..parameters import VIDEO
+
+from .backend import import_tensorflow
+from .fast import _interpreter_class, cached_flatbuffer
 
 #: The weights file and its SHA-256 (models/detectors/README.md).
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "detectors", "mtcnn.npz")
@@ -40,6 +49,8 @@ MODEL_SHA256 = "7cf6a20223e97e801ec44c028b0fc83a50b6465c301e7d373bb2eadce6dcc699
 ARRAYS = {"pnet": 13, "rnet": 16, "onet": 21}
 #: P-Net's window and stride at the scale it looks at.
 CELL, STRIDE = 12, 2
+#: P-Net interpreters kept per thread, one per image size of the pyramid (made in ~1-15 ms each).
+PNET_SIZES_KEPT = 32
 
 
 def load_weights(path=MODEL, sha256=MODEL_SHA256):
@@ -47,9 +58,10 @@ def load_weights(path=MODEL, sha256=MODEL_SHA256):
 
     Returns
     -------
-    dict of str to list of float32 ndarray
-        ``{"pnet": [...], "rnet": [...], "onet": [...]}`` in layer order, the
-        first kernel of each reduced to one input channel (grey).
+    dict
+        ``{"pnet": [...], "rnet": [...], "onet": [...]}``: float32 arrays in
+        layer order, the first kernel of each reduced to one input channel
+        (grey); and ``"sha256"``, the file's hash.
 
     Raises
     ------
@@ -70,6 +82,7 @@ def load_weights(path=MODEL, sha256=MODEL_SHA256):
         raise MissingModelError(f"{path}: not the MTCNN weights ({str(e)[:100]}): reinstall the package") from None
     for net in weights.values():
         net[0] = net[0].sum(axis=2, keepdims=True)
+    weights["sha256"] = hashlib.sha256(content).hexdigest()
     return weights
 
 
@@ -169,6 +182,104 @@ def _refined(corners, offsets):
     return corners + offsets * sides
 
 
+def crops(image, corners, side):
+    """Each box cut from the image and resized to ``side`` pixels, as a batch.
+
+    Bilinear, sampled as ``tf.image.crop_and_resize`` samples boxes given as
+    fractions of the image's sides (the first and last samples on the box's
+    edges, scaled by ``(size - 1) / size``); a sample outside the image is 0
+    (mid-grey).
+
+    Parameters
+    ----------
+    image : (H, W) float32 ndarray
+    corners : (N, 4) ndarray
+        ``x1, y1, x2, y2`` per box, in pixels.
+    side : int
+
+    Returns
+    -------
+    (N, side, side, 1) float32 ndarray
+    """
+    h, w = image.shape
+    steps = np.arange(side, dtype=np.float32) / np.float32(side - 1)
+    corners = corners.astype(np.float32)
+
+    def samples(start, end, size):
+        """Sample positions along one axis, their two neighbours and weights, and which fall inside."""
+        scale = np.float32((size - 1) / size)
+        at = start[:, None] * scale + steps[None, :] * ((end - start) * scale)[:, None]
+        inside = (at >= 0) & (at <= size - 1)
+        low = np.clip(np.floor(at), 0, size - 1).astype(np.intp)
+        return low, np.minimum(low + 1, size - 1), (at - low).astype(np.float32), inside
+
+    y0, y1, wy, in_y = samples(corners[:, 1], corners[:, 3], h)
+    x0, x1, wx, in_x = samples(corners[:, 0], corners[:, 2], w)
+    y0, y1, wy, in_y = y0[:, :, None], y1[:, :, None], wy[:, :, None], in_y[:, :, None]
+    x0, x1, wx, in_x = x0[:, None, :], x1[:, None, :], wx[:, None, :], in_x[:, None, :]
+    top = image[y0, x0] + (image[y0, x1] - image[y0, x0]) * wx
+    bottom = image[y1, x0] + (image[y1, x1] - image[y1, x0]) * wx
+    return np.where(in_y & in_x, top + (bottom - top) * wy, np.float32(0))[..., None]
+
+
+def _litert_networks(weights, cache_dir=None):
+    """The three networks' LiteRT flatbuffers: from the cache, or converted from :func:`_networks`' graphs."""
+    tf = import_tensorflow()
+    graphs = {}
+
+    def convert(name):
+        if not graphs:
+            graphs.update(zip(("pnet", "rnet", "onet"), _networks(weights)))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([graphs[name].get_concrete_function()],
+                                                                    graphs[name])
+        with warnings.catch_warnings(), quiet_stderr():
+            warnings.simplefilter("ignore")
+            return converter.convert()
+
+    return {name: cached_flatbuffer(f"mtcnn-{name}-{weights['sha256'][:32]}-tf{tf.__version__}.tflite",
+                                    lambda name=name: convert(name), cache_dir)
+            for name in ("pnet", "rnet", "onet")}
+
+
+class _Interpreters(threading.local):
+    """One thread's LiteRT interpreters of the three networks: P-Net's one per
+    input size (the last :data:`PNET_SIZES_KEPT` sizes of the pyramid), R-Net's
+    and O-Net's one each, resized to each batch (cheap for them)."""
+
+    def __init__(self, flatbuffers, threads):
+        self.flatbuffers, self.threads = flatbuffers, threads
+        self.pnets, self.others = OrderedDict(), {}
+
+    def _make(self, name):
+        """A new interpreter of a network, with its input's index and its outputs' in the graph's order."""
+        with warnings.catch_warnings(), quiet_stderr():  # LiteRT announces XNNPACK on stderr
+            warnings.simplefilter("ignore")
+            interpreter = _interpreter_class()(model_content=self.flatbuffers[name], num_threads=self.threads)
+        outputs = sorted(interpreter.get_output_details(), key=lambda d: -len(d["shape"]))  # offsets first
+        return [interpreter, interpreter.get_input_details()[0]["index"], [d["index"] for d in outputs], None]
+
+    def run(self, name, batch):
+        """``(offsets, scores)`` of a network on a batch, as its graph returns them."""
+        if name == "pnet":
+            if batch.shape not in self.pnets:
+                self.pnets[batch.shape] = self._make(name)
+                if len(self.pnets) > PNET_SIZES_KEPT:
+                    self.pnets.popitem(last=False)
+            self.pnets.move_to_end(batch.shape)
+            entry = self.pnets[batch.shape]
+        else:
+            entry = self.others.get(name) or self.others.setdefault(name, self._make(name))
+        interpreter, index, outputs, shape = entry
+        if shape != batch.shape:
+            with quiet_stderr():  # XNNPACK announces itself when the tensors are first allocated
+                interpreter.resize_tensor_input(index, batch.shape, strict=False)
+                interpreter.allocate_tensors()
+            entry[3] = batch.shape
+        interpreter.set_tensor(index, np.ascontiguousarray(batch, np.float32))
+        interpreter.invoke()
+        return tuple(interpreter.get_tensor(i).copy() for i in outputs)
+
+
 class MTCNN:
     """The MTCNN face detector on grey images.
 
@@ -178,6 +289,13 @@ class MTCNN:
         The weights file (default: the one shipped in ``models/detectors``).
     sha256 : str or None, optional
         Its expected SHA-256 (default: the shipped file's); None: not checked.
+    litert : bool, optional
+        Run the networks on LiteRT (converted on first use and cached in
+        ``cache_dir``); False, or where LiteRT fails: on TensorFlow's graphs.
+    cache_dir : str, optional
+        Where the converted networks are kept (default: ``user_cache_dir("litert")``).
+    threads : int, optional
+        LiteRT's threads per call (0: one per core).
 
     Raises
     ------
@@ -185,33 +303,46 @@ class MTCNN:
         The file is missing, damaged, or not these networks' arrays.
     """
 
-    def __init__(self, path=MODEL, sha256=MODEL_SHA256):
+    def __init__(self, path=MODEL, sha256=MODEL_SHA256, litert=VIDEO.mtcnn_litert, cache_dir=None, threads=0):
         self._weights = load_weights(path, sha256)
-        self._nets = None
+        self.litert, self.cache_dir = litert, cache_dir
+        self.threads = threads or os.cpu_count() or 1
+        self._graphs = self._interpreters = None
+        self._failed = None
         self._lock = threading.Lock()
 
+    @property
+    def backend(self):
+        """``"litert"`` or ``"tensorflow"``: what the networks run on (known after the first call)."""
+        return "litert" if self.litert and self._failed is None else "tensorflow"
+
     def _networks(self):
-        with self._lock:  # built once, on first use (TensorFlow's import is slow)
-            if self._nets is None:
-                self._nets = _networks(self._weights)
-        return self._nets
+        """The three networks' TensorFlow graph functions (built on first use)."""
+        with self._lock:  # TensorFlow's import is slow
+            if self._graphs is None:
+                self._graphs = _networks(self._weights)
+        return self._graphs
+
+    def _run(self, name, batch):
+        """``(offsets, scores)`` as numpy arrays: a network on a batch, on LiteRT where it works."""
+        if self.backend == "litert":
+            try:
+                with self._lock:
+                    if self._interpreters is None:
+                        self._interpreters = _Interpreters(_litert_networks(self._weights, self.cache_dir),
+                                                           self.threads)
+                return self._interpreters.run(name, batch)
+            except Exception as e:  # conversion or runtime trouble: TensorFlow's graphs still work
+                self._failed = f"{type(e).__name__}: {str(e)[:200]}"
+        graph = dict(zip(("pnet", "rnet", "onet"), self._networks()))[name]
+        return tuple(t.numpy() for t in graph(batch))
 
     def warm_up(self):
-        """Build the three graphs now (a second or so), so that the first photo does not wait for them."""
-        pnet, rnet, onet = self._networks()
-        pnet(np.zeros((1, CELL, CELL, 1), np.float32))
-        rnet(np.zeros((1, 24, 24, 1), np.float32))
-        onet(np.zeros((1, 48, 48, 1), np.float32))
-
-    @staticmethod
-    def _crops(image, corners, side):
-        """Each box cut from the image (outside it: 0, mid-grey) and resized to ``side``, as a batch."""
-        import tensorflow as tf
-
-        h, w = image.shape
-        normalised = corners[:, [1, 0, 3, 2]] / np.array([h, w, h, w], np.float32)
-        return tf.image.crop_and_resize(image[None, :, :, None], normalised.astype(np.float32),
-                                        np.zeros(len(corners), np.int32), (side, side))
+        """Make the networks now (a second or so, once per machine for the conversion to LiteRT),
+        so that the first photo does not wait for them."""
+        self._run("pnet", np.zeros((1, CELL, CELL, 1), np.float32))
+        self._run("rnet", np.zeros((1, 24, 24, 1), np.float32))
+        self._run("onet", np.zeros((1, 48, 48, 1), np.float32))
 
     def __call__(self, gray, min_face=VIDEO.group_min_face, max_face=0,
                  thresholds=(VIDEO.mtcnn_pnet_score, VIDEO.mtcnn_rnet_score, VIDEO.mtcnn_onet_score)):
@@ -234,19 +365,18 @@ class MTCNN:
         list of ((x, y, w, h), float)
             Boxes in the pixels of ``gray`` with O-Net's scores, surest first.
         """
-        pnet, rnet, onet = self._networks()
         image = (gray.astype(np.float32) - 127.5) / 128.0
         h, w = gray.shape
         found = []
         scale = CELL / min_face
         while min(h, w) * scale >= CELL and (not max_face or CELL / scale <= max_face * 1.5):
             size = (max(CELL, int(np.ceil(w * scale))), max(CELL, int(np.ceil(h * scale))))
-            offsets, scores = pnet(cv2.resize(image, size, interpolation=cv2.INTER_AREA)[None, :, :, None])
-            scores = scores.numpy()[0]
+            offsets, scores = self._run("pnet", cv2.resize(image, size, interpolation=cv2.INTER_AREA)[None, :, :, None])
+            scores = scores[0]
             ys, xs = np.nonzero(scores > thresholds[0])
             if len(ys):
                 cells = np.stack([xs, ys, xs, ys], 1) * STRIDE + np.array([0, 0, CELL, CELL])
-                corners = (cells + offsets.numpy()[0, ys, xs] * CELL) / scale
+                corners = (cells + offsets[0, ys, xs] * CELL) / scale
                 hits = scores[ys, xs]
                 keep = nms(corners, hits, 0.5)
                 found.append((corners[keep], hits[keep]))
@@ -255,24 +385,24 @@ class MTCNN:
             return []
         corners, scores = (np.concatenate(parts) for parts in zip(*found))
         corners = _square(corners[nms(corners, scores, 0.7)])
-        for net, side, threshold, by in ((rnet, 24, thresholds[1], "union"), (onet, 48, thresholds[2], "min")):
-            offsets, scores = (t.numpy() for t in net(self._crops(image, corners, side)))
+        for net, side, threshold, by in (("rnet", 24, thresholds[1], "union"), ("onet", 48, thresholds[2], "min")):
+            offsets, scores = self._run(net, crops(image, corners, side))
             sure = scores > threshold
             corners, scores = _refined(corners[sure], offsets[sure]), scores[sure]
             if not len(corners):
                 return []
             keep = nms(corners, scores, 0.7, by)
             corners, scores = corners[keep], scores[keep]
-            if net is rnet:
+            if net == "rnet":
                 corners = _square(corners)
         return [((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), float(s))
                 for (x1, y1, x2, y2), s in zip(corners, scores)]
 
 
-@lru_cache(maxsize=1)
-def mtcnn():
-    """The process's :class:`MTCNN` (made on first use)."""
-    return MTCNN()
+@lru_cache(maxsize=None)
+def mtcnn(threads=0):
+    """The process's :class:`MTCNN` with ``threads`` LiteRT threads (made on first use)."""
+    return MTCNN(threads=threads)
 
 
 def as_hog_box(x, y, w, h):
@@ -315,3 +445,37 @@ def more_faces(gray, found, detector=None, min_ratio=VIDEO.group_min_ratio, max_
                for k in kept):
             kept.append(box)
     return kept[len(found):]
+
+
+def look_beside(gray, submit, min_face=VIDEO.group_min_face, threads=VIDEO.group_look_threads):
+    """Start the group look on a whole photo now, beside the photo search.
+
+    dlib's HOG search holds one core; MTCNN looks for every face from
+    ``min_face`` pixels up on another meanwhile (``submit``'s thread), and
+    the hook returned keeps, as :func:`more_faces`, those in the size range
+    of the faces the search found. A photo in which the search finds no face
+    leaves MTCNN's faces unused.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    submit : callable
+        ``submit(fn, *args)`` returns a future (a ``ThreadPoolExecutor``'s ``submit``).
+    min_face : int, optional
+    threads : int, optional
+        MTCNN's LiteRT threads.
+
+    Returns
+    -------
+    more : callable
+        ``more(gray, found)`` as :func:`more_faces` (``features.faces.detect_faces``' hook).
+    future : concurrent.futures.Future
+        MTCNN's look (cancel it where the search found no face).
+    """
+    future = submit(mtcnn(threads), gray, min_face, 0)
+
+    def detector(_, smallest, limit):
+        """MTCNN's faces at least ``smallest`` pixels once framed as HOG frames them."""
+        return [(box, score) for box, score in future.result() if as_hog_box(*box)[2] >= smallest]
+
+    return (lambda image, found: more_faces(image, found, detector)), future

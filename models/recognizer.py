@@ -22,7 +22,7 @@ from ..parameters import VIDEO
 
 from .bundle import BundleError, load_bundle, mean_over_views
 from .fast import ClassifierRunner
-from .mtcnn import more_faces
+from .mtcnn import look_beside
 from .proposer import PROPOSERS, blazeface, propose_faces
 
 
@@ -31,13 +31,14 @@ _look_pools_lock = threading.Lock()
 
 
 def _look_pool():
-    """Threads for the face-crop rule's look, run beside the features of the image taken whole
-    (dlib's detector and the compiled features release the GIL). One pool per process: a child
+    """Threads for the looks run beside other work: the face-crop rule's, beside the features of the
+    image taken whole, and the group look's MTCNN, beside HOG's search of a photo (dlib's detector,
+    LiteRT and the compiled features release the GIL). One pool per process: a child
     forked after the pool started has none of its threads and gets a pool of its own."""
     with _look_pools_lock:
         pid = os.getpid()
         if pid not in _look_pools:
-            _look_pools[pid] = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fer-crop-rule")
+            _look_pools[pid] = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fer-look")
         return _look_pools[pid]
 
 
@@ -312,9 +313,14 @@ class Recognizer:
             boxes = propose_faces(gray, self.proposer)
             if boxes:
                 return boxes
-        return detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
-                            propose=proposed_candidates if VIDEO.proposer_candidates else None,
-                            more=more_faces if self.group_look else None)
+        more = look = None
+        if self.group_look and max(gray.shape) > VIDEO.small_side:  # MTCNN looks beside HOG's search
+            more, look = look_beside(gray, _look_pool().submit)
+        boxes = detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
+                             propose=proposed_candidates if VIDEO.proposer_candidates else None, more=more)
+        if look is not None and not boxes:
+            look.cancel()
+        return boxes
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.

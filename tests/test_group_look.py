@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -69,8 +70,8 @@ def test_mtcnn_finds_the_faces_of_real_photos_and_none_where_there_is_none():
 
 
 def test_small_faces_beside_a_large_one_are_found_by_default(group_photo):
-    from fer_toolkit.features.faces import detect_faces
-    from fer_toolkit.models.mtcnn import more_faces
+    from fer_toolkit.features.faces import box_iou, detect_faces
+    from fer_toolkit.models.mtcnn import look_beside, more_faces
     from fer_toolkit.models.recognizer import Recognizer
 
     canvas, truth = group_photo
@@ -78,11 +79,56 @@ def test_small_faces_beside_a_large_one_are_found_by_default(group_photo):
     boxes = detect_faces(canvas, more=more_faces)
     assert matched(boxes, truth) == [True, True, True, True]
     assert len(boxes) == 4 and boxes[0] == detect_faces(canvas)[0]  # the large face is still the first
+    with ThreadPoolExecutor(1) as pool:  # MTCNN beside HOG's search, as Recognizer runs it: the same faces
+        more, look = look_beside(canvas, pool.submit)
+        beside = detect_faces(canvas, more=more)
+        assert look.done() and len(beside) == 4 and beside[0] == boxes[0]
+        assert all(max(box_iou(b, other) for other in boxes) > 0.9 for b in beside)
 
     faces = Recognizer().predict(canvas)
     assert matched([f["box"] for f in faces], truth) == [True, True, True, True] and len(faces) == 4
     assert len(Recognizer(group_look=False).predict(canvas)) == 1
     assert not Recognizer().with_detection("dlib", 480).group_look  # video: speed first
+
+
+def test_litert_finds_what_tensorflow_finds(group_photo, tmp_path, monkeypatch):
+    """The networks on LiteRT (converted once, cached) and on TensorFlow's graphs: the same faces."""
+    from fer_toolkit.models import mtcnn as module
+
+    lite, graphs = module.MTCNN(cache_dir=str(tmp_path)), module.MTCNN(litert=False)
+    photos = [grey("two_people.jpg"), grey("obama.jpg"), group_photo[0]]
+    for gray in photos:
+        a, b = lite(gray, 24), graphs(gray, 24)
+        assert len(a) == len(b) > 0
+        for (box_a, score_a), (box_b, score_b) in zip(a, b):
+            assert np.allclose(box_a, box_b, atol=0.05) and abs(score_a - score_b) < 1e-4
+    assert (lite.backend, graphs.backend) == ("litert", "tensorflow")
+    cached = sorted(os.listdir(tmp_path))
+    assert [name.split("-")[1] for name in cached] == ["onet", "pnet", "rnet"]
+    stamps = [os.path.getmtime(tmp_path / name) for name in cached]
+    assert module.MTCNN(cache_dir=str(tmp_path))(photos[0], 24) == lite(photos[0], 24)  # read from the cache
+    assert [os.path.getmtime(tmp_path / name) for name in cached] == stamps
+
+    def broken(*args):
+        raise RuntimeError("no LiteRT here")
+
+    monkeypatch.setattr(module, "_litert_networks", broken)
+    fallback = module.MTCNN()
+    assert fallback(photos[0], 24) == graphs(photos[0], 24) and fallback.backend == "tensorflow"
+
+
+def test_crops_sample_as_tensorflow_does():
+    import tensorflow as tf
+
+    from fer_toolkit.models.mtcnn import crops
+
+    image = (grey("obama.jpg").astype(np.float32) - 127.5) / 128.0
+    h, w = image.shape
+    corners = np.array([[-30.5, -12, 200, 230], [366, 136, 625, 395], [w - 50, h - 40, w + 60, h + 30.25]], np.float32)
+    fractions = (corners[:, [1, 0, 3, 2]] / np.array([h, w, h, w], np.float32)).astype(np.float32)
+    for side in (24, 48):
+        expected = tf.image.crop_and_resize(image[None, :, :, None], fractions, np.zeros(3, np.int32), (side, side))
+        assert np.abs(crops(image, corners, side) - expected.numpy()).max() < 1e-4
 
 
 def test_a_photo_without_a_face_gets_no_group_look():
