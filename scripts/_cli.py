@@ -122,7 +122,7 @@ def add_photo_search_flags(p, max_side=True):
     p.add_argument("--no-group-look", dest="group_look", action="store_false", default=VIDEO.group_look,
                    help="where a face is found in a photo larger than 256 pixels, MTCNN (shipped with the "
                         "package) otherwise looks for the smaller faces beside it, as in a group photo: from a "
-                        "quarter of the largest face found (at least 24 pixels); 85 ms against 30 ms a "
+                        "quarter of the largest face found (at least 24 pixels); about 60 ms against 32 ms a "
                         "640x480 group photo (BENCHMARKS.md). "
                         "This flag turns that look off: faster, but faces under about 80 pixels beside a larger "
                         "one are lost")

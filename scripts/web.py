@@ -92,7 +92,7 @@ def main(argv=None):
             if recognizer.group_look:
                 from ..models.mtcnn import mtcnn
 
-                mtcnn().warm_up()
+                mtcnn(VIDEO.group_look_threads).warm_up()  # the look's MTCNN: converted to LiteRT now
             application.app = create_app(recognizer, args.max_upload_mb)
             print(f"{PROG}: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
             server.run()
