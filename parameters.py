@@ -387,6 +387,10 @@ class VideoPredictor:
     group_max_ratio: float = 1.5
     #: MTCNN's threads while it looks beside HOG's search of the photo (which holds one core).
     group_look_threads: int = 1
+    #: Where HOG's first look finds no face in such a photo, MTCNN's faces (from group_min_face
+    #: pixels up) are taken before the slower looks (HOG upsampled, the CNN detector), which run
+    #: only where MTCNN finds none either (BENCHMARKS.md, "MTCNN before the slower looks").
+    group_look_before_retry: bool = True
     #: The scores MTCNN's three networks must exceed (P-Net, R-Net: the published
     #: cascade's; O-Net: chosen on PublicTest group scenes, benchmarks/group_looks.py).
     mtcnn_pnet_score: float = 0.6

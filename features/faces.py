@@ -180,12 +180,14 @@ def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
     return [((x - border) / factor, (y - border) / factor, w / factor, h / factor) for x, y, w, h in found]
 
 
-def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose=None):
+def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose=None, more=None):
     """One detector's (or HOG-then-CNN's) boxes, as :func:`detect_faces` describes."""
     pad = VIDEO.small_pad if small else 0.0
     rects = []
     if detector in ("dlib", "opencv", "dlib+cnn"):
         rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
+    if detector == "dlib+cnn" and not rects and not small and more is not None:  # the faces of the look alone
+        rects = list(more(gray, []))
     if detector == "dlib+cnn" and not rects and not small and VIDEO.hog_retry_upsample:
         rects, near = _hog_near_misses(gray, upsample + VIDEO.hog_retry_upsample, max_side, min_side)
         if not rects:
@@ -338,7 +340,9 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         image larger than ``VIDEO.small_side`` (a second look for the small
         faces of a group photo, such as :func:`models.mtcnn.more_faces`): the
         search stops at the first look that finds a face, and HOG's smallest
-        face is about 80 pixels.
+        face is about 80 pixels. With ``dlib+cnn``, where HOG's first look
+        finds no face, ``more(gray, [])``'s faces are taken before the slower
+        looks (``VIDEO.group_look_before_retry``).
 
     Returns
     -------
@@ -354,7 +358,8 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         rects = _refine(gray, _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small),
                         detector, upsample)
     if not rects:
-        rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose)
+        rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose,
+                        more if VIDEO.group_look_before_retry else None)
     if not rects and small and detector == "dlib+cnn":  # second chances for a small image: a face crop?
         for retry in VIDEO.small_retries:
             if retry == "cnn_upsample":  # the CNN once more, the image enlarged twice as much

@@ -419,7 +419,8 @@ def more_faces(gray, found, detector=None, min_ratio=VIDEO.group_min_ratio, max_
     ----------
     gray : (H, W) uint8 ndarray
     found : sequence of (x, y, w, h)
-        The faces the photo search found, in the pixels of ``gray``.
+        The faces the photo search found, in the pixels of ``gray`` (none:
+        every face from ``min_face`` pixels up).
     detector : callable, optional
         ``detector(gray, min_face, max_face)`` as :meth:`MTCNN.__call__` (default: :func:`mtcnn`).
     min_ratio, max_ratio : float, optional
@@ -433,9 +434,10 @@ def more_faces(gray, found, detector=None, min_ratio=VIDEO.group_min_ratio, max_
         Those faces in HOG's geometry, none overlapping a found face (nor one
         another) or centred inside one.
     """
-    largest = max(max(b[2], b[3]) for b in found)
+    largest = max((max(b[2], b[3]) for b in found), default=0)
     kept = list(found)
-    smallest, limit = max(min_face, min_ratio * largest), max_ratio * largest
+    smallest = max(min_face, min_ratio * largest)
+    limit = max_ratio * largest if found else max(gray.shape)
     for box, _ in (detector or mtcnn())(gray, smallest, limit):
         box = as_hog_box(*box)
         if box[2] > limit:

@@ -131,6 +131,26 @@ def test_crops_sample_as_tensorflow_does():
         assert np.abs(crops(image, corners, side) - expected.numpy()).max() < 1e-4
 
 
+def test_a_small_face_alone_is_found_by_the_look_before_the_slower_looks(monkeypatch):
+    """Where HOG's first look finds nothing, MTCNN's faces come before HOG upsampled and the CNN detector."""
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.mtcnn import more_faces
+    from fer_toolkit.models.recognizer import Recognizer
+
+    canvas = np.full((480, 640), 150, np.uint8)
+    gray = grey("obama.jpg")
+    truth = [paste_face(canvas, gray, hog_faces(gray)[0], 48, 300, 200)]
+    assert faces.detect_faces(canvas, "dlib") == []  # under HOG's smallest face
+    slow = []
+    monkeypatch.setattr(faces, "_hog_near_misses", lambda *args: slow.append(args) or ([], []))
+    boxes = faces.detect_faces(canvas, "dlib+cnn", more=more_faces)  # the photo detector
+    assert matched(boxes, truth) == [True] and len(boxes) == 1 and slow == []
+    found = Recognizer().predict(canvas)
+    assert matched([f["box"] for f in found], truth) == [True] and len(found) == 1 and slow == []
+    faces.detect_faces(canvas, "dlib+cnn")
+    assert len(slow) == 1  # without the look, the slower looks run
+
+
 def test_a_photo_without_a_face_gets_no_group_look():
     from fer_toolkit.features.faces import detect_faces
 
