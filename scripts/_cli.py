@@ -120,12 +120,12 @@ def add_photo_search_flags(p, max_side=True):
     p.add_argument("--upsample", type=int, default=VIDEO.upsample,
                    help="dlib upsampling: 1 finds faces down to ~40 pixels (slower)")
     p.add_argument("--no-group-look", dest="group_look", action="store_false", default=VIDEO.group_look,
-                   help="where a face is found in a photo larger than 256 pixels, MTCNN (shipped with the "
-                        "package) otherwise looks for the smaller faces beside it, as in a group photo: from a "
-                        "quarter of the largest face found (at least 24 pixels); about 60 ms against 32 ms a "
-                        "640x480 group photo (BENCHMARKS.md). "
-                        "This flag turns that look off: faster, but faces under about 80 pixels beside a larger "
-                        "one are lost")
+                   help="in a photo larger than 256 pixels, MTCNN (shipped with the package) otherwise looks "
+                        "at the photo beside HOG's search: where HOG finds faces, MTCNN's smaller faces beside "
+                        "them are added, as in a group photo (from a quarter of the largest face found, at least "
+                        "24 pixels; about 60 ms against 32 ms a 640x480 group photo, BENCHMARKS.md); where HOG "
+                        "finds none, MTCNN's faces come before the slower looks. This flag turns that look off: "
+                        "faces under about 80 pixels beside a larger one are lost")
     if max_side:
         p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
                        help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
