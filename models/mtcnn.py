@@ -455,8 +455,8 @@ def look_beside(gray, submit, min_face=VIDEO.group_min_face, threads=VIDEO.group
     dlib's HOG search holds one core; MTCNN looks for every face from
     ``min_face`` pixels up on another meanwhile (``submit``'s thread), and
     the hook returned keeps, as :func:`more_faces`, those in the size range
-    of the faces the search found. A photo in which the search finds no face
-    leaves MTCNN's faces unused.
+    of the faces the search found; called with no face found (where HOG's
+    first look finds none, ``VIDEO.group_look_before_retry``), all of them.
 
     Parameters
     ----------

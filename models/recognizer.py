@@ -138,10 +138,13 @@ class Recognizer:
         (:meth:`features.spec.FeatureSpec.crop_framed`); faces taken whole keep
         their crop (0: the detector's box alone frames the face).
     group_look : bool, optional
-        Where the search finds a face in a photo larger than ``VIDEO.small_side``,
-        MTCNN looks for the smaller faces beside it (a group photo's;
-        :func:`models.mtcnn.more_faces`). Not with a face proposer's faces, nor
-        in video (:meth:`with_detection`), where speed comes first.
+        In a photo larger than ``VIDEO.small_side``, MTCNN looks at the photo
+        beside HOG's search (:func:`models.mtcnn.look_beside`): where the search
+        finds faces, MTCNN's smaller faces beside them are added (a group
+        photo's); where HOG's first look finds none, MTCNN's faces come before
+        the slower looks (``VIDEO.group_look_before_retry``). Not with a face
+        proposer's faces, nor in video (:meth:`with_detection`), where speed
+        comes first.
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
