@@ -6,6 +6,7 @@ one-face JPEG (obama.jpg, resized) from several client threads at once.
     python benchmarks/web.py --clients 4 --requests 25
     python benchmarks/web.py --clients 4 --requests 25 --coarse-side 320
     python benchmarks/web.py --clients 4 --requests 25 --proposer blazeface
+    python benchmarks/web.py --clients 4 --requests 25 --no-group-look
     python benchmarks/web.py --clients 4 --requests 25 --stored-answer   # HTTP and decoding alone
 """
 
@@ -30,6 +31,8 @@ def main(argv=None):
     p.add_argument("--requests", type=int, default=25, help="requests per client")
     p.add_argument("--coarse-side", type=int, default=0, help="as fer-web --coarse-side (0: off, the default)")
     p.add_argument("--proposer", default="none", choices=("none", "blazeface"), help="as fer-web --proposer")
+    p.add_argument("--no-group-look", dest="group_look", action="store_false",
+                   help="as fer-web --no-group-look (MTCNN's look beside HOG off)")
     p.add_argument("--stored-answer", action="store_true",
                    help="answer every request with the first prediction, stored: what the HTTP work of server and "
                         "clients and the decoding of the upload cost without the face search and classifier")
@@ -46,7 +49,7 @@ def main(argv=None):
 
     image = letterbox(cv2.imread(os.path.join(SAMPLES, "obama.jpg")))
     payload = cv2.imencode(".jpg", image)[1].tobytes()
-    recognizer = Recognizer(coarse_side=args.coarse_side, proposer=args.proposer)
+    recognizer = Recognizer(coarse_side=args.coarse_side, proposer=args.proposer, group_look=args.group_look)
     first = recognizer.predict(image)
     if args.stored_answer:
         recognizer.predict = lambda *a, **k: first
@@ -75,7 +78,7 @@ def main(argv=None):
     server.close()
     print(f"machine: {os.cpu_count()} cores; {args.clients} concurrent clients x {args.requests} requests, "
           f"640x480 JPEG with one face; --coarse-side {args.coarse_side} --proposer {args.proposer}"
-          f"{' --stored-answer' if args.stored_answer else ''}")
+          f"{'' if args.group_look else ' --no-group-look'}{' --stored-answer' if args.stored_answer else ''}")
     print(f"latency: median {np.median(times) * 1e3:.1f} ms, p90 {np.percentile(times, 90) * 1e3:.1f} ms; "
           f"throughput {len(times) / wall:.1f} requests/s")
 
