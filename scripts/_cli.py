@@ -123,9 +123,10 @@ def add_photo_search_flags(p, max_side=True):
                    help="in a photo larger than 256 pixels, MTCNN (shipped with the package) otherwise looks "
                         "at the photo beside HOG's search: where HOG finds faces, MTCNN's smaller faces beside "
                         "them are added, as in a group photo (from a quarter of the largest face found, at least "
-                        "24 pixels; about 60 ms against 32 ms a 640x480 group photo, BENCHMARKS.md); where HOG "
+                        "24 pixels; about 50 ms against 32 ms a 640x480 group photo, BENCHMARKS.md); where HOG "
                         "finds none, MTCNN's faces come before the slower looks. This flag turns that look off: "
-                        "faces under about 80 pixels beside a larger one are lost")
+                        "faces under about 80 pixels beside a larger one are lost, and a busy fer-web server "
+                        "answers about 1.8 times as many one-face photos a second")
     if max_side:
         p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
                        help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")
