@@ -296,7 +296,7 @@ _RETRIES = {
 
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
                  min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None,
-                 more=None):
+                 more=None, coarse=None):
     """Face boxes in a grey image.
 
     Parameters
@@ -343,6 +343,11 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         face is about 80 pixels. With ``dlib+cnn``, where HOG's first look
         finds no face, ``more(gray, [])``'s faces are taken before the slower
         looks (``VIDEO.group_look_before_retry``).
+    coarse : callable, optional
+        ``coarse(gray, coarse_side)`` gives the boxes of the coarse look (in the
+        pixels of ``gray``) instead of ``detector`` on the image shrunk to
+        ``coarse_side`` (such as :func:`models.mtcnn.coarse_faces`, video's);
+        each is refined by ``detector`` as the coarse look's boxes are.
 
     Returns
     -------
@@ -355,8 +360,9 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     small = max(h, w) <= VIDEO.small_side
     rects = []
     if coarse_side and not small and min(max(h, w), max_side or max(h, w)) > coarse_side:
-        rects = _refine(gray, _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small),
-                        detector, upsample)
+        found = coarse(gray, coarse_side) if coarse is not None else \
+            _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small)
+        rects = _refine(gray, found, detector, upsample)
     if not rects:
         rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose,
                         more if VIDEO.group_look_before_retry else None)

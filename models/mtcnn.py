@@ -481,3 +481,29 @@ def look_beside(gray, submit, min_face=VIDEO.group_min_face, threads=VIDEO.group
         return [(box, score) for box, score in future.result() if as_hog_box(*box)[2] >= smallest]
 
     return (lambda image, found: more_faces(image, found, detector)), future
+
+
+def coarse_faces(gray, side, detector=None, smallest=VIDEO.video_mtcnn_smallest):
+    """MTCNN's faces on a frame shrunk to ``side``: video's coarse look.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    side : int
+        The longer side the frame is shrunk to.
+    detector : callable, optional
+        As :func:`more_faces`' (default: :func:`mtcnn`).
+    smallest : float, optional
+        The smallest face looked for, as a fraction of the frame's longer side.
+
+    Returns
+    -------
+    list of (x, y, w, h)
+        Boxes in the pixels of ``gray``, framed as HOG frames faces
+        (``features.faces.detect_faces``' ``coarse`` hook refines them by HOG).
+    """
+    k = side / max(gray.shape)
+    small = cv2.resize(gray, (max(1, round(gray.shape[1] * k)), max(1, round(gray.shape[0] * k))),
+                       interpolation=cv2.INTER_AREA)
+    found = (detector or mtcnn())(small, max(CELL, smallest * side), 0)
+    return [as_hog_box(*(v / k for v in box)) for box, _ in found]

@@ -22,7 +22,7 @@ from ..parameters import VIDEO
 
 from .bundle import BundleError, load_bundle, mean_over_views
 from .fast import ClassifierRunner
-from .mtcnn import look_beside
+from .mtcnn import coarse_faces, look_beside
 from .proposer import PROPOSERS, blazeface, propose_faces
 
 
@@ -168,6 +168,7 @@ class Recognizer:
             raise ValueError(f"reframe must be a whole number of passes, 0 or more, got {reframe!r}")
         self.reframe = reframe
         self.group_look = bool(group_look)
+        self.coarse_look = None  # video's coarse look (with_detection): MTCNN's, or the detector's own
         self._crop_rule_asked = crop_rule
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
@@ -204,7 +205,8 @@ class Recognizer:
         Recognizer
             Without a face proposer nor the group look; the face-crop rule as this one
             was asked for, where the detector is a HOG one; faces re-framed
-            ``VIDEO.video_reframe`` times.
+            ``VIDEO.video_reframe`` times; with a HOG detector and
+            ``VIDEO.video_coarse_mtcnn``, MTCNN's coarse look (:func:`models.mtcnn.coarse_faces`).
         """
         other = copy.copy(self)
         other.detector, other.max_side, other.coarse_side = detector, max_side, coarse_side
@@ -213,6 +215,7 @@ class Recognizer:
         other.upsample = self.upsample if upsample is None else upsample
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
+        other.coarse_look = coarse_faces if VIDEO.video_coarse_mtcnn and detector in HOG_DETECTORS else None
         if quantized and self.classifier.max_batch:
             with self._model_lock:
                 if self._quantized_classifiers is None:
@@ -320,7 +323,8 @@ class Recognizer:
         if self.group_look and max(gray.shape) > VIDEO.small_side:  # MTCNN looks beside HOG's search
             more, look = look_beside(gray, _look_pool().submit)
         boxes = detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
-                             propose=proposed_candidates if VIDEO.proposer_candidates else None, more=more)
+                             propose=proposed_candidates if VIDEO.proposer_candidates else None, more=more,
+                             coarse=self.coarse_look)
         if look is not None and not boxes:
             look.cancel()
         return boxes

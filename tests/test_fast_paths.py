@@ -132,6 +132,29 @@ def test_faces_are_followed_between_detections(recognizer):
         assert iou(plain.detect(frame)[0], video.detect(frame)[0]) > 0.6
 
 
+def test_video_coarse_look_by_mtcnn_finds_the_faces_hog_refines(recognizer):
+    """MTCNN as video's coarse look (``VIDEO.video_coarse_mtcnn``, off by default): MTCNN on the frame
+    shrunk to 320, each face refined by HOG around itself; no face from it falls back to HOG over the
+    frame."""
+    import cv2
+
+    from fer_toolkit.features.faces import box_iou, detect_faces
+    from fer_toolkit.models.mtcnn import coarse_faces
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    video = Recognizer("fer2013").with_detection("dlib", 480, coarse_side=320)
+    assert video.coarse_look is (coarse_faces if VIDEO.video_coarse_mtcnn else None)
+    assert Recognizer("fer2013").with_detection("opencv", 480, coarse_side=320).coarse_look is None
+    frames = [cv2.cvtColor(cv2.resize(f, (640, 480)), cv2.COLOR_BGR2GRAY) for f in video_frames(60)[::6]]
+    for gray in frames:
+        hog = detect_faces(gray, "dlib", 480, coarse_side=320)
+        mtcnn = detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces)
+        assert len(hog) == len(mtcnn) == 1 and box_iou(hog[0], mtcnn[0]) > 0.6  # HOG's boxes, at another scale
+    assert detect_faces(frames[0], "dlib", 480, coarse_side=320, coarse=lambda g, side: []) == \
+        detect_faces(frames[0], "dlib", 480)  # nothing coarse: the search over the frame
+
+
 def test_followed_faces_are_cut_at_fer2013s_framing_from_the_last_landmarks():
     """Between detections, a followed face is cut around the previous frame's landmarks at
     FER-2013's framing: on a still frame, what photos' one re-framing pass gives for the
