@@ -238,12 +238,11 @@ class VideoPredictor:
     #: Video frames are first searched for faces shrunk to this, and at
     #: video_max_side only where that finds none (0: off; BENCHMARKS.md).
     video_coarse_side: int = 320
-    #: True: that coarse look is MTCNN's (models/mtcnn.py, on LiteRT), faces from
-    #: video_mtcnn_smallest of the frame's longer side (1/6: the smallest face that HOG finds at
-    #: video_max_side), each refined by HOG as HOG's coarse faces are. Faster (BENCHMARKS.md,
-    #: "MTCNN for video's coarse look"), but the refined boxes come out a different size than
-    #: with HOG's coarse look, and what that does to video's answers is not measured: off.
-    video_coarse_mtcnn: bool = False
+    #: That coarse look is MTCNN's (models/mtcnn.py, on LiteRT), faces from video_mtcnn_smallest
+    #: of the frame's longer side (1/6: the smallest face that HOG finds at video_max_side), each
+    #: refined by HOG as HOG's coarse faces are: faster, and more faces found in scenes
+    #: (False: HOG's; BENCHMARKS.md, "MTCNN for video's coarse look").
+    video_coarse_mtcnn: bool = True
     video_mtcnn_smallest: float = 1 / 6
     #: Each face found at the coarse size is searched for again in a region
     #: refine_margin times its box, scaled so that the box is refine_side pixels

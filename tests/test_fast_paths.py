@@ -133,7 +133,7 @@ def test_faces_are_followed_between_detections(recognizer):
 
 
 def test_video_coarse_look_by_mtcnn_finds_the_faces_hog_refines(recognizer):
-    """MTCNN as video's coarse look (``VIDEO.video_coarse_mtcnn``, off by default): MTCNN on the frame
+    """MTCNN as video's coarse look (``VIDEO.video_coarse_mtcnn``): MTCNN on the frame
     shrunk to 320, each face refined by HOG around itself; no face from it falls back to HOG over the
     frame."""
     import cv2
