@@ -16,6 +16,7 @@ Frames: every frame of ``woman2.mp4`` at 640x480 (``benchmarks/predict.py``'s sc
 counts as found when any face is returned. Times are medians a frame (detection only).
 
     python benchmarks/video_looks.py
+    python benchmarks/video_looks.py --scenes /tmp/fer-photos/scene640   # video's answers, HOG against MTCNN
 """
 
 import argparse
@@ -43,13 +44,52 @@ def mtcnn_coarse(detector, smallest):
                                      coarse=coarse)
 
 
+def scene_answers(folder):
+    """Video's detection (``with_detection``, 8-bit classifier) on a labelled folder of scenes
+    (``photos.py --out DIR`` writes ``DIR/scene640``), HOG's coarse look against MTCNN's: one table row
+    each, with the accuracy on the scenes both find."""
+    import glob
+
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    files = sorted(glob.glob(os.path.join(folder, "*", "*.png")))
+    truth = {f: os.path.basename(os.path.dirname(f)).lower() for f in files}
+    base = Recognizer("fer2013")
+    labels = {}
+    for name, on in (("HOG", False), ("MTCNN", True)):
+        video = base.with_detection("dlib", VIDEO.video_max_side, VIDEO.video_coarse_side,
+                                    quantized=VIDEO.video_quantized)
+        if not on:
+            video.coarse_look = None
+        answers = {}
+        for f in files:
+            faces = video.predict(cv2.imread(f))
+            answers[f] = faces[0]["label"].lower() if faces else None
+        labels[name] = answers
+    both = [f for f in files if labels["HOG"][f] and labels["MTCNN"][f]]
+    print(f"{len(files)} scenes in {folder}; {len(both)} found by both")
+    print("| coarse look | faces found | accuracy (misses wrong) | accuracy on the faces both find |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, answers in labels.items():
+        found = sum(a is not None for a in answers.values())
+        right = sum(answers[f] == truth[f] for f in files)
+        print(f"| {name} | {found / len(files):.2%} | {right / len(files):.2%} | "
+              f"{sum(answers[f] == truth[f] for f in both) / max(len(both), 1):.2%} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=0, help="the first N frames of woman2.mp4 (0: all)")
     p.add_argument("--smallest", default="0.0625,0.09375,0.125,0.1667",
                    help="MTCNN's smallest faces to try, as fractions of the frame's longer side "
                         "(VIDEO.video_mtcnn_smallest is the default's)")
+    p.add_argument("--scenes", metavar="DIR",
+                   help="instead: video's answers on labelled scenes (DIR/<class>/*.png, such as the scene640 "
+                        "folder that photos.py --out writes), HOG's coarse look against MTCNN's")
     args = p.parse_args(argv)
+    if args.scenes:
+        return scene_answers(args.scenes)
 
     from predict import woman2_640x480
 
