@@ -243,6 +243,8 @@ def main():
     p.add_argument("--data", default="data/features", help="output folder of fer-convert (PrivateTest is read)")
     p.add_argument("--out", default=None, help="where to write the folders (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=0, help="first N PrivateTest faces only (0: all 3,589)")
+    p.add_argument("--split", default="PrivateTest", choices=("PublicTest", "PrivateTest"),
+                   help="the faces written (PublicTest: to choose a setting; PrivateTest: to report)")
     p.add_argument("--model", default="fer2013",
                    help="model bundle or shipped model's name (default: fer2013, the model of the faces' labels)")
     p.add_argument("--folders", default="f48,f192,scene640,background640,background192", help="folders to evaluate")
@@ -261,7 +263,7 @@ def main():
     from fer_toolkit.features.io import load_arrays, load_manifest
 
     classes = load_manifest(args.data)["classes"]
-    arrays = load_arrays(args.data, "PrivateTest", limit=args.limit)
+    arrays = load_arrays(args.data, args.split, limit=args.limit)
     if args.groups:
         return evaluate_groups(group_scenes(arrays["images"], arrays["labels"], args.groups),
                                [("default", {}), ("without the group look", {"group_look": False}),
@@ -273,11 +275,11 @@ def main():
     if args.detectors:
         return compare_detectors(folders, args.detectors)
     evaluate = [sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--model", args.model]
-    print(f"machine: {os.cpu_count()} cores; {len(arrays['labels'])} PrivateTest faces; folders in {out}")
+    print(f"machine: {os.cpu_count()} cores; {len(arrays['labels'])} {args.split} faces; folders in {out}")
     print("| input | faces found | accuracy (misses wrong) | accuracy on found faces | macro-F1 (found) | "
           "median ms / image | wall (s) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    result, seconds = run(evaluate + ["--data", args.data, "--split", "PrivateTest", "--json",
+    result, seconds = run(evaluate + ["--data", args.data, "--split", args.split, "--json",
                                       "--out", os.path.join(out, "eval-arrays")] +
                           (["--limit", str(args.limit)] if args.limit else []))
     print(f"| arrays (fer-evaluate) | - | {result['accuracy']:.2%} | - | {result['macro_f1']:.3f} | - | "
