@@ -363,9 +363,15 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         found = coarse(gray, coarse_side) if coarse is not None else \
             _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small)
         rects = _refine(gray, found, detector, upsample)
+    alone = []  # the faces of ``more(gray, [])`` where HOG's first look found none: nothing to add to them
+
+    def look_alone(image, found):
+        alone.extend(more(image, found))
+        return alone
+
     if not rects:
         rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose,
-                        more if VIDEO.group_look_before_retry else None)
+                        look_alone if more is not None and VIDEO.group_look_before_retry else None)
     if not rects and small and detector == "dlib+cnn":  # second chances for a small image: a face crop?
         for retry in VIDEO.small_retries:
             if retry == "cnn_upsample":  # the CNN once more, the image enlarged twice as much
@@ -377,7 +383,7 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
                 rects = [(w - x - bw, y, bw, bh) for x, y, bw, bh in rects]
             if rects:
                 break
-    if rects and more is not None and not small:
+    if rects and more is not None and not small and not alone:
         rects = rects + list(more(gray, rects))
     return _pixel_boxes(rects, w, h)
 
