@@ -115,15 +115,22 @@ def enlarged_hog_look(most, near_misses=4, smallest=0.4):
     return look
 
 
-def mtcnn_look(threshold):
-    """MTCNN's faces (O-Net score above ``threshold``) beside HOG's, as the photo search's group look adds them."""
-    from fer_toolkit.models.mtcnn import more_faces, mtcnn
+def mtcnn_detector(threshold):
+    """MTCNN as ``more_faces``' detector, its O-Net score above ``threshold`` (P-Net's and R-Net's the defaults)."""
+    from fer_toolkit.models.mtcnn import mtcnn
     from fer_toolkit.parameters import VIDEO
 
     def detector(gray, min_face, max_face):
         return mtcnn()(gray, min_face, max_face, (VIDEO.mtcnn_pnet_score, VIDEO.mtcnn_rnet_score, threshold))
 
-    return lambda image, boxes: more_faces(image, boxes, detector)
+    return detector
+
+
+def mtcnn_look(threshold):
+    """MTCNN's faces (O-Net score above ``threshold``) beside HOG's, as the photo search's group look adds them."""
+    from fer_toolkit.models.mtcnn import more_faces
+
+    return lambda image, boxes: more_faces(image, boxes, mtcnn_detector(threshold))
 
 
 def search_rows(scenes):
@@ -137,10 +144,7 @@ def search_rows(scenes):
     print("| smallest face | largest face | O-Net above | faces found | false faces | median ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for min_ratio, max_ratio, threshold in ((0.0, 1.0, 0.8), (0.0, 1.0, 0.9), (0.25, 1.0, 0.8), (0.25, 1.5, 0.8)):
-        def detector(gray, min_face, max_face, threshold=threshold):
-            return mtcnn()(gray, min_face, max_face, (VIDEO.mtcnn_pnet_score, VIDEO.mtcnn_rnet_score, threshold))
-
-        def more(gray, found, detector=detector, min_ratio=min_ratio, max_ratio=max_ratio):
+        def more(gray, found, detector=mtcnn_detector(threshold), min_ratio=min_ratio, max_ratio=max_ratio):
             return more_faces(gray, found, detector, min_ratio, max_ratio)
 
         share, false, ms = count(scenes, lambda image: detect_faces(image, "dlib+cnn", propose=proposed_candidates,
