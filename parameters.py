@@ -244,6 +244,12 @@ class VideoPredictor:
     #: (False: HOG's; BENCHMARKS.md, "MTCNN for video's coarse look").
     video_coarse_mtcnn: bool = True
     video_mtcnn_smallest: float = 1 / 6
+    #: Each MTCNN coarse box is searched for again by HOG around itself (refine_side,
+    #: refine_margin), as HOG's coarse boxes are; a face HOG does not find again there keeps
+    #: MTCNN's box, framed as HOG frames faces ("keep"), or sends the frame to HOG at
+    #: video_max_side ("search"); "none" takes MTCNN's boxes unrefined (BENCHMARKS.md,
+    #: "MTCNN's faces that HOG does not find again").
+    video_mtcnn_refine: str = "keep"
     #: Each face found at the coarse size is searched for again in a region
     #: refine_margin times its box, scaled so that the box is refine_side pixels
     #: (the detector's smallest face is about 80).

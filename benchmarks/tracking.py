@@ -49,7 +49,7 @@ def run(path, recognizer, detect_every, track_reframe=True):
     return faces, seconds, tracker.detections
 
 
-def still_videos(folder, model, frames, track_reframe):
+def still_videos(folder, model, frames, track_reframe, coarse_refine):
     """Per frame of each labelled photo taken as a still video: accuracy with misses counted wrong."""
     import cv2
 
@@ -63,13 +63,17 @@ def still_videos(folder, model, frames, track_reframe):
         if image is None or label is None:
             continue
         images += 1
-        per_frame = list(recognizer.stream([image] * frames, track_reframe=track_reframe))
+        per_frame = list(recognizer.stream([image] * frames, track_reframe=track_reframe,
+                                           coarse_refine=coarse_refine))
         found += bool(per_frame[0])
         correct += [bool(f) and f[0]["label"] == recognizer.classes[label] for f in per_frame]
     return correct / images, found / images, images
 
 
 def main():
+    from fer_toolkit.features.faces import COARSE_REFINES
+    from fer_toolkit.parameters import VIDEO
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", default=os.path.join(SAMPLES, "woman2.mp4"))
     p.add_argument("--every", default="1,3,5,10", help="detection intervals to compare")
@@ -81,17 +85,19 @@ def main():
                         "passes over --video each, and print their medians (0: the table instead)")
     p.add_argument("--track-reframe", action=argparse.BooleanOptionalAction, default=True,
                    help="--photos: followed faces cut at FER-2013's framing from the last landmarks")
+    p.add_argument("--coarse-refine", default=VIDEO.video_mtcnn_refine, choices=COARSE_REFINES,
+                   help="--photos: fer-video's --coarse-refine")
     args = p.parse_args()
     if args.photos:
-        accuracy, found, images = still_videos(args.photos, args.model, args.frames, args.track_reframe)
+        accuracy, found, images = still_videos(args.photos, args.model, args.frames, args.track_reframe,
+                                               args.coarse_refine)
         print(f"{args.photos}: {images} photos, model {args.model or 'default'}, faces found {found:.2%}, "
-              f"track_reframe {args.track_reframe}")
+              f"track_reframe {args.track_reframe}, coarse_refine {args.coarse_refine}")
         print("accuracy per frame (1: detection): " + ", ".join(f"{a:.2%}" for a in accuracy))
         return
 
     from fer_toolkit.features.faces import box_iou
     from fer_toolkit.models.recognizer import Recognizer
-    from fer_toolkit.parameters import VIDEO
 
     if args.speed_passes:
         video = Recognizer().with_detection(VIDEO.detector, VIDEO.video_max_side, VIDEO.video_coarse_side,

@@ -260,7 +260,7 @@ def _search_around(gray, box, detector, upsample, side, margin):
     return (x0 + fx / k, y0 + fy / k, fw / k, fh / k)
 
 
-def _refine(gray, rects, detector, upsample):
+def _refine(gray, rects, detector, upsample, keep=False):
     """Boxes found on a coarse image, each detected again around itself at a finer scale.
 
     A face found at the coarse scale's smallest window gets a box of that
@@ -269,18 +269,21 @@ def _refine(gray, rects, detector, upsample):
     comfortably above the detector's smallest) and searched again: a few
     percent of the work of a search of the whole image at the finer scale.
 
+    With ``keep``, a box whose face is not found again is kept as it is.
+
     Returns
     -------
     list of (x, y, w, h)
-        The refined boxes, or an empty list when any face is not found again
-        (the caller then searches the whole image at the finer scale).
+        The refined boxes, or (without ``keep``) an empty list when any face
+        is not found again (the caller then searches the whole image at the
+        finer scale).
     """
     out = []
     for box in rects:
         found = _search_around(gray, box, detector, upsample, VIDEO.refine_side, VIDEO.refine_margin)
-        if found is None:
+        if found is None and not keep:
             return []
-        out.append(found)
+        out.append(box if found is None else found)
     return out
 
 
@@ -294,9 +297,13 @@ _RETRIES = {
 }
 
 
+#: What ``detect_faces`` does with a coarse hook's box that HOG does not find again (``coarse_refine``).
+COARSE_REFINES = ("search", "keep", "none")
+
+
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
                  min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None,
-                 more=None, coarse=None):
+                 more=None, coarse=None, coarse_refine="search"):
     """Face boxes in a grey image.
 
     Parameters
@@ -348,6 +355,12 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         pixels of ``gray``) instead of ``detector`` on the image shrunk to
         ``coarse_side`` (such as :func:`models.mtcnn.coarse_faces`, video's);
         each is refined by ``detector`` as the coarse look's boxes are.
+    coarse_refine : {"search", "keep", "none"}, optional
+        With ``coarse``, what becomes of a box that ``detector`` does not find
+        again around itself: ``search`` searches the image at ``max_side``
+        (as for the detector's own coarse boxes), ``keep`` keeps the box as
+        ``coarse`` framed it; ``none`` takes every box as ``coarse`` framed
+        it, unrefined (``VIDEO.video_mtcnn_refine``).
 
     Returns
     -------
@@ -356,13 +369,20 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     """
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
+    if coarse_refine not in COARSE_REFINES:
+        raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
     h, w = gray.shape
     small = max(h, w) <= VIDEO.small_side
     rects = []
     if coarse_side and not small and min(max(h, w), max_side or max(h, w)) > coarse_side:
         found = coarse(gray, coarse_side) if coarse is not None else \
             _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small)
-        rects = _refine(gray, found, detector, upsample)
+        if coarse is None or coarse_refine == "search":
+            rects = _refine(gray, found, detector, upsample)
+        elif coarse_refine == "keep":
+            rects = _refine(gray, found, detector, upsample, keep=True)
+        else:
+            rects = list(found)
     alone = []  # the faces of ``more(gray, [])`` where HOG's first look found none: nothing to add to them
 
     def look_alone(image, found):

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..features.faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
+from ..features.faces import COARSE_REFINES, HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
@@ -169,6 +169,7 @@ class Recognizer:
         self.reframe = reframe
         self.group_look = bool(group_look)
         self.coarse_look = None  # video's coarse look (with_detection): MTCNN's, or the detector's own
+        self.coarse_refine = "search"  # detect_faces' coarse_refine (with_detection: VIDEO.video_mtcnn_refine)
         self._crop_rule_asked = crop_rule
         self.crop_rule = crop_rule and detector in HOG_DETECTORS
         if proposer not in PROPOSERS:
@@ -184,7 +185,8 @@ class Recognizer:
         # (Keras builds its predict function lazily, which is not thread-safe).
         self._model_lock = threading.Lock()
 
-    def with_detection(self, detector, max_side, coarse_side=0, upsample=None, quantized=False):
+    def with_detection(self, detector, max_side, coarse_side=0, upsample=None, quantized=False,
+                       coarse_refine=VIDEO.video_mtcnn_refine):
         """A recognizer with other face-detection settings that shares this one's models.
 
         Parameters
@@ -199,6 +201,9 @@ class Recognizer:
             Its classifiers run the models with their weights quantised to 8 bits
             (:class:`models.fast.ClassifierRunner`; video's, ``VIDEO.video_quantized``),
             made once per recognizer; ignored where this one runs Keras (``fast=False``).
+        coarse_refine : {"search", "keep", "none"}, optional
+            What becomes of an MTCNN coarse box that HOG does not find again around
+            itself (:func:`features.faces.detect_faces`; ``VIDEO.video_mtcnn_refine``).
 
         Returns
         -------
@@ -216,6 +221,9 @@ class Recognizer:
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
         other.coarse_look = coarse_faces if VIDEO.video_coarse_mtcnn and detector in HOG_DETECTORS else None
+        if coarse_refine not in COARSE_REFINES:
+            raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
+        other.coarse_refine = coarse_refine
         if quantized and self.classifier.max_batch:
             with self._model_lock:
                 if self._quantized_classifiers is None:
@@ -229,7 +237,7 @@ class Recognizer:
                max_side=VIDEO.video_max_side, coarse_side=VIDEO.video_coarse_side, upsample=None,
                time_between_predictions=VIDEO.time_between_predictions, max_change=VIDEO.track_max_change,
                color_order="bgr", with_frames=False, quantized=VIDEO.video_quantized,
-               track_reframe=VIDEO.track_reframe):
+               track_reframe=VIDEO.track_reframe, coarse_refine=VIDEO.video_mtcnn_refine):
         """Recognise the faces of a video, a camera or a sequence of frames, frame by frame.
 
         Faces are detected every ``detect_every`` frames, with video's
@@ -265,6 +273,8 @@ class Recognizer:
         track_reframe : bool, optional
             Cut each followed face at FER-2013's framing around the previous frame's
             landmarks, without an extra landmark fit (``VIDEO.track_reframe``); False: around its box.
+        coarse_refine : {"search", "keep", "none"}, optional
+            As :meth:`with_detection`'s.
 
         Returns
         -------
@@ -287,7 +297,7 @@ class Recognizer:
         """
         from .video import FaceStream
 
-        video = self.with_detection(detector, max_side, coarse_side, upsample, quantized)
+        video = self.with_detection(detector, max_side, coarse_side, upsample, quantized, coarse_refine)
         return FaceStream(video, source, detect_every, max_change, time_between_predictions, color_order,
                           with_frames, track_reframe)
 
@@ -324,7 +334,7 @@ class Recognizer:
             more, look = look_beside(gray, _look_pool().submit)
         boxes = detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
                              propose=proposed_candidates if VIDEO.proposer_candidates else None, more=more,
-                             coarse=self.coarse_look)
+                             coarse=self.coarse_look, coarse_refine=self.coarse_refine)
         if look is not None and not boxes:
             look.cancel()
         return boxes

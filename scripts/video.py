@@ -23,6 +23,8 @@ WINDOW = "fer-video (press q to quit)"
 
 
 def build_parser():
+    from ..features.faces import COARSE_REFINES
+
     p = parser(
         PROG,
         "Recognise facial expressions in real time on a webcam or a video file, in a window with boxes, "
@@ -52,6 +54,11 @@ def build_parser():
                    help="frames larger than this are shrunk for face detection (smaller is faster; dlib finds "
                         "faces of about 80 pixels and up at the shrunk size)")
     add_coarse_flag(p, VIDEO.video_coarse_side, "frame")
+    p.add_argument("--coarse-refine", choices=COARSE_REFINES, default=VIDEO.video_mtcnn_refine,
+                   help="a face that MTCNN's coarse look finds and HOG does not find again around it (blurred, "
+                        "turned, dim): keep (MTCNN's box, framed as HOG frames faces), search (HOG over the frame "
+                        "at --detect-max-side instead) or none (every face in MTCNN's box, not searched again: "
+                        "faster, framed less exactly)")
     p.add_argument("--detect-every", type=int, default=VIDEO.detect_every,
                    help="detect faces on every N-th frame and follow them by their landmarks in between (a lost "
                         "face is detected again on the next frame; 1: detect on every frame)")
@@ -95,7 +102,8 @@ def process(args, out=sys.stdout):
     stream = recognizer.stream(source, detect_every=args.detect_every, detector=args.detector,
                                max_side=args.detect_max_side, coarse_side=args.coarse_side, upsample=args.upsample,
                                time_between_predictions=args.time_between_predictions, with_frames=True,
-                               quantized=args.quantized, track_reframe=args.track_reframe)
+                               quantized=args.quantized, track_reframe=args.track_reframe,
+                               coarse_refine=args.coarse_refine)
     writer = rows = csv_file = None
     started = time.perf_counter()
     quit_by_key = False

@@ -155,6 +155,37 @@ def test_video_coarse_look_by_mtcnn_finds_the_faces_hog_refines(recognizer):
         detect_faces(frames[0], "dlib", 480)  # nothing coarse: the search over the frame
 
 
+def test_video_keeps_mtcnns_face_that_hog_does_not_find_again():
+    """An out-of-focus frame (woman2's first, blurred): MTCNN's coarse look finds the face, HOG
+    finds it neither around MTCNN's box nor over the frame. ``coarse_refine="keep"`` (video's,
+    ``VIDEO.video_mtcnn_refine``) keeps MTCNN's box, framed as HOG frames the sharp face;
+    ``"search"`` loses the face; ``"none"`` takes MTCNN's box even where HOG refines it."""
+    import cv2
+    import pytest
+
+    from fer_toolkit.features.faces import box_iou, detect_faces
+    from fer_toolkit.models.mtcnn import coarse_faces
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    gray = cv2.cvtColor(video_frames(1)[0], cv2.COLOR_BGR2GRAY)
+    blurred = cv2.GaussianBlur(gray, (0, 0), 7)
+    sharp = detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces)
+    assert len(sharp) == 1
+    assert detect_faces(blurred, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="search") == []
+    kept = detect_faces(blurred, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="keep")
+    assert len(kept) == 1 and box_iou(kept[0], sharp[0]) > 0.5
+    # Where HOG finds the face again, "keep" is "search"; "none" keeps MTCNN's own framing.
+    assert detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="keep") == sharp
+    unrefined = detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="none")
+    assert len(unrefined) == 1 and unrefined != sharp and box_iou(unrefined[0], sharp[0]) > 0.5
+    with pytest.raises(ValueError, match="coarse_refine"):
+        detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="maybe")
+    video = Recognizer("fer2013").with_detection("dlib", 480, coarse_side=320)
+    assert video.coarse_refine == VIDEO.video_mtcnn_refine == "keep"
+    assert len(video.detect(cv2.cvtColor(blurred, cv2.COLOR_GRAY2BGR))) == 1
+
+
 def test_followed_faces_are_cut_at_fer2013s_framing_from_the_last_landmarks():
     """Between detections, a followed face is cut around the previous frame's landmarks at
     FER-2013's framing: on a still frame, what photos' one re-framing pass gives for the
