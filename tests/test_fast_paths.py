@@ -183,6 +183,8 @@ def test_video_keeps_mtcnns_face_that_hog_does_not_find_again():
         detect_faces(gray, "dlib", 480, coarse_side=320, coarse=coarse_faces, coarse_refine="maybe")
     video = Recognizer("fer2013").with_detection("dlib", 480, coarse_side=320)
     assert video.coarse_refine == VIDEO.video_mtcnn_refine == "keep"
+    with pytest.raises(ValueError, match="coarse_refine"):
+        video.with_detection("dlib", 480, coarse_side=320, coarse_refine="maybe")
     assert len(video.detect(cv2.cvtColor(blurred, cv2.COLOR_GRAY2BGR))) == 1
 
 
