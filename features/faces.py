@@ -301,6 +301,12 @@ _RETRIES = {
 COARSE_REFINES = ("search", "keep", "none")
 
 
+def check_coarse_refine(coarse_refine):
+    """Raise a one-line ``ValueError`` unless ``coarse_refine`` is one of :data:`COARSE_REFINES`."""
+    if coarse_refine not in COARSE_REFINES:
+        raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
+
+
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
                  min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None,
                  more=None, coarse=None, coarse_refine="search"):
@@ -369,20 +375,16 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     """
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
-    if coarse_refine not in COARSE_REFINES:
-        raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
+    check_coarse_refine(coarse_refine)
     h, w = gray.shape
     small = max(h, w) <= VIDEO.small_side
     rects = []
     if coarse_side and not small and min(max(h, w), max_side or max(h, w)) > coarse_side:
         found = coarse(gray, coarse_side) if coarse is not None else \
             _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small)
-        if coarse is None or coarse_refine == "search":
-            rects = _refine(gray, found, detector, upsample)
-        elif coarse_refine == "keep":
-            rects = _refine(gray, found, detector, upsample, keep=True)
-        else:
-            rects = list(found)
+        hooked = coarse is not None  # coarse_refine is about the hook's boxes, not the detector's own
+        rects = list(found) if hooked and coarse_refine == "none" else \
+            _refine(gray, found, detector, upsample, keep=hooked and coarse_refine == "keep")
     alone = []  # the faces of ``more(gray, [])`` where HOG's first look found none: nothing to add to them
 
     def look_alone(image, found):

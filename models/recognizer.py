@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..features.faces import COARSE_REFINES, HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
+from ..features.faces import HOG_DETECTORS, ImageError, check_coarse_refine, detect_faces, face_crop_box, to_gray
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
@@ -221,8 +221,7 @@ class Recognizer:
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
         other.coarse_look = coarse_faces if VIDEO.video_coarse_mtcnn and detector in HOG_DETECTORS else None
-        if coarse_refine not in COARSE_REFINES:
-            raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
+        check_coarse_refine(coarse_refine)  # before the first frame, not on it
         other.coarse_refine = coarse_refine
         if quantized and self.classifier.max_batch:
             with self._model_lock:
