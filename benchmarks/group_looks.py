@@ -199,7 +199,7 @@ def against_package(scenes):
           f"{statistics.median(times_ours):.0f}, the package's {statistics.median(times_theirs):.0f}")
 
 
-def calibrate(scenes):
+def calibrate(scenes, name="group scenes"):
     """How MTCNN frames a face against HOG, on faces both find once (``VIDEO.mtcnn_box_*``): the median
     ratio of HOG's side to MTCNN's longer side, and HOG's centre offset in MTCNN box sides."""
     from fer_toolkit.features.faces import _rects, box_iou
@@ -213,9 +213,36 @@ def calibrate(scenes):
                 x, y, w, h = matches[0]
                 side = max(w, h)
                 rows.append((hs / side, (hx + hs / 2 - x - w / 2) / side, (hy + hs / 2 - y - h / 2) / side))
+    if not rows:
+        print(f"{name}: no face found once by both")
+        return
     scale, dx, dy = np.median(np.asarray(rows), axis=0)
-    print(f"{len(rows)} faces found once by both: mtcnn_box_scale {scale:.3f}, mtcnn_box_shift_x {dx:.3f}, "
-          f"mtcnn_box_shift_y {dy:.3f}")
+    print(f"{name}: {len(rows)} faces found once by both: mtcnn_box_scale {scale:.3f}, "
+          f"mtcnn_box_shift_x {dx:.3f}, mtcnn_box_shift_y {dy:.3f}", flush=True)
+
+
+def real_photos(paths, longest):
+    """Real photographs (files, or folders searched recursively) in grey, resized so that their longer side is
+    ``longest`` px, as ``(image, None)`` pairs for :func:`calibrate`; unreadable files are skipped."""
+    from fer_toolkit.features.images import decode_image
+
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(d, f) for d, _, names in os.walk(path) for f in names)
+        else:
+            files.append(path)
+    photos = []
+    for path in files:
+        try:
+            image = decode_image(path, grey=True).array
+        except Exception:  # not an image, or refused: a benchmark skips it
+            continue
+        scale = longest / max(image.shape[:2])
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        photos.append((cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR),
+                       None))
+    return photos
 
 
 def main(argv=None):
@@ -225,6 +252,11 @@ def main(argv=None):
     p.add_argument("--free", type=int, default=100, help="face-free scenes, for the false faces of the looks alone")
     p.add_argument("--calibrate", action="store_true",
                    help="instead: measure how MTCNN's boxes map to HOG's (VIDEO.mtcnn_box_*) on the group scenes")
+    p.add_argument("--calibrate-photos", nargs="+", metavar="PATH",
+                   help="instead: --calibrate on real photographs (files or folders), each resized to a longer "
+                        "side of --photo-sides px")
+    p.add_argument("--photo-sides", default="320,480,640,960",
+                   help="--calibrate-photos: the longer sides (px) the photos are measured at, comma-separated")
     p.add_argument("--mtcnn-only", action="store_true", help="only the rows of MTCNN's look (at several thresholds)")
     p.add_argument("--search", action="store_true",
                    help="instead: the whole photo search with the group look at several settings (how the "
@@ -233,6 +265,10 @@ def main(argv=None):
                    help="instead: this package's MTCNN against the mtcnn package's on the first N scenes "
                         "(needs pip install mtcnn lz4, which the toolkit does not)")
     args = p.parse_args(argv)
+    if args.calibrate_photos:
+        for side in (int(v) for v in args.photo_sides.split(",")):
+            calibrate(real_photos(args.calibrate_photos, side), f"real photos at {side} px")
+        return 0
 
     from photos import background_images, group_scenes, scene
 
