@@ -45,11 +45,14 @@ benchmark: install
 	$(BIN)/python benchmarks/landmarks.py --csv $(CSV)
 
 # Ship a trained run as one of the package's models (no optimizer state):
-# make pretrained RUN=runs/b-wide NAME=fer2013 (or NAME=ferplus).
+# make pretrained RUN=runs/b-wide NAME=fer2013 (or NAME=ferplus). Several runs,
+# RUN="runs/a runs/b", ship as one ensemble bundle (their networks averaged in one model).
 RUN ?= runs/b-wide
 NAME ?= fer2013
 pretrained: install
-	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; export_bundle('$(RUN)', 'models/pretrained/$(NAME)')"
+	$(BIN)/python -c "from fer_toolkit.models.bundle import export_bundle; from fer_toolkit.models.ensemble import export_ensemble; \
+	runs = '$(RUN)'.split(); dest = 'models/pretrained/$(NAME)'; \
+	export_bundle(runs[0], dest) if len(runs) == 1 else export_ensemble(runs, dest)"
 
 # The documentation site (docs/_build/html), offline; any warning fails the build.
 $(BIN)/.docs-installed: $(BIN)/.installed

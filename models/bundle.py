@@ -2,7 +2,7 @@
 
 A bundle is a folder holding ``bundle.json`` (classes, the feature
 specification, normalisation statistics, training arguments, toolkit version,
-metrics) and
+metrics; for an ensemble merged into one model, its members' records) and
 the model itself: ``model.keras`` for a CNN, ``model.skops`` for an SVM.
 Training writes one, evaluation and prediction read it.
 """
@@ -422,6 +422,12 @@ def validate_meta(meta, json_path):
     for key in ("train_args", "metrics"):
         if key in meta and not isinstance(meta[key], dict):
             raise wrong(key, "must be an object")
+    if "ensemble" in meta:
+        members = meta["ensemble"].get("members") if isinstance(meta["ensemble"], dict) else None
+        if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, dict) for m in members):
+            raise wrong("ensemble", "must be an object whose 'members' lists at least two objects")
+        if meta["kind"] != "cnn":
+            raise wrong("ensemble", "is only for CNN bundles")
 
 
 def read_meta(path):

@@ -14,9 +14,21 @@ from ..parameters import FINE_TUNING, Network
 
 from .backend import import_keras
 from .bundle import BundleError, is_shipped, load_bundle, read_meta, resolve_model
+from .ensemble import ensemble_members
 
 #: The name of the classification layer of the CNN builders (:func:`models.cnn.fusion_head`).
 HEAD = "probabilities"
+
+
+def check_init(meta, path):
+    """Refuse, in one line, a bundle that ``--init`` cannot start from: an SVM, or an ensemble
+    bundle (several networks averaged; ``--init`` takes one of its members' run folders)."""
+    if meta["kind"] != "cnn":
+        raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")
+    members = ensemble_members(meta)
+    if members:
+        raise BundleError(f"{path}: --init needs one network, and this bundle averages {len(members)} "
+                          f"({', '.join(m.get('from', '?') for m in members)}): start from one of them")
 
 
 def fine_tune_config(config, given=(), schedule=True):
@@ -46,8 +58,7 @@ def fine_tune_config(config, given=(), schedule=True):
     """
     path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
     meta = read_meta(path)
-    if meta["kind"] != "cnn":
-        raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")
+    check_init(meta, path)
     if "features" in given and config.features != meta["feature_set"]:
         raise BundleError(f"{path}: --init's model uses the feature set {meta['feature_set']!r}, "
                           f"not {config.features!r} (leave --features out)")
@@ -146,8 +157,7 @@ def start_from(config, classes, feature_dim, log=print):
     """
     path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
     bundle = load_bundle(path)
-    if bundle.kind != "cnn":
-        raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")
+    check_init(bundle.meta, path)
     if len(bundle.standardizer.mean) != feature_dim:
         raise BundleError(f"{path}: the model takes {len(bundle.standardizer.mean)} features, the data give "
                           f"{feature_dim} for {config.features!r}")

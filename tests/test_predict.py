@@ -464,3 +464,47 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
         Recognizer([FER2013_MODEL, str(other)])
     res = run_cli("predict", photo, "--model", FER2013_MODEL, "--model", str(other))
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "crop_scale" in res.stderr
+
+
+def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, second_model, tmp_path):
+    """export_ensemble (``make pretrained RUN="a b"``) writes one bundle whose model averages its
+    members, each standardising the features its own way: on real FER-2013 faces and on photos
+    (LiteRT's path) it answers as the run-time ensemble does; it records its members, --init
+    refuses it, and members that cannot merge are refused in one line."""
+    from fer_toolkit.models.ensemble import export_ensemble
+    from fer_toolkit.models.evaluate import predict_split
+
+    other = tmp_path / "other"  # the shipped network, standardising features otherwise: another member
+    shutil.copytree(FER2013_MODEL, other)
+    meta = json.loads((other / "bundle.json").read_text())
+    norm = meta["normalization"]
+    norm["mean"] = [m + 0.3 * s for m, s in zip(norm["mean"], norm["std"])]
+    norm["std"] = [1.5 * s for s in norm["std"]]
+    (other / "bundle.json").write_text(json.dumps(meta))
+    merged = export_ensemble([FER2013_MODEL, str(other)], str(tmp_path / "merged"))
+    assert [m["from"] for m in merged.meta["ensemble"]["members"]] == ["fer2013", str(other)]
+    assert merged.meta["parameters"] == 2 * load_bundle(FER2013_MODEL).meta["parameters"]
+    members = [load_bundle(p) for p in (FER2013_MODEL, str(other))]
+    alone = [predict_split(b, real_features, "PublicTest")[0] for b in members]
+    together, labels = predict_split(merged, real_features, "PublicTest")
+    assert len(labels) > 50 and np.abs(alone[0] - alone[1]).max() > 0.05  # the members disagree
+    np.testing.assert_allclose(together, (alone[0] + alone[1]) / 2, atol=1e-5)
+    photo = sample("two_people.jpg")
+    for face, expected in zip(Recognizer(merged.path).predict(photo),
+                              Recognizer([FER2013_MODEL, str(other)]).predict(photo), strict=True):
+        assert face["box"] == expected["box"] and face["label"] == expected["label"]
+        for c, p in face["probabilities"].items():
+            assert p == pytest.approx(expected["probabilities"][c], abs=1e-4)
+    res = run_cli("train", "--data", real_features, "--init", merged.path, "--out", str(tmp_path / "run"),
+                  "--epochs", "1")
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "averages 2" in res.stderr
+    for runs, why in (([FER2013_MODEL, "ferplus"], "has classes"), ([FER2013_MODEL, second_model], "differently"),
+                      ([FER2013_MODEL], "at least two")):
+        with pytest.raises(BundleError, match=why):
+            export_ensemble(runs, str(tmp_path / "refused"))
+    assert not (tmp_path / "refused").exists()
+    meta = json.loads((tmp_path / "merged" / "bundle.json").read_text())
+    meta["ensemble"] = {"members": "two"}
+    (tmp_path / "merged" / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="field 'ensemble'"):
+        load_bundle(merged.path)
