@@ -14,7 +14,7 @@ import numpy as np
 
 from ..features.util import atomic_write_json
 from .backend import import_keras
-from .bundle import BUNDLE_JSON, BundleError, is_shipped, load_bundle, save_model
+from .bundle import BUNDLE_JSON, Bundle, BundleError, is_shipped, load_bundle, save_model
 
 #: The ``bundle.json`` record of each member that an ensemble bundle keeps (``ensemble.members``).
 MEMBER_FIELDS = ("train_args", "metrics", "model", "parameters", "data_sha256", "init")
@@ -132,3 +132,31 @@ def export_ensemble(run_dirs, dest):
 def ensemble_members(meta):
     """The members recorded in a ``bundle.json`` (``[]`` for a single network)."""
     return list((meta.get("ensemble") or {}).get("members", []))
+
+
+def member_meta(meta):
+    """The ``bundle.json`` contents of an ensemble bundle's first member (``meta`` itself for a single
+    network): its standardisation and features are the ensemble's, its training record its own."""
+    members = ensemble_members(meta)
+    if not members:
+        return meta
+    first = {k: v for k, v in meta.items() if k != "ensemble"}
+    first.update({k: members[0][k] for k in MEMBER_FIELDS if k in members[0]})
+    return first
+
+
+def first_member(bundle):
+    """An ensemble bundle's first network as a bundle of its own (``fer-train --init`` starts from it);
+    a single network's bundle as it is.
+
+    Parameters
+    ----------
+    bundle : models.bundle.Bundle
+
+    Returns
+    -------
+    models.bundle.Bundle
+    """
+    if not ensemble_members(bundle.meta):
+        return bundle
+    return Bundle(bundle.path, member_meta(bundle.meta), bundle.model.get_layer("member_0"))

@@ -14,21 +14,16 @@ from ..parameters import FINE_TUNING, Network
 
 from .backend import import_keras
 from .bundle import BundleError, is_shipped, load_bundle, read_meta, resolve_model
-from .ensemble import ensemble_members
+from .ensemble import ensemble_members, first_member, member_meta
 
 #: The name of the classification layer of the CNN builders (:func:`models.cnn.fusion_head`).
 HEAD = "probabilities"
 
 
 def check_init(meta, path):
-    """Refuse, in one line, a bundle that ``--init`` cannot start from: an SVM, or an ensemble
-    bundle (several networks averaged; ``--init`` takes one of its members' run folders)."""
+    """Refuse, in one line, a bundle that ``--init`` cannot start from (an SVM)."""
     if meta["kind"] != "cnn":
         raise BundleError(f"{path}: --init needs a CNN bundle (model A or B), not an SVM")
-    members = ensemble_members(meta)
-    if members:
-        raise BundleError(f"{path}: --init needs one network, and this bundle averages {len(members)} "
-                          f"({', '.join(m.get('from', '?') for m in members)}): start from one of them")
 
 
 def fine_tune_config(config, given=(), schedule=True):
@@ -57,7 +52,7 @@ def fine_tune_config(config, given=(), schedule=True):
         No such bundle, not a CNN, or a feature set that contradicts an explicit ``features``.
     """
     path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
-    meta = read_meta(path)
+    meta = member_meta(read_meta(path))  # an ensemble bundle: its first network
     check_init(meta, path)
     if "features" in given and config.features != meta["feature_set"]:
         raise BundleError(f"{path}: --init's model uses the feature set {meta['feature_set']!r}, "
@@ -156,19 +151,25 @@ def start_from(config, classes, feature_dim, log=print):
     BundleError
     """
     path = resolve_model(config.init)  # a shipped model's name, or a bundle folder
-    bundle = load_bundle(path)
-    check_init(bundle.meta, path)
+    whole = load_bundle(path)
+    check_init(whole.meta, path)
+    bundle = first_member(whole)  # an ensemble bundle's first network; a single network as it is
     if len(bundle.standardizer.mean) != feature_dim:
         raise BundleError(f"{path}: the model takes {len(bundle.standardizer.mean)} features, the data give "
                           f"{feature_dim} for {config.features!r}")
     model, kept = replace_head(bundle.model, bundle.classes, classes, config.seed)
     head = "kept" if model is bundle.model else "replaced"
     name = config.init if is_shipped(path) else os.path.abspath(path)
-    log(f"starting from {name} (classes {', '.join(bundle.classes)}): "
+    members = ensemble_members(whole.meta)
+    described = (f"{name}'s first network ({members[0].get('from', '?')}, of an ensemble of {len(members)})"
+                 if members else name)
+    log(f"starting from {described} (classes {', '.join(bundle.classes)}): "
         + ("classification layer kept" if head == "kept" else
            f"classification layer replaced for {', '.join(classes)} ({len(kept)} class(es) keep their weights)"))
     record = {"from": name, "classes": bundle.classes,
               "head": head, "classes_kept": kept, "freeze_epochs": config.freeze_epochs,
               "data_sha256": bundle.meta.get("data_sha256"),
               "val_accuracy": bundle.meta.get("metrics", {}).get("val_accuracy")}
+    if members:
+        record["ensemble_member"] = members[0].get("from")
     return model, bundle, record

@@ -470,7 +470,7 @@ def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, sec
     """export_ensemble (``make pretrained RUN="a b"``) writes one bundle whose model averages its
     members, each standardising the features its own way: on real FER-2013 faces and on photos
     (LiteRT's path) it answers as the run-time ensemble does; it records its members, --init
-    refuses it, and members that cannot merge are refused in one line."""
+    starts from its first, and members that cannot merge are refused in one line."""
     from fer_toolkit.models.ensemble import export_ensemble
     from fer_toolkit.models.evaluate import predict_split
 
@@ -495,9 +495,19 @@ def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, sec
         assert face["box"] == expected["box"] and face["label"] == expected["label"]
         for c, p in face["probabilities"].items():
             assert p == pytest.approx(expected["probabilities"][c], abs=1e-4)
-    res = run_cli("train", "--data", real_features, "--init", merged.path, "--out", str(tmp_path / "run"),
-                  "--epochs", "1")
-    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "averages 2" in res.stderr
+    # fer-train --init starts from the first member: its network, standardisation and training record.
+    from fer_toolkit.models.config import TrainingConfig
+    from fer_toolkit.models.finetune import fine_tune_config, start_from
+    from fer_toolkit.parameters import EMOTIONS
+
+    config = fine_tune_config(TrainingConfig(data=real_features, out=str(tmp_path / "run"), init=merged.path))
+    assert config.model == "B" and config.filters_b == tuple(members[0].meta["train_args"]["filters_b"])
+    logged = []
+    model, start, record = start_from(config, EMOTIONS, len(members[0].standardizer.mean), log=logged.append)
+    assert record["ensemble_member"] == "fer2013" and "first network (fer2013, of an ensemble of 2)" in logged[0]
+    for mine, theirs in zip(model.get_weights(), members[0].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(start.standardizer.std, members[0].standardizer.std)
     for runs, why in (([FER2013_MODEL, "ferplus"], "has classes"), ([FER2013_MODEL, second_model], "differently"),
                       ([FER2013_MODEL], "at least two")):
         with pytest.raises(BundleError, match=why):
