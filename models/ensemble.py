@@ -16,6 +16,31 @@ from ..features.util import atomic_write_json
 from .backend import import_keras
 from .bundle import BUNDLE_JSON, Bundle, BundleError, is_shipped, load_bundle, save_model
 
+
+def check_ensemble(bundles):
+    """Refuse, in one line, bundles that cannot be averaged as an ensemble.
+
+    Parameters
+    ----------
+    bundles : sequence of models.bundle.Bundle
+
+    Raises
+    ------
+    BundleError
+        Members with other classes (or another order), or that crop faces
+        from a photo differently (their crops would not be the same faces).
+    """
+    first = bundles[0]
+    for other in bundles[1:]:
+        if list(other.classes) != list(first.classes):
+            raise BundleError(f"ensemble: {other.path} has classes {', '.join(other.classes)}, but {first.path} "
+                              f"has {', '.join(first.classes)}")
+        crop = [d for d in first.spec.differences(other.spec)
+                if d.startswith(("crop_", "image_size "))]
+        if crop:
+            raise BundleError(f"ensemble: {other.path} crops faces differently from {first.path} ({'; '.join(crop)})")
+
+
 #: The ``bundle.json`` record of each member that an ensemble bundle keeps (``ensemble.members``).
 MEMBER_FIELDS = ("train_args", "metrics", "model", "parameters", "data_sha256", "init")
 
@@ -30,18 +55,18 @@ def check_members(bundles):
     Raises
     ------
     BundleError
-        Fewer than two, not all CNNs, other classes (or another order), or another feature
-        specification than the first's (one set of features feeds every member).
+        Fewer than two, not all CNNs, what :func:`check_ensemble` refuses (other classes, another
+        crop), or another feature specification than the first's (one set of features feeds every
+        member).
     """
     if len(bundles) < 2:
         raise BundleError("an ensemble bundle needs at least two model bundles")
-    first = bundles[0]
     for bundle in bundles:
         if bundle.kind != "cnn":
             raise BundleError(f"ensemble: {bundle.path} is an SVM; only CNN bundles merge into one model")
-        if bundle.classes != first.classes:
-            raise BundleError(f"ensemble: {bundle.path} has classes {', '.join(bundle.classes)}, but "
-                              f"{first.path} has {', '.join(first.classes)}")
+    check_ensemble(bundles)  # the classes and the crop, as for any ensemble
+    first = bundles[0]
+    for bundle in bundles[1:]:
         differences = first.spec.differences(bundle.spec)
         if bundle.feature_set != first.feature_set:
             differences.insert(0, f"feature set {first.feature_set} vs {bundle.feature_set}")

@@ -21,6 +21,7 @@ from ..features.images import DecodedImage, ImageTooLarge, check_image_file, dec
 from ..parameters import VIDEO
 
 from .bundle import BundleError, load_bundle, mean_over_views
+from .ensemble import check_ensemble
 from .fast import ClassifierRunner
 from .mtcnn import coarse_faces, look_beside
 from .proposer import PROPOSERS, blazeface, propose_faces
@@ -50,30 +51,6 @@ def proposed_candidates(gray):
     proposals = [box for box, _ in blazeface()(gray, VIDEO.proposer_candidate_score)
                  if min(box[2], box[3]) >= VIDEO.proposer_candidate_min_side]
     return proposals[: VIDEO.proposer_candidates]
-
-
-def check_ensemble(bundles):
-    """Refuse, in one line, bundles that cannot be averaged as an ensemble.
-
-    Parameters
-    ----------
-    bundles : sequence of models.bundle.Bundle
-
-    Raises
-    ------
-    BundleError
-        Members with other classes (or another order), or that crop faces
-        from a photo differently (their crops would not be the same faces).
-    """
-    first = bundles[0]
-    for other in bundles[1:]:
-        if list(other.classes) != list(first.classes):
-            raise BundleError(f"ensemble: {other.path} has classes {', '.join(other.classes)}, but {first.path} "
-                              f"has {', '.join(first.classes)}")
-        crop = [d for d in first.spec.differences(other.spec)
-                if d.startswith(("crop_", "image_size "))]
-        if crop:
-            raise BundleError(f"ensemble: {other.path} crops faces differently from {first.path} ({'; '.join(crop)})")
 
 
 class Recognizer:
