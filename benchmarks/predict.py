@@ -4,7 +4,8 @@ side on the same frames in one run, and headless video throughput.
 Frames are 640x480 with one face: frames of ``woman2.mp4`` scaled up, plus
 ``obama.jpg`` scaled down. Each frame goes through both pipelines in turn
 (detection, landmarks, features, model for ours; detection and model for
-``fer``), so machine noise hits both alike. Then fer-video's whole path
+``fer``), so machine noise hits both alike; fer-video's per-frame path
+and ``fer`` are also timed in blocks (each over all the frames in turn). Then fer-video's whole path
 (faces detected every few frames and followed in between) runs on a clip
 of consecutive frames beside ``fer`` on the same frames, each pass in turn,
 as the mean time a frame. ``fer`` is imported from a
@@ -186,6 +187,22 @@ def main(argv=None):
               f"{np.median(t_fer) / np.median(t_480):.2f}x at 480, "
               f"{np.median(t_fer) / np.median(t_video):.2f}x with fer-video's detection and classifier "
               f"({np.median(t_fer) / np.median(t_float):.2f}x with the float32 classifier)")
+
+    # The same frames through fer-video's per-frame path and fer, each over all the frames in turn
+    # (blocks alternating): frames back to back with no other pipeline between them, as fer-video
+    # reads a file. Frame by frame in turn (above), each pipeline starts with caches the other one
+    # filled, which slows ours more than fer's (BENCHMARKS.md, "Per-frame speed in blocks").
+    if theirs:
+        t_video_blocks, t_fer_blocks = [], []
+        for _ in range(args.repeats):
+            for pipeline, times in ((ours_video.predict, t_video_blocks), (theirs.detect_emotions, t_fer_blocks)):
+                for frame in frames:
+                    t = time.perf_counter()
+                    pipeline(frame)
+                    times.append(time.perf_counter() - t)
+        print(f"in blocks of {len(frames)} frames: fer-video's detection and classifier median "
+              f"{np.median(t_video_blocks) * 1e3:.1f} ms/frame, fer package {np.median(t_fer_blocks) * 1e3:.1f}; "
+              f"speed-up {np.median(t_fer_blocks) / np.median(t_video_blocks):.2f}x")
 
     # fer-video's whole path on a clip: faces detected every VIDEO.detect_every frames and followed in
     # between (Recognizer.stream), against fer on the same consecutive frames; each pass alternates them.
