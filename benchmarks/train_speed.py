@@ -26,7 +26,7 @@ import keras
 keras.mixed_precision.set_global_policy({policy!r})
 from fer_toolkit.models.config import TrainingConfig
 from fer_toolkit.models.train import build_from_config
-config = TrainingConfig(model="B", features="landmarks_hog_windows", batch_size={batch})
+config = TrainingConfig(model="B", features="landmarks_hog_windows", batch_size={batch}, filters_b={filters_b})
 model = build_from_config(config, 7, 1936)
 model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile={xla})
 n = {batch} * max(8, 3200 // {batch})
@@ -40,8 +40,11 @@ print(json.dumps({{"images_per_second": n / dt, "parameters": model.count_params
 """
 
 
-def measure(batch, threads, xla, policy="float32"):
-    code = CHILD.format(root=ROOT, batch=batch, threads=threads, xla=xla, policy=policy)
+def measure(batch, threads, xla, policy="float32", filters_b=None):
+    from fer_toolkit.parameters import NETWORK
+
+    code = CHILD.format(root=ROOT, batch=batch, threads=threads, xla=xla, policy=policy,
+                        filters_b=tuple(filters_b or NETWORK.filters_b))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -54,13 +57,16 @@ def main(argv=None):
     p.add_argument("--precision-repeats", type=int, default=0,
                    help="instead, time float32 and Keras' mixed_bfloat16 policy side by side this many "
                         "times (batch 64, all cores)")
+    p.add_argument("--filters-b", default="", help="model B's filters per scale, comma-separated (default: "
+                                                   "parameters.MODEL's; the shipped models': 64,128,256,256)")
     args = p.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores; model B + landmarks_hog_windows")
+    filters = tuple(int(f) for f in args.filters_b.split(",")) if args.filters_b else None
+    print(f"machine: {os.cpu_count()} cores; model B + landmarks_hog_windows, filters {filters or 'default'}")
     if args.precision_repeats:
         print("| repeat | float32 images/s | mixed_bfloat16 images/s |")
         print("| ---: | ---: | ---: |")
         for i in range(args.precision_repeats):
-            rates = [measure(64, os.cpu_count(), False, policy)["images_per_second"]
+            rates = [measure(64, os.cpu_count(), False, policy, filters)["images_per_second"]
                      for policy in ("float32", "mixed_bfloat16")]
             print(f"| {i + 1} | {rates[0]:.0f} | {rates[1]:.0f} |", flush=True)
         return
@@ -68,10 +74,10 @@ def main(argv=None):
     print("| ---: | ---: | --- | ---: |")
     for threads in (int(t) for t in args.threads.split(",")):
         for batch in (int(b) for b in args.batches.split(",")):
-            r = measure(batch, threads, False)
+            r = measure(batch, threads, False, filters_b=filters)
             print(f"| {batch} | {threads} | off | {r['images_per_second']:.0f} |", flush=True)
     for batch in (int(b) for b in args.batches.split(",")):
-        r = measure(batch, os.cpu_count(), True)
+        r = measure(batch, os.cpu_count(), True, filters_b=filters)
         print(f"| {batch} | {os.cpu_count()} | on | {r['images_per_second']:.0f} |", flush=True)
 
 

@@ -12,6 +12,7 @@ CHOICES = {
     "optimizer": ("sgd", "adam", "rmsprop"),
     "imbalance": ("none", "class_weights", "focal", "oversample"),
     "distribute": ("none", "mirrored", "multiworker"),
+    "precision": ("float32", "mixed_bfloat16"),
     "svm_kernel": ("linear", "rbf"),
 }
 

@@ -26,6 +26,7 @@ from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, make_meta, model_inputs, save_bundle, save_keras, save_model
 from .config import ConfigError, TrainingConfig
 from .finetune import fine_tune_config, is_frozen, set_frozen, start_from
+from .precision import dtype_policy, with_precision
 
 #: The checkpoint of older versions (one file, overwritten every epoch).
 CHECKPOINT = "checkpoint.keras"
@@ -733,9 +734,11 @@ def _train(config, resume, force, log, verbose, overrides, stop):
                 raise TrainingError(f"{init_bundle.path}: its feature specification differs from the one "
                                     f"{config.data} was converted with (model vs data: {'; '.join(differences)})")
             init["normalization"] = init_bundle.standardizer.to_json()
+            model = with_precision(model, config.precision)
             _compile(model, config)
         else:
-            model = build_from_config(config, n_classes, feature_dim, train_data["spec"].image_size)
+            with dtype_policy(config.precision):
+                model = build_from_config(config, n_classes, feature_dim, train_data["spec"].image_size)
     if not resume:
         state = {"config": config.to_json(), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
                  "best_val_loss": float("inf"), "plateau_wait": 0, "stale": 0, "lr_scale": 1.0,
@@ -803,8 +806,8 @@ def _train(config, resume, force, log, verbose, overrides, stop):
                    "images_per_second": round(len(train_data["labels"]) / seconds, 1),
                    "swa_models": state["swa_done"] + 1 if swa else 0}
             improved = _track_best(state, row) if swa else _update_schedule(state, config, row)
-            if improved:
-                save_model(run_dir, model, "cnn")
+            if improved:  # the bundle in float32 whatever the run's precision
+                save_model(run_dir, with_precision(model, "float32"), "cnn")
                 meta["metrics"] = {"val_accuracy": val_acc, "val_loss": val_loss, "best_epoch": epoch + 1,
                                    "swa_models": row["swa_models"]}
                 atomic_write_json(os.path.join(run_dir, BUNDLE_JSON), meta)

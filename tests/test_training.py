@@ -104,6 +104,60 @@ def test_short_real_training_beats_chance(real_features, tmp_path):
     assert meta["metrics"]["PublicTest"]["accuracy"] == pytest.approx(final["val_accuracy"])
 
 
+def test_bfloat16_copy_of_the_shipped_model_answers_as_float32(real_features):
+    """with_precision: the shipped model computing in bfloat16 (its classification layer in float32)
+    gives the float32 model's answers on real faces, and copied back to float32 it is the same model."""
+    import keras
+
+    from fer_toolkit.features.io import load_split
+    from fer_toolkit.models.bundle import FER2013_MODEL
+    from fer_toolkit.models.precision import model_precision, with_precision
+
+    bundle = load_bundle(FER2013_MODEL)
+    images, features, labels = load_split(real_features, "PrivateTest", bundle.feature_set, limit=400)
+    expected = bundle.predict_proba(images, features)
+    mixed = with_precision(bundle.model, "mixed_bfloat16")
+    dtypes = {layer.name: layer.compute_dtype for layer in mixed.layers
+              if not isinstance(layer, keras.layers.InputLayer)}
+    assert dtypes.pop("probabilities") == "float32" and set(dtypes.values()) == {"bfloat16"}
+    assert model_precision(mixed) == "mixed_bfloat16" and with_precision(mixed, "mixed_bfloat16") is mixed
+    bundle.model = mixed
+    got = bundle.predict_proba(images, features)
+    assert got.dtype == np.float32 and np.mean(got.argmax(1) == expected.argmax(1)) >= 0.97
+    assert abs(np.mean(got.argmax(1) == labels) - np.mean(expected.argmax(1) == labels)) <= 0.01
+    back = with_precision(mixed, "float32")
+    assert model_precision(back) == "float32"
+    for a, b in zip(back.get_weights(), load_bundle(FER2013_MODEL).model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    bundle.model = back
+    np.testing.assert_allclose(bundle.predict_proba(images, features), expected, atol=1e-6)
+
+
+def test_bfloat16_run_resumes_in_bfloat16_and_ships_float32(real_features, tmp_path):
+    """--precision mixed_bfloat16: checkpoints compute in bfloat16 and --resume keeps it; the bundle is a
+    float32 model whose PublicTest accuracy is the run's own (measured in bfloat16) within a few faces."""
+    import keras
+
+    from fer_toolkit.models.precision import model_precision
+
+    base = dict(model="B", features="landmarks_hog_windows", filters_b=[8, 16], image_units=16, feature_units=[16],
+                fusion_units=16, precision="mixed_bfloat16")
+    out = tmp_path / "bf16"
+    train(config(real_features, out, epochs=1, **base), **QUIET)
+    final = train(config(real_features, out, epochs=3, precision="float32"), resume=True, **QUIET)
+    assert final["epochs_run"] == 3
+    state = json.loads((out / "state.json").read_text())
+    assert state["config"]["precision"] == "mixed_bfloat16"  # the run's own, as every setting but its length
+    checkpoint = keras.models.load_model(run_file(out, "checkpoint"), compile=False)
+    assert model_precision(checkpoint) == "mixed_bfloat16"
+    assert checkpoint.get_layer("probabilities").compute_dtype == "float32"
+    assert model_precision(load_bundle(str(out)).model) == "float32"
+    finish_run(str(out), real_features, final, log=lambda *_: None)
+    meta = json.loads((out / "bundle.json").read_text())
+    assert abs(meta["metrics"]["PublicTest"]["accuracy"] - final["val_accuracy"]) <= 0.01
+    assert meta["metrics"]["val_accuracy"] == final["val_accuracy"] > 0.3
+
+
 def test_resume_equals_uninterrupted(synthetic_features, tmp_path):
     base = dict(model="B", features="landmarks_hog", filters_b=[8, 16], image_units=16, feature_units=[16],
                 fusion_units=16, deterministic=True)
