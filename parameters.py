@@ -18,7 +18,7 @@ FERPLUS_CLASSES = EMOTIONS + ("Contempt",)
 
 #: The shipped model that recognises faces when no model is named (``models/pretrained/<name>``;
 #: ``fer2013`` or ``ferplus``). Chosen on real photographs, not on a test split: on the muxspace
-#: photos ferplus scores 66.6% (macro-F1 0.50) against 50.5% (0.41) for fer2013, contempt
+#: photos ferplus scores 66.6% (macro-F1 0.50) against 55.1% (0.44) for fer2013, contempt
 #: counted wrong (BENCHMARKS.md, "Real photographs: the muxspace yardstick").
 DEFAULT_MODEL = "ferplus"
 #: The model that ``"shipped"`` names (``fer-train --init shipped``, ``--model shipped``): the

@@ -55,15 +55,18 @@ def check_members(bundles):
     Raises
     ------
     BundleError
-        Fewer than two, not all CNNs, what :func:`check_ensemble` refuses (other classes, another
-        crop), or another feature specification than the first's (one set of features feeds every
-        member).
+        Fewer than two, not all CNNs, an ensemble bundle among them, what :func:`check_ensemble`
+        refuses (other classes, another crop), or another feature specification than the first's
+        (one set of features feeds every member).
     """
     if len(bundles) < 2:
         raise BundleError("an ensemble bundle needs at least two model bundles")
     for bundle in bundles:
         if bundle.kind != "cnn":
             raise BundleError(f"ensemble: {bundle.path} is an SVM; only CNN bundles merge into one model")
+        if ensemble_members(bundle.meta):
+            raise BundleError(f"ensemble: {bundle.path} is an ensemble bundle already; merge the run folders "
+                              f"of its members instead")
     check_ensemble(bundles)  # the classes and the crop, as for any ensemble
     first = bundles[0]
     for bundle in bundles[1:]:
