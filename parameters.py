@@ -204,7 +204,7 @@ class Training:
     distribute: str = "none"  # none, mirrored, multiworker
     #: float32, or mixed_bfloat16: Keras' mixed precision (computation in bfloat16, weights and the
     #: classification layer in float32). On a CPU with AMX or AVX512-BF16 the shipped model B
-    #: trains about 1.7x as fast; elsewhere bfloat16 is emulated and slower. The bundle's model is
+    #: trains about 1.6x as fast; elsewhere bfloat16 is emulated and slower. The bundle's model is
     #: saved in float32 either way, so prediction does not change (BENCHMARKS.md, "Training in bfloat16").
     precision: str = "float32"
 

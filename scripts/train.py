@@ -72,7 +72,7 @@ HELP = {
     "train_limit": "use only the first N Training rows (0: all)",
     "distribute": "none, mirrored (all GPUs, or logical CPUs, of this machine) or multiworker "
                   "(several machines, configured through TF_CONFIG)",
-    "precision": "float32, or mixed_bfloat16: compute in bfloat16 with float32 weights (about 1.7x as fast "
+    "precision": "float32, or mixed_bfloat16: compute in bfloat16 with float32 weights (about 1.6x as fast "
                  "on a CPU with AMX or AVX512-BF16, slower on others); the bundle is saved in float32",
     "deterministic": "enable TensorFlow op determinism (bit-identical reruns and resumes; slower)",
     "cpu_devices": "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
