@@ -5,8 +5,9 @@ Frames are 640x480 with one face: frames of ``woman2.mp4`` scaled up, plus
 ``obama.jpg`` scaled down. Each frame goes through both pipelines in turn
 (detection, landmarks, features, model for ours; detection and model for
 ``fer``), so machine noise hits both alike; fer-video's per-frame path
-and ``fer`` are also timed in blocks (each over all the frames in turn). Then fer-video's whole path
-(faces detected every few frames and followed in between) runs on a clip
+and ``fer`` are also timed in blocks (each over all the frames in turn).
+Then fer-video's whole path (faces detected every few frames and followed
+in between) runs on a clip
 of consecutive frames beside ``fer`` on the same frames, each pass in turn,
 as the mean time a frame. ``fer`` is imported from a
 folder of its own, installed without its dependencies:

@@ -58,7 +58,7 @@ def main(argv=None):
                    help="instead, time float32 and Keras' mixed_bfloat16 policy side by side this many "
                         "times (batch 64, all cores)")
     p.add_argument("--filters-b", default="", help="model B's filters per scale, comma-separated (default: "
-                                                   "parameters.MODEL's; the shipped models': 64,128,256,256)")
+                                                   "parameters.NETWORK's; the shipped models': 64,128,256,256)")
     args = p.parse_args(argv)
     filters = tuple(int(f) for f in args.filters_b.split(",")) if args.filters_b else None
     print(f"machine: {os.cpu_count()} cores; model B + landmarks_hog_windows, filters {filters or 'default'}")

@@ -13,9 +13,16 @@ and fine-tuning see the same kind of model whatever the run's precision.
 import contextlib
 
 from .backend import import_keras
+from .config import CHOICES
 
 #: The precisions ``fer-train --precision`` takes (``parameters.Training.precision``).
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = CHOICES["precision"]
+
+
+def check_precision(precision):
+    """Raise a one-line ``ValueError`` unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
 
 
 @contextlib.contextmanager
@@ -26,9 +33,8 @@ def dtype_policy(precision):
     ----------
     precision : {"float32", "mixed_bfloat16"}
     """
+    check_precision(precision)
     keras = import_keras()
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
     before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -60,8 +66,7 @@ def with_precision(model, precision):
     keras.Model
         Not compiled when it is a copy.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+    check_precision(precision)
     if model_precision(model) == precision:
         return model
     keras = import_keras()
