@@ -421,6 +421,22 @@ class VideoPredictor:
     mtcnn_box_scale: float = 0.899
     mtcnn_box_shift_x: float = 0.002
     mtcnn_box_shift_y: float = 0.064
+    #: The photo search's last look, in a photo larger than small_side where HOG's first
+    #: look (and MTCNN, with the group look) finds no face. "slow": HOG upsampled, the CNN
+    #: around its near misses and BlazeFace's proposals, then the CNN over the photo (about
+    #: 1.5 s for a 640x480 photo without a face). "yunet": YuNet (libfacedetection,
+    #: features/yunet.py, about 35 ms at 640x480) looks at the photo shrunk to at most
+    #: yunet_max_side; its best yunet_confirm boxes scoring at least yunet_confirm_score
+    #: are each searched by the CNN around itself (candidate_side, candidate_margin), and
+    #: nothing else runs: a photo without a face costs about a tenth, but a point of the
+    #: scene faces is lost (96.85% found against 97.85% on PrivateTest scenes), so it is
+    #: not the default (BENCHMARKS.md, "YuNet as the last look"). YuNet's own boxes are
+    #: never taken unconfirmed: it scores a dog's face 0.84 (samples/dogs.jpg). Where YuNet
+    #: is not available, "yunet" is "slow".
+    photo_last_look: str = "slow"
+    yunet_max_side: int = 640
+    yunet_confirm: int = 2
+    yunet_confirm_score: float = 0.2
     #: The opencv detector: OpenCV's cascade file and detectMultiScale's settings.
     haar_cascade: str = "haarcascade_frontalface_default.xml"
     haar_scale_factor: float = 1.1

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..parameters import FEATURES, VIDEO
+from . import yunet
 from .landmarks import centre_and_spread
 
 
@@ -180,7 +181,8 @@ def _rects(gray, detector, upsample, max_side, min_side, pad=0.0):
     return [((x - border) / factor, (y - border) / factor, w / factor, h / factor) for x, y, w, h in found]
 
 
-def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose=None, more=None):
+def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose=None, more=None,
+            last_look=VIDEO.photo_last_look):
     """One detector's (or HOG-then-CNN's) boxes, as :func:`detect_faces` describes."""
     pad = VIDEO.small_pad if small else 0.0
     rects = []
@@ -188,6 +190,8 @@ def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, p
         rects = _rects(gray, detector.split("+")[0], upsample, max_side, min_side, pad)
     if detector == "dlib+cnn" and not rects and not small and more is not None:  # the faces of the look alone
         rects = list(more(gray, []))
+    if detector == "dlib+cnn" and not rects and not small and last_look == "yunet" and yunet.available():
+        return yunet_look(gray)
     if detector == "dlib+cnn" and not rects and not small and VIDEO.hog_retry_upsample:
         rects, near = _hog_near_misses(gray, upsample + VIDEO.hog_retry_upsample, max_side, min_side)
         if not rects:
@@ -198,6 +202,38 @@ def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, p
             if rects:
                 break
     return rects
+
+
+def yunet_look(gray, max_side=VIDEO.yunet_max_side, confirm=VIDEO.yunet_confirm,
+               confirm_score=VIDEO.yunet_confirm_score):
+    """The photo search's last look: YuNet's candidates (:mod:`features.yunet`), confirmed by the CNN.
+
+    YuNet looks at ``gray`` shrunk to at most ``max_side``; its best
+    ``confirm`` boxes scoring at least ``confirm_score`` are each searched by
+    the CNN detector around itself (:func:`_confirmed_by_cnn`), and the faces
+    found there are the answer, in HOG's geometry. YuNet alone is not
+    trusted: it scores a dog's face 0.84, and face-free textures up to about
+    0.65 (BENCHMARKS.md, "YuNet as the last look").
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    max_side : int
+        YuNet's input's longer side, at most (its smallest face is about 10 pixels there).
+    confirm : int
+        How many of YuNet's boxes the CNN checks, best first.
+    confirm_score : float
+        The lowest score (0 to 1) of a box the CNN checks.
+
+    Returns
+    -------
+    list of (x, y, w, h)
+        Boxes in the pixels of ``gray``, one a face.
+    """
+    scaled, factor = _resized(gray, max_side, 0)
+    boxes = [(x / factor, y / factor, w / factor, h / factor) for (x, y, w, h), score in yunet.detect(scaled)
+             if score >= confirm_score]
+    return _confirmed_by_cnn(gray, boxes[:confirm])
 
 
 def _hog_near_misses(gray, upsample, max_side, min_side):
@@ -307,9 +343,19 @@ def check_coarse_refine(coarse_refine):
         raise ValueError(f"unknown coarse_refine {coarse_refine!r} ({', '.join(COARSE_REFINES)})")
 
 
+#: The photo search's last looks (``detect_faces``' ``last_look``, ``VIDEO.photo_last_look``).
+LAST_LOOKS = ("slow", "yunet")
+
+
+def check_last_look(last_look):
+    """Raise a one-line ``ValueError`` unless ``last_look`` is one of :data:`LAST_LOOKS`."""
+    if last_look not in LAST_LOOKS:
+        raise ValueError(f"unknown last_look {last_look!r} ({', '.join(LAST_LOOKS)})")
+
+
 def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, upsample=VIDEO.upsample,
                  min_side=VIDEO.detect_min_side, cnn_max_side=VIDEO.cnn_max_side, coarse_side=0, propose=None,
-                 more=None, coarse=None, coarse_refine="search"):
+                 more=None, coarse=None, coarse_refine="search", last_look=VIDEO.photo_last_look):
     """Face boxes in a grey image.
 
     Parameters
@@ -317,10 +363,8 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     gray : (H, W) uint8 ndarray
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}
         See :data:`DETECTORS`. ``dlib+cnn`` runs HOG, then in an image larger
-        than ``VIDEO.small_side`` where HOG finds nothing HOG again with
-        ``VIDEO.hog_retry_upsample`` more upsampling, then the CNN around
-        that search's best near misses (``VIDEO.hog_candidates``) and
-        ``propose``'s candidates, then the CNN over the whole image.
+        than ``VIDEO.small_side`` where HOG finds nothing (nor ``more``) its
+        last look (``last_look``).
     max_side : int
         Images whose longer side exceeds this are shrunk for detection.
     upsample : int
@@ -367,6 +411,15 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         (as for the detector's own coarse boxes), ``keep`` keeps the box as
         ``coarse`` framed it; ``none`` takes every box as ``coarse`` framed
         it, unrefined (``VIDEO.video_mtcnn_refine``).
+    last_look : {"slow", "yunet"}, optional
+        ``dlib+cnn``'s last look at an image larger than ``VIDEO.small_side``
+        (:data:`LAST_LOOKS`; default ``VIDEO.photo_last_look``): ``slow`` is
+        HOG again with ``VIDEO.hog_retry_upsample`` more upsampling, then the
+        CNN around that search's best near misses (``VIDEO.hog_candidates``)
+        and ``propose``'s candidates, then the CNN over the whole image (about
+        1.5 s at 640x480 without a face); ``yunet`` is :func:`yunet_look`
+        (about a tenth of that, a few faces fewer), where
+        :func:`features.yunet.available`, else ``slow``.
 
     Returns
     -------
@@ -376,12 +429,13 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
     check_coarse_refine(coarse_refine)
+    check_last_look(last_look)
     h, w = gray.shape
     small = max(h, w) <= VIDEO.small_side
     rects = []
     if coarse_side and not small and min(max(h, w), max_side or max(h, w)) > coarse_side:
         found = coarse(gray, coarse_side) if coarse is not None else \
-            _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small)
+            _detect(gray, detector, upsample, coarse_side, min_side, cnn_max_side, small, last_look="slow")
         hooked = coarse is not None  # coarse_refine is about the hook's boxes, not the detector's own
         rects = list(found) if hooked and coarse_refine == "none" else \
             _refine(gray, found, detector, upsample, keep=hooked and coarse_refine == "keep")
@@ -393,7 +447,7 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
 
     if not rects:
         rects = _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, propose,
-                        look_alone if more is not None and VIDEO.group_look_before_retry else None)
+                        look_alone if more is not None and VIDEO.group_look_before_retry else None, last_look)
     if not rects and small and detector == "dlib+cnn":  # second chances for a small image: a face crop?
         for retry in VIDEO.small_retries:
             if retry == "cnn_upsample":  # the CNN once more, the image enlarged twice as much

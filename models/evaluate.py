@@ -225,7 +225,8 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
 
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
-                    progress=True, crop_rule=None, proposer=None, tta_shift=0, reframe=None, group_look=None):
+                    progress=True, crop_rule=None, proposer=None, tta_shift=0, reframe=None, group_look=None,
+                    last_look=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -264,6 +265,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     group_look : bool, optional
         MTCNN's second look for a group photo's smaller faces
         (:class:`models.recognizer.Recognizer`'s ``group_look``; default ``VIDEO.group_look``).
+    last_look : {"slow", "yunet"}, optional
+        The photo search's last look (:class:`models.recognizer.Recognizer`'s
+        ``last_look``; default ``VIDEO.photo_last_look``).
 
     Returns
     -------
@@ -293,7 +297,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
                             whole_image=whole_image, crop_rule=VIDEO.crop_rule if crop_rule is None else crop_rule,
                             proposer=proposer or VIDEO.photo_proposer,
                             reframe=VIDEO.reframe if reframe is None else reframe,
-                            group_look=VIDEO.group_look if group_look is None else group_look)
+                            group_look=VIDEO.group_look if group_look is None else group_look,
+                            last_look=last_look or VIDEO.photo_last_look)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times = [], [], [], []

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..features.faces import HOG_DETECTORS, ImageError, check_coarse_refine, detect_faces, face_crop_box, to_gray
+from ..features.faces import (HOG_DETECTORS, ImageError, check_coarse_refine, check_last_look, detect_faces,
+                              face_crop_box, to_gray)
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
@@ -68,9 +69,8 @@ class Recognizer:
         agree on the classes and on how a face is cropped).
     detector : {"dlib", "opencv", "cnn", "dlib+cnn"}, optional
         Face detector (:data:`features.faces.DETECTORS`); the default, for
-        photos, is dlib's HOG detector followed by its CNN detector where HOG
-        finds nothing (first around HOG's near misses and BlazeFace's
-        proposals, then over the whole photo).
+        photos, is dlib's HOG detector followed, where HOG (and the group
+        look's MTCNN) finds nothing, by ``last_look``.
     upsample : int, optional
         dlib's upsampling, to find faces smaller than about 80 pixels.
     max_side : int, optional
@@ -122,12 +122,22 @@ class Recognizer:
         the slower looks (``VIDEO.group_look_before_retry``). Not with a face
         proposer's faces, nor in video (:meth:`with_detection`), where speed
         comes first.
+    last_look : {"slow", "yunet"}, optional
+        The ``dlib+cnn`` detector's last look at a photo larger than
+        ``VIDEO.small_side`` where the looks before it find no face
+        (:func:`features.faces.detect_faces`; default ``VIDEO.photo_last_look``):
+        ``slow``, HOG upsampled then dlib's CNN around candidates and over the
+        whole photo (about 1.5 s for a 640x480 photo without a face), or
+        ``yunet``, YuNet's candidates checked by dlib's CNN (about a tenth of
+        that, a point fewer of the hardest faces found). ``yunet`` falls back
+        to ``slow`` where YuNet is not available (:mod:`features.yunet`).
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
-                 tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe, group_look=VIDEO.group_look):
+                 tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe, group_look=VIDEO.group_look,
+                 last_look=VIDEO.photo_last_look):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -145,6 +155,8 @@ class Recognizer:
             raise ValueError(f"reframe must be a whole number of passes, 0 or more, got {reframe!r}")
         self.reframe = reframe
         self.group_look = bool(group_look)
+        check_last_look(last_look)
+        self.last_look = last_look
         self.coarse_look = None  # video's coarse look (with_detection): MTCNN's, or the detector's own
         self.coarse_refine = "search"  # detect_faces' coarse_refine (with_detection: VIDEO.video_mtcnn_refine)
         self._crop_rule_asked = crop_rule
@@ -310,7 +322,7 @@ class Recognizer:
             more, look = look_beside(gray, _look_pool().submit)
         boxes = detect_faces(gray, self.detector, self.max_side, self.upsample, coarse_side=self.coarse_side,
                              propose=proposed_candidates if VIDEO.proposer_candidates else None, more=more,
-                             coarse=self.coarse_look, coarse_refine=self.coarse_refine)
+                             coarse=self.coarse_look, coarse_refine=self.coarse_refine, last_look=self.last_look)
         if look is not None and not boxes:
             look.cancel()
         return boxes

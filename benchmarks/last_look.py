@@ -1,0 +1,125 @@
+"""Screen: YuNet's candidates confirmed by the CNN, against the slower looks, as the photo search's last look.
+
+PublicTest faces (never PrivateTest: this chooses ``VIDEO.yunet_*``) pasted at
+64 to 160 px into 640x480 face-free scenes (``photos.py``'s scene maker, seed
+5), and face-free scenes. A scene reaches the last look where neither HOG's
+first look nor MTCNN (the group look alone) finds any face. For those, and for
+the face-free scenes, the script runs the slower looks (``last_look="slow"``)
+and YuNet once, then has the CNN check each of YuNet's boxes scoring at least
+0.2, and prints, for each setting of how many boxes the CNN checks (best
+first) and the lowest score it checks: the scene faces found in all, false
+faces in the face-free scenes, and the median, 90th percentile and mean
+milliseconds of the last look on the face-free scenes (YuNet plus its checks;
+the slower looks' own time on the same scenes beside it).
+
+    python benchmarks/last_look.py --data ~/fer-data/fer2013 --limit 500 --free 200
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def last_look_rows(gray, truth):
+    """What each last look does with one photo that reaches it: the slower looks' hit and seconds, YuNet's
+    seconds, and for each YuNet box scoring at least 0.2, best first: its score, whether the CNN confirms a
+    face there, whether that face is ``truth`` (None: a face-free photo) and the CNN's seconds."""
+    from fer_toolkit.features import faces, yunet
+    from fer_toolkit.parameters import VIDEO
+
+    def hit(boxes):
+        return any(faces.box_iou(b, truth) > 0.3 for b in boxes) if truth else bool(boxes)
+
+    started = time.perf_counter()
+    slow = faces._detect(gray, "dlib+cnn", 0, 1280, 160, 640, False, last_look="slow")
+    slow_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    scaled, factor = faces._resized(gray, 640, 0)
+    found = yunet.detect(scaled)
+    yunet_seconds = time.perf_counter() - started
+    checks = []
+    for (x, y, w, h), score in found:
+        if score < 0.2:
+            break
+        box = (x / factor, y / factor, w / factor, h / factor)
+        started = time.perf_counter()
+        by_hog = faces._search_around(gray, box, "dlib", 0, VIDEO.refine_side, VIDEO.refine_margin)
+        hog_seconds = time.perf_counter() - started
+        confirmed = faces._confirmed_by_cnn(gray, [box])
+        checks.append((score, bool(confirmed), hit(confirmed), time.perf_counter() - started - hog_seconds,
+                       by_hog is not None, by_hog is not None and hit([by_hog]), hog_seconds))
+    return hit(slow), slow_seconds, yunet_seconds, checks
+
+
+def reaches_last_look(gray):
+    """Whether neither HOG's first look nor MTCNN alone finds any face in ``gray``."""
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.mtcnn import more_faces
+
+    return not faces._rects(gray, "dlib", 0, 1280, 160) and not more_faces(gray, [])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/features", help="output folder of fer-convert (PublicTest is read)")
+    p.add_argument("--limit", type=int, default=500, help="first N PublicTest faces")
+    p.add_argument("--free", type=int, default=200, help="face-free scenes")
+    p.add_argument("--seed", type=int, default=5)
+    args = p.parse_args(argv)
+
+    from photos import background_images, scene
+    from scene_stages import pasted_scenes
+
+    from fer_toolkit.features import faces
+    from fer_toolkit.features.io import load_arrays
+    from fer_toolkit.models.mtcnn import more_faces
+
+    images = load_arrays(args.data, "PublicTest", limit=args.limit)["images"]
+    backgrounds, rng = background_images(), np.random.default_rng(args.seed)
+    found_before, reaching = 0, []
+    for image, truth in pasted_scenes(images, backgrounds, rng):
+        boxes = faces._rects(image, "dlib", 0, 1280, 160)
+        boxes += list(more_faces(image, boxes))  # the group look: beside HOG's faces, or alone
+        if boxes:
+            found_before += any(faces.box_iou(b, truth) > 0.3 for b in boxes)
+        else:
+            reaching.append(last_look_rows(image, truth))
+    free = [last_look_rows(g, None) for g in (scene(backgrounds, rng) for _ in range(args.free)) if reaches_last_look(g)]
+    n = len(images)
+    print(f"{n} PublicTest faces in 640x480 scenes: {found_before} found by HOG's first look or MTCNN, "
+          f"{len(reaching)} reach the last look; {len(free)} of {args.free} face-free scenes reach it")
+    slow_found = sum(r[0] for r in reaching)
+    slow_false = sum(r[0] for r in free)
+    print(f"slower looks: {found_before + slow_found} found ({(found_before + slow_found) / n:.1%}), "
+          f"face-free scenes with a face {slow_false}; face-free ms median {np.median([r[1] for r in free]) * 1000:.0f} "
+          f"p90 {np.percentile([r[1] for r in free], 90) * 1000:.0f}")
+    print(f"YuNet alone: median {np.median([r[2] for r in free]) * 1000:.1f} ms a face-free scene")
+    print("| boxes checked | lowest score | checked by | faces found | face-free scenes with a face | "
+          "face-free ms: median | p90 | mean |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for checks in (1, 2, 3, 5):
+        for lowest in (0.2, 0.3, 0.4):
+            for by in ("CNN", "HOG, then CNN"):
+                def chosen(row):
+                    return [c for c in row[3] if c[0] >= lowest][:checks]
+
+                def found_here(c, face):  # face: 2 (the truth) or 1 (any face); the CNN runs where HOG finds none
+                    return c[3 + face] if by != "CNN" and c[4] else c[face]
+
+                def cost(c):
+                    return (c[6] if by != "CNN" else 0) + (c[3] if by == "CNN" or not c[4] else 0)
+
+                found = found_before + sum(any(found_here(c, 2) for c in chosen(r)) for r in reaching)
+                false = sum(any(found_here(c, 1) for c in chosen(r)) for r in free)
+                ms = np.array([r[2] + sum(cost(c) for c in chosen(r)) for r in free]) * 1000
+                print(f"| {checks} | {lowest} | {by} | {found / n:.1%} | {false} | {np.median(ms):.0f} | "
+                      f"{np.percentile(ms, 90):.0f} | {ms.mean():.0f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
