@@ -5,7 +5,8 @@ Frames are 640x480 with one face: frames of ``woman2.mp4`` scaled up, plus
 ``obama.jpg`` scaled down. Each frame goes through both pipelines in turn
 (detection, landmarks, features, model for ours; detection and model for
 ``fer``), so machine noise hits both alike; fer-video's per-frame path
-and ``fer`` are also timed in blocks (each over all the frames in turn).
+and ``fer`` are also timed in blocks (each over all the frames in turn), and
+with ``--pace``, fer-video's per-frame path alone with a pause after each frame.
 Then fer-video's whole path (faces detected every few frames and followed
 in between) runs on a clip
 of consecutive frames beside ``fer`` on the same frames, each pass in turn,
@@ -13,7 +14,7 @@ as the mean time a frame. ``fer`` is imported from a
 folder of its own, installed without its dependencies:
 
     pip install fer --no-deps --target /tmp/ferpkg
-    python benchmarks/predict.py --fer-path /tmp/ferpkg
+    python benchmarks/predict.py --fer-path /tmp/ferpkg [--pace 0 25]
 """
 
 import argparse
@@ -115,6 +116,9 @@ def main(argv=None):
     p.add_argument("--csv", default=os.environ.get("FER2013_CSV"),
                    help="fer2013.csv(.gz): also time small face images (48x48 and 144x144 PNG files)")
     p.add_argument("--faces", type=int, default=40, help="PrivateTest faces for the small images")
+    p.add_argument("--pace", type=float, nargs="*", default=[], metavar="MS",
+                   help="also time fer-video's per-frame path alone over the frames with MS milliseconds of "
+                        "sleep after each frame (25: a 30 fps camera's pace; 0: back to back), once per value")
     args = p.parse_args(argv)
 
     from fer_toolkit.models.recognizer import Recognizer
@@ -204,6 +208,20 @@ def main(argv=None):
         print(f"in blocks of {len(frames)} frames: fer-video's detection and classifier median "
               f"{np.median(t_video_blocks) * 1e3:.1f} ms/frame, fer package {np.median(t_fer_blocks) * 1e3:.1f}; "
               f"speed-up {np.median(t_fer_blocks) / np.median(t_video_blocks):.2f}x")
+
+    # fer-video's per-frame path alone, with a pause after each frame: a camera's pace leaves the
+    # processor idle between frames (BENCHMARKS.md, "Per-frame speed in blocks").
+    for pace in args.pace:
+        ours_video.predict(frames[0])
+        paced = []
+        for _ in range(args.repeats):
+            for frame in frames:
+                t = time.perf_counter()
+                ours_video.predict(frame)
+                paced.append(time.perf_counter() - t)
+                time.sleep(pace / 1000)
+        print(f"fer-video's detection and classifier alone, {pace:g} ms of sleep after each frame: median "
+              f"{np.median(paced) * 1e3:.2f} ms/frame")
 
     # fer-video's whole path on a clip: faces detected every VIDEO.detect_every frames and followed in
     # between (Recognizer.stream), against fer on the same consecutive frames; each pass alternates them.
