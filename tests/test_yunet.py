@@ -115,3 +115,17 @@ def test_recognizer_and_cli_take_the_last_look(tmp_path):
     assert result.returncode == 0 and len(json.loads(result.stdout)[0]["faces"]) == 1
     result = run_cli("predict", path, "--last-look", "fast")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_threads_get_the_answers_of_one_thread():
+    """fer-web searches photos on several threads: concurrent calls (the first included) give the same faces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fer_toolkit.features import yunet
+
+    photos = [cv2.resize(grey(name), (640, 480), interpolation=cv2.INTER_AREA)
+              for name in ("obama.jpg", "two_people.jpg", "dogs.jpg", "lin-manuel-miranda.png")] * 3
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(yunet.detect, photos))
+    assert together == [yunet.detect(p) for p in photos]
+    assert all(together[:4])
