@@ -30,13 +30,15 @@ def last_look_rows(gray, truth):
     seconds, and for each YuNet box scoring at least 0.2, best first: its score, whether the CNN confirms a
     face there, whether that face is ``truth`` (None: a face-free photo) and the CNN's seconds."""
     from fer_toolkit.features import faces, yunet
+    from fer_toolkit.models.recognizer import proposed_candidates
     from fer_toolkit.parameters import VIDEO
 
     def hit(boxes):
         return any(faces.box_iou(b, truth) > 0.3 for b in boxes) if truth else bool(boxes)
 
     started = time.perf_counter()
-    slow = faces._detect(gray, "dlib+cnn", 0, 1280, 160, 640, False, last_look="slow")
+    slow = faces._detect(gray, "dlib+cnn", 0, VIDEO.detect_max_side, VIDEO.detect_min_side, VIDEO.cnn_max_side, False,
+                         proposed_candidates, last_look="slow")  # as Recognizer searches, BlazeFace's candidates included
     slow_seconds = time.perf_counter() - started
     started = time.perf_counter()
     scaled, factor = faces._resized(gray, 640, 0)
