@@ -471,15 +471,13 @@ def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, sec
     members, each standardising the features its own way: on real FER-2013 faces and on photos
     (LiteRT's path) it answers as the run-time ensemble does; it records its members, --init
     starts from its first, and members that cannot merge are refused in one line."""
-    from fer_toolkit.models.bundle import BUNDLE_JSON, save_model
+    from fer_toolkit.models.bundle import save_bundle
     from fer_toolkit.models.ensemble import export_ensemble, first_member
     from fer_toolkit.models.evaluate import predict_split
 
     base = tmp_path / "single"  # the shipped fer2013's first network, a bundle of its own (fer2013 is an ensemble)
     first = first_member(load_bundle(FER2013_MODEL))
-    os.makedirs(base)
-    save_model(str(base), first.model, "cnn")
-    (base / BUNDLE_JSON).write_text(json.dumps(first.meta))
+    save_bundle(str(base), first.model, first.meta)
     other = tmp_path / "other"  # that network, standardising features otherwise: another member
     shutil.copytree(base, other)
     meta = json.loads((other / "bundle.json").read_text())
