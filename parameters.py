@@ -425,7 +425,7 @@ class VideoPredictor:
     #: look (and MTCNN, with the group look) finds no face. "slow": HOG upsampled, the CNN
     #: around its near misses and BlazeFace's proposals, then the CNN over the photo (about
     #: 1.5 s for a 640x480 photo without a face). "yunet": YuNet (libfacedetection,
-    #: features/yunet.py, about 35 ms at 640x480) looks at the photo shrunk to at most
+    #: features/yunet.py) looks at the photo shrunk to at most
     #: yunet_max_side; its best yunet_confirm boxes scoring at least yunet_confirm_score
     #: are each searched by the CNN around itself (candidate_side, candidate_margin), and
     #: nothing else runs: a photo without a face costs about a tenth, but a point of the
