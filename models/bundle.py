@@ -181,10 +181,67 @@ def model_inputs(images, features):
     return inputs
 
 
-def save_keras(model, path):
-    """Save a Keras model atomically (temporary file, then rename)."""
+#: How a bundle's Keras weights may be stored (``weights`` of :func:`save_keras`).
+WEIGHT_DTYPES = ("float32", "float16")
+
+
+def check_weights(weights):
+    """Raise a one-line ``ValueError`` unless ``weights`` is one of :data:`WEIGHT_DTYPES`."""
+    if weights not in WEIGHT_DTYPES:
+        raise ValueError(f"unknown weights {weights!r} ({', '.join(WEIGHT_DTYPES)})")
+
+
+def save_keras(model, path, weights="float32"):
+    """Save a Keras model atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str
+        A ``.keras`` file.
+    weights : {"float32", "float16"}, optional
+        How the weights are stored. ``float16`` halves the file (for shipped
+        models: the package stays small); Keras casts them back to the
+        model's float32 variables when it loads the file, so only their
+        rounding changes (BENCHMARKS.md, "Shipped weights in float16").
+    """
+    check_weights(weights)
     with atomic_path(path) as tmp:
         model.save(tmp)
+        if weights == "float16":
+            _halve_weights(tmp)
+
+
+def _copy_h5(source, target):
+    """Copy an HDF5 group's attributes, groups and datasets, float32 datasets as float16."""
+    for key, value in source.attrs.items():
+        target.attrs[key] = value
+    for name, item in source.items():
+        if hasattr(item, "dtype"):  # a dataset
+            data = item[()]
+            copied = target.create_dataset(name, data=data.astype(np.float16) if data.dtype == np.float32 else data)
+            for key, value in item.attrs.items():
+                copied.attrs[key] = value
+        else:
+            _copy_h5(item, target.create_group(name))
+
+
+def _halve_weights(path):
+    """Rewrite a ``.keras`` archive that this process has just written with its float32 weights as float16."""
+    import io
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, archive.read(info.filename)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members:
+            if name.endswith(".h5"):
+                out = io.BytesIO()
+                with h5py.File(io.BytesIO(data), "r") as source, h5py.File(out, "w") as target:
+                    _copy_h5(source, target)
+                data = out.getvalue()
+            archive.writestr(name, data)
 
 
 class Standardizer:
@@ -341,11 +398,11 @@ def make_meta(kind, classes, class_ids, spec, standardizer, train_args, **extra)
     }
 
 
-def save_model(run_dir, model, kind):
-    """Save the model file of a bundle atomically."""
+def save_model(run_dir, model, kind, weights="float32"):
+    """Save the model file of a bundle atomically (``weights``: a CNN's, as :func:`save_keras` stores them)."""
     path = os.path.join(run_dir, MODEL_FILES[kind])
     if kind == "cnn":
-        save_keras(model, path)
+        save_keras(model, path, weights)
     else:
         import skops.io
 
@@ -514,7 +571,7 @@ def load_bundle(path):
     return Bundle(path, meta, model)
 
 
-def export_bundle(run_dir, dest):
+def export_bundle(run_dir, dest, weights="float32"):
     """Copy a bundle without training state (optimizer, checkpoints), e.g. to ship it.
 
     Parameters
@@ -523,8 +580,11 @@ def export_bundle(run_dir, dest):
         A ``fer-train`` run folder.
     dest : str
         Folder to write ``bundle.json`` and the model file to.
+    weights : {"float32", "float16"}, optional
+        How a CNN's weights are stored (:func:`save_keras`).
     """
+    check_weights(weights)
     bundle = load_bundle(run_dir)
     os.makedirs(dest, exist_ok=True)
-    save_model(dest, bundle.model, bundle.kind)  # loaded without compiling: no optimizer state
+    save_model(dest, bundle.model, bundle.kind, weights)  # loaded without compiling: no optimizer state
     atomic_write_json(os.path.join(dest, BUNDLE_JSON), bundle.meta)

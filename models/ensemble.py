@@ -14,7 +14,7 @@ import numpy as np
 
 from ..features.util import atomic_write_json
 from .backend import import_keras
-from .bundle import BUNDLE_JSON, Bundle, BundleError, is_shipped, load_bundle, save_model
+from .bundle import BUNDLE_JSON, Bundle, BundleError, check_weights, is_shipped, load_bundle, save_model
 
 
 def check_ensemble(bundles):
@@ -124,7 +124,7 @@ def member_record(bundle):
     return {"from": name, **{k: bundle.meta[k] for k in MEMBER_FIELDS if k in bundle.meta}}
 
 
-def export_ensemble(run_dirs, dest):
+def export_ensemble(run_dirs, dest, weights="float32"):
     """Write several CNN bundles as one ensemble bundle (no optimizer state), e.g. to ship it.
 
     Parameters
@@ -135,6 +135,8 @@ def export_ensemble(run_dirs, dest):
         standardisation.
     dest : str
         Folder to write ``bundle.json`` and ``model.keras`` to.
+    weights : {"float32", "float16"}, optional
+        How the weights are stored (:func:`models.bundle.save_keras`).
 
     Returns
     -------
@@ -146,13 +148,14 @@ def export_ensemble(run_dirs, dest):
     BundleError
         Members that cannot be merged (:func:`check_members`).
     """
+    check_weights(weights)
     bundles = [load_bundle(path) for path in run_dirs]
     model = ensemble_model(bundles)
     meta = {k: v for k, v in bundles[0].meta.items() if k not in MEMBER_FIELDS}
     meta.update(metrics={}, parameters=int(model.count_params()),
                 ensemble={"members": [member_record(b) for b in bundles]})
     os.makedirs(dest, exist_ok=True)
-    save_model(dest, model, "cnn")
+    save_model(dest, model, "cnn", weights)
     atomic_write_json(os.path.join(dest, BUNDLE_JSON), meta)
     return load_bundle(dest)
 

@@ -466,6 +466,31 @@ def test_ensemble_averages_its_members_everywhere(second_model, tmp_path):
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1 and "crop_scale" in res.stderr
 
 
+def test_float16_weights_halve_a_bundle_and_keep_its_answers(real_features, tmp_path):
+    """``make pretrained WEIGHTS=float16``: the shipped fer2013 exported with float16 weights is about
+    half the size, loads as float32 variables holding the rounded weights, and answers real FER-2013
+    faces as the float32 file does; an unknown storage is refused before anything is written."""
+    from fer_toolkit.models.bundle import export_bundle
+    from fer_toolkit.models.evaluate import predict_split
+
+    half = tmp_path / "half"
+    export_bundle(FER2013_MODEL, str(half), "float16")
+    full_size = os.path.getsize(os.path.join(FER2013_MODEL, "model.keras"))
+    assert 0.45 * full_size < os.path.getsize(half / "model.keras") < 0.55 * full_size
+    original, halved = load_bundle(FER2013_MODEL), load_bundle(str(half))
+    assert halved.meta == original.meta
+    for mine, theirs in zip(halved.model.weights, original.model.weights, strict=True):
+        assert mine.dtype == "float32"
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs).astype(np.float16).astype(np.float32))
+    ours, labels = predict_split(halved, real_features, "PublicTest")
+    theirs, _ = predict_split(original, real_features, "PublicTest")
+    assert len(labels) > 50 and np.abs(ours - theirs).max() < 0.02
+    assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 0.99
+    with pytest.raises(ValueError, match="unknown weights 'int8'"):
+        export_bundle(FER2013_MODEL, str(tmp_path / "refused"), "int8")
+    assert not (tmp_path / "refused").exists()
+
+
 def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, second_model, tmp_path):
     """export_ensemble (``make pretrained RUN="a b"``) writes one bundle whose model averages its
     members, each standardising the features its own way: on real FER-2013 faces and on photos
