@@ -424,19 +424,25 @@ class VideoPredictor:
     #: The photo search's last look, in a photo larger than small_side where HOG's first
     #: look (and MTCNN, with the group look) finds no face. "slow": HOG upsampled, the CNN
     #: around its near misses and BlazeFace's proposals, then the CNN over the photo (about
-    #: 1.5 s for a 640x480 photo without a face). "yunet": YuNet (libfacedetection,
-    #: features/yunet.py) looks at the photo shrunk to at most
+    #: 2.0 s for a 640x480 photo without a face, idle). "yunet", the default: YuNet
+    #: (libfacedetection, features/yunet.py) looks at the photo shrunk to at most
     #: yunet_max_side; its best yunet_confirm boxes scoring at least yunet_confirm_score
     #: are each searched by the CNN around itself (candidate_side, candidate_margin), and
-    #: nothing else runs: a photo without a face costs about a tenth, but a point of the
-    #: scene faces is lost (96.85% found against 97.85% on PrivateTest scenes), so it is
-    #: not the default (BENCHMARKS.md, "YuNet as the last look"). YuNet's own boxes are
-    #: never taken unconfirmed: it scores a dog's face 0.84 (samples/dogs.jpg). Where YuNet
-    #: is not available, "yunet" is "slow".
-    photo_last_look: str = "slow"
+    #: the slower looks run only where that answer is doubtful (yunet_doubt_score): a
+    #: photo without a face costs 64 ms instead of 2,014 (idle), for 0.6 points of the
+    #: hardest faces (97.24% found against 97.85% on PrivateTest scenes; the same
+    #: real photographs right: BENCHMARKS.md, "YuNet's doubtful answers"). YuNet's own
+    #: boxes are never taken unconfirmed: it scores a dog's face 0.84 (samples/dogs.jpg).
+    #: Where YuNet is not available, "yunet" is "slow".
+    photo_last_look: str = "yunet"
     yunet_max_side: int = 640
     yunet_confirm: int = 2
     yunet_confirm_score: float = 0.2
+    #: Where the CNN confirms none of YuNet's boxes but its best scores at least
+    #: yunet_doubt_score, the slower looks run after all: YuNet is sure of some faces
+    #: that the CNN around its box misses (13 of 200 face-free PublicTest scenes run
+    #: them; BENCHMARKS.md, "YuNet's doubtful answers"). Above 1: never.
+    yunet_doubt_score: float = 0.4
     #: The opencv detector: OpenCV's cascade file and detectMultiScale's settings.
     haar_cascade: str = "haarcascade_frontalface_default.xml"
     haar_scale_factor: float = 1.1

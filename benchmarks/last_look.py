@@ -10,7 +10,11 @@ and YuNet once, then has the CNN check each of YuNet's boxes scoring at least
 first) and the lowest score it checks: the scene faces found in all, false
 faces in the face-free scenes, and the median, 90th percentile and mean
 milliseconds of the last look on the face-free scenes (YuNet plus its checks;
-the slower looks' own time on the same scenes beside it).
+the slower looks' own time on the same scenes beside it). Then the doubtful
+answers (``VIDEO.yunet_doubt_score``): YuNet's two boxes from 0.2 checked by
+the CNN, and where it confirms none, the slower looks run if YuNet's best box
+scores at least a threshold (at 640, and also YuNet on the photo enlarged to
+960).
 
     python benchmarks/last_look.py --data ~/fer-data/fer2013 --limit 500 --free 200
 """
@@ -20,6 +24,7 @@ import os
 import sys
 import time
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,8 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 def last_look_rows(gray, truth):
     """What each last look does with one photo that reaches it: the slower looks' hit and seconds, YuNet's
     seconds, for each YuNet box scoring at least 0.2, best first: its score, whether the CNN confirms a
-    face there, whether that face is ``truth`` (None: a face-free photo) and the CNN's seconds; and
-    YuNet's best score (0 without a box)."""
+    face there, whether that face is ``truth`` (None: a face-free photo) and the CNN's seconds;
+    YuNet's best score (0 without a box); and YuNet's best score and seconds on the photo enlarged to 960."""
     from fer_toolkit.features import faces, yunet
     from fer_toolkit.models.recognizer import proposed_candidates
     from fer_toolkit.parameters import VIDEO
@@ -56,7 +61,32 @@ def last_look_rows(gray, truth):
         confirmed = faces._confirmed_by_cnn(gray, [box])
         checks.append((score, bool(confirmed), hit(confirmed), time.perf_counter() - started - hog_seconds,
                        by_hog is not None, by_hog is not None and hit([by_hog]), hog_seconds))
-    return hit(slow), slow_seconds, yunet_seconds, checks, (found[0][1] if found else 0.0)
+    started = time.perf_counter()
+    k = 960 / max(gray.shape)
+    larger = yunet.detect(cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR))
+    larger_seconds = time.perf_counter() - started
+    return (hit(slow), slow_seconds, yunet_seconds, checks, found[0][1] if found else 0.0,
+            larger[0][1] if larger else 0.0, larger_seconds)
+
+
+def doubt_row(reaching, free, found_before, n, lowest, larger=None):
+    """One row of the doubtful-answer tables: YuNet's two boxes from 0.2 checked by the CNN; where it
+    confirms none, the slower looks run if YuNet's best box scores at least ``lowest`` (or, with
+    ``larger``, YuNet on the photo enlarged to 960, run where it scores under ``lowest``, at least that)."""
+    def outcome(row, face):  # face: 2 (the truth) or 1 (any face)
+        chosen = [c for c in row[3] if c[0] >= 0.2][:2]
+        confirmed = any(c[1] for c in chosen)
+        enlarged = larger is not None and row[4] < lowest
+        fallback = not confirmed and (row[4] >= lowest or (enlarged and row[5] >= larger))
+        seconds = row[2] + sum(c[3] for c in chosen) + (row[6] if enlarged else 0) + (row[1] if fallback else 0)
+        return any(c[face] for c in chosen) or (fallback and row[0]), fallback, seconds
+
+    found = found_before + sum(outcome(r, 2)[0] for r in reaching)
+    false = sum(outcome(r, 1)[0] for r in free)
+    running = sum(outcome(r, 1)[1] for r in free)
+    ms = np.array([outcome(r, 1)[2] for r in free]) * 1000
+    return (f"{found / n:.1%} | {false} | {running} | {np.median(ms):.0f} | {np.percentile(ms, 90):.0f} | "
+            f"{ms.mean():.0f} |")
 
 
 def first_looks(gray):
@@ -130,24 +160,23 @@ def main(argv=None):
           "face-free ms: median | p90 | mean |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for lowest in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.01):
-        def outcome(row, face):  # face: 2 (the truth) or 1 (any face)
-            chosen = [c for c in row[3] if c[0] >= 0.2][:2]
-            confirmed = any(c[1] for c in chosen)
-            fallback = not confirmed and row[4] >= lowest
-            seconds = row[2] + sum(c[3] for c in chosen) + (row[1] if fallback else 0)
-            return any(c[face] for c in chosen) or (fallback and row[0]), fallback, seconds
-
-        found = found_before + sum(outcome(r, 2)[0] for r in reaching)
-        false = sum(outcome(r, 1)[0] for r in free)
-        running = sum(outcome(r, 1)[1] for r in free)
-        ms = np.array([outcome(r, 1)[2] for r in free]) * 1000
-        print(f"| {lowest} | {found / n:.1%} | {false} | {running} | {np.median(ms):.0f} | "
-              f"{np.percentile(ms, 90):.0f} | {ms.mean():.0f} |")
+        print(f"| {lowest} | " + doubt_row(reaching, free, found_before, n, lowest))
+    print()
+    print("As above, the slower looks also running where YuNet at 640 scores under its threshold and YuNet on "
+          "the photo enlarged to 960 scores at least the second:")
+    print("| at 640 | at 960 | faces found | face-free scenes with a face | face-free scenes running them | "
+          "face-free ms: median | p90 | mean |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for lowest in (0.3, 0.4, 0.5):
+        for larger in (0.3, 0.4, 0.5, 0.6, 0.7, 1.01):
+            print(f"| {lowest} | {larger} | " + doubt_row(reaching, free, found_before, n, lowest, larger))
     missed = [r for r in reaching if r[0] and not any(c[2] for c in r[3] if c[0] >= 0.2)]
-    print("YuNet's best score where the slower looks find the face and YuNet's check does not:",
-          " ".join(f"{r[4]:.2f}" for r in sorted(missed, key=lambda r: -r[4])))
-    print("YuNet's best score on the face-free scenes, deciles:",
-          " ".join(f"{q:.2f}" for q in np.percentile([r[4] for r in free], range(10, 100, 10))))
+    print("YuNet's best score (at 640 / 960) where the slower looks find the face and YuNet's check does not:",
+          " ".join(f"{r[4]:.2f}/{r[5]:.2f}" for r in sorted(missed, key=lambda r: -r[4])))
+    for at, column in ((640, 4), (960, 5)):
+        print(f"YuNet's best score at {at} on the face-free scenes, deciles:",
+              " ".join(f"{q:.2f}" for q in np.percentile([r[column] for r in free], range(10, 100, 10))))
+    print(f"YuNet at 960: median {np.median([r[6] for r in free]) * 1000:.1f} ms a face-free scene")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,9 @@ def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, p
     if detector == "dlib+cnn" and not rects and not small and more is not None:  # the faces of the look alone
         rects = list(more(gray, []))
     if detector == "dlib+cnn" and not rects and not small and last_look == "yunet" and yunet.available():
-        return yunet_look(gray)
+        rects, doubtful = yunet_look(gray)
+        if rects or not doubtful:
+            return rects
     if detector == "dlib+cnn" and not rects and not small and VIDEO.hog_retry_upsample:
         rects, near = _hog_near_misses(gray, upsample + VIDEO.hog_retry_upsample, max_side, min_side)
         if not rects:
@@ -205,7 +207,7 @@ def _detect(gray, detector, upsample, max_side, min_side, cnn_max_side, small, p
 
 
 def yunet_look(gray, max_side=VIDEO.yunet_max_side, confirm=VIDEO.yunet_confirm,
-               confirm_score=VIDEO.yunet_confirm_score):
+               confirm_score=VIDEO.yunet_confirm_score, doubt_score=VIDEO.yunet_doubt_score):
     """The photo search's last look: YuNet's candidates (:mod:`features.yunet`), confirmed by the CNN.
 
     YuNet looks at ``gray`` shrunk to at most ``max_side``; its best
@@ -213,7 +215,10 @@ def yunet_look(gray, max_side=VIDEO.yunet_max_side, confirm=VIDEO.yunet_confirm,
     the CNN detector around itself (:func:`_confirmed_by_cnn`), and the faces
     found there are the answer, in HOG's geometry. YuNet alone is not
     trusted: it scores a dog's face 0.84, and face-free textures up to about
-    0.65 (BENCHMARKS.md, "YuNet as the last look").
+    0.65 (BENCHMARKS.md, "YuNet as the last look"). Where the CNN confirms
+    none of the boxes but YuNet's best scores at least ``doubt_score``, the
+    answer is doubtful: :func:`detect_faces` then runs its slower looks after
+    all (YuNet is sure of some faces that the CNN around its box misses).
 
     Parameters
     ----------
@@ -224,16 +229,23 @@ def yunet_look(gray, max_side=VIDEO.yunet_max_side, confirm=VIDEO.yunet_confirm,
         How many of YuNet's boxes the CNN checks, best first.
     confirm_score : float
         The lowest score (0 to 1) of a box the CNN checks.
+    doubt_score : float
+        The lowest best score (0 to 1) that makes an unconfirmed answer doubtful
+        (above 1: never).
 
     Returns
     -------
-    list of (x, y, w, h)
+    faces : list of (x, y, w, h)
         Boxes in the pixels of ``gray``, one a face.
+    doubtful : bool
+        No face confirmed, but YuNet's best box scores at least ``doubt_score``.
     """
     scaled, factor = _resized(gray, max_side, 0)
-    boxes = [(x / factor, y / factor, w / factor, h / factor) for (x, y, w, h), score in yunet.detect(scaled)
+    found = yunet.detect(scaled)
+    boxes = [(x / factor, y / factor, w / factor, h / factor) for (x, y, w, h), score in found
              if score >= confirm_score]
-    return _confirmed_by_cnn(gray, boxes[:confirm])
+    confirmed = _confirmed_by_cnn(gray, boxes[:confirm])
+    return confirmed, not confirmed and bool(found) and found[0][1] >= doubt_score
 
 
 def _hog_near_misses(gray, upsample, max_side, min_side):
@@ -417,9 +429,10 @@ def detect_faces(gray, detector=VIDEO.detector, max_side=VIDEO.detect_max_side, 
         HOG again with ``VIDEO.hog_retry_upsample`` more upsampling, then the
         CNN around that search's best near misses (``VIDEO.hog_candidates``)
         and ``propose``'s candidates, then the CNN over the whole image (about
-        1.5 s at 640x480 without a face); ``yunet`` is :func:`yunet_look`
-        (about a tenth of that, a few faces fewer), where
-        :func:`features.yunet.available`, else ``slow``.
+        2 s at 640x480 without a face); ``yunet`` is :func:`yunet_look`
+        (about a thirtieth of that), followed by the slower looks only where
+        its answer is doubtful, where :func:`features.yunet.available`, else
+        ``slow``.
 
     Returns
     -------

@@ -19,7 +19,7 @@ import numpy as np
 from ..parameters import DATASET, SPLITS, VERSION, VIDEO
 
 from .conversion import NOT_FEATURES, ConversionError, _start_pool, run_chunks, write_output
-from .faces import HOG_DETECTORS, ImageError, detect_faces, face_crop_box, to_gray
+from .faces import HOG_DETECTORS, ImageError, check_last_look, detect_faces, face_crop_box, to_gray
 from .folders import FolderError, class_set, scan_tree
 from .images import ImageTooLarge, decode_image
 from .spec import FeatureSpec
@@ -35,7 +35,7 @@ LISTED_SKIPS = 1000
 
 
 def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None,
-                  reframe=VIDEO.reframe):
+                  reframe=VIDEO.reframe, last_look=VIDEO.photo_last_look):
     """The face crop of one encoded image file, or why there is none.
 
     Parameters
@@ -56,6 +56,8 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
     reframe : int, optional
         A face found is cut again this many times from its landmarks, as
         :class:`Recognizer` does (:meth:`features.spec.FeatureSpec.crop_framed`).
+    last_look : {"slow", "yunet"}, optional
+        ``dlib+cnn``'s last look (:func:`features.faces.detect_faces`).
 
     Returns
     -------
@@ -75,7 +77,7 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         return spec.crop_whole(gray)[0], None
     if faces == "auto" and VIDEO.crop_rule and detector in HOG_DETECTORS and face_crop_box(gray):
         return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
-    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose)
+    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose, last_look=last_look)
     if not boxes:
         return None, "no face found"
     return spec.crop_framed(gray, boxes[:1], reframe)[1][0], None
@@ -87,7 +89,7 @@ def _convert_files(task):
     Parameters
     ----------
     task : tuple
-        ``(paths, faces, detector, landmarks, hog, spec, propose)``.
+        ``(paths, faces, detector, landmarks, hog, spec, propose, last_look)``.
 
     Returns
     -------
@@ -96,7 +98,7 @@ def _convert_files(task):
         (indices of the files that gave a face), ``images``, the feature
         arrays, and ``skipped``: list of ``(index, reason)``.
     """
-    paths, faces, detector, landmarks, hog, spec, propose = task
+    paths, faces, detector, landmarks, hog, spec, propose, last_look = task
     digests, crops, keep, skipped = [], [], [], []
     for i, path in enumerate(paths):
         try:
@@ -114,7 +116,7 @@ def _convert_files(task):
         if not data:
             skipped.append((i, "empty file"))
             continue
-        crop, reason = face_of_image(data, spec, faces, detector, propose=propose)
+        crop, reason = face_of_image(data, spec, faces, detector, propose=propose, last_look=last_look)
         if crop is None:
             skipped.append((i, reason))
         else:
@@ -181,6 +183,7 @@ def convert_images(
     detector=VIDEO.photo_detector,
     chunk_images=DATASET.chunk_images,
     propose=None,
+    last_look=VIDEO.photo_last_look,
 ):
     """Convert a labelled folder tree of images into per-split numpy arrays.
 
@@ -222,6 +225,9 @@ def convert_images(
         ``fer-convert --images`` passes BlazeFace's
         (:func:`models.recognizer.proposed_candidates`), so that a folder is searched
         exactly as :class:`Recognizer` searches a photo.
+    last_look : {"slow", "yunet"}, optional
+        ``dlib+cnn``'s last look in photos (:func:`features.faces.detect_faces`;
+        ``fer-convert --last-look``).
 
     Returns
     -------
@@ -237,6 +243,10 @@ def convert_images(
     spec = spec or FeatureSpec()
     if faces not in FACE_MODES:
         raise ConversionError(f"--faces must be one of {', '.join(FACE_MODES)}, got {faces!r}")
+    try:
+        check_last_look(last_look)
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
     if not 0 <= validation_fraction < 1:
         raise ConversionError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     root = os.path.abspath(root)
@@ -255,7 +265,7 @@ def convert_images(
     paths = [p for p, _, _ in items]
     pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
     try:
-        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose)
+        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose, last_look)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
         results = run_chunks(pool, tasks, progress, _convert_files, "images")
@@ -312,6 +322,7 @@ def convert_images(
             "images": root,
             "faces": faces,
             "detector": detector,
+            "last_look": last_look,
             "whole_max_side": DATASET.whole_max_side,
             "split_folders": {s: s in files for s in SPLITS},
             "validation_fraction": validation_fraction if carved else None,

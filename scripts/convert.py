@@ -12,7 +12,7 @@ if __package__ in (None, ""):  # run as ``python scripts/convert.py``: run the i
 
 from ..parameters import DATASET, FEATURES, VIDEO
 
-from ._cli import add_detector_flags, fail, int_list, parser, run
+from ._cli import add_detector_flags, add_last_look_flag, fail, int_list, parser, run
 
 PROG = "fer-convert"
 
@@ -43,6 +43,7 @@ def build_parser():
                         f"{DATASET.whole_max_side} px a side and for small ones framed like a FER-2013 face, as "
                         "prediction takes them; detect otherwise)")
     add_detector_flags(p, VIDEO.photo_detector)
+    add_last_look_flag(p)  # --images: the photo search's last look, as fer-predict's
     p.add_argument("--validation-fraction", type=float, default=DATASET.validation_fraction,
                    help="--images without a validation folder: share of each class of the training folder kept "
                         "for validation (PublicTest)")
@@ -117,7 +118,7 @@ def main(argv=None):
                                       hog=not args.no_hog, workers=args.workers, force=args.force,
                                       progress=not args.no_progress, spec=spec,
                                       validation_fraction=args.validation_fraction, seed=args.validation_seed,
-                                      detector=args.detector,
+                                      detector=args.detector, last_look=args.last_look,
                                       propose=proposed_candidates if VIDEO.proposer_candidates else None)
             print(summary(manifest))
             print(f"wrote {args.out}")

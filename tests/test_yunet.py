@@ -75,7 +75,8 @@ def test_repeated_calls_do_not_leak_the_image():
 
 
 def test_the_last_look_finds_a_small_face_without_the_slower_looks(monkeypatch):
-    """A 50-pixel face, under HOG's smallest: YuNet proposes it, the CNN confirms it, nothing slower runs."""
+    """A 50-pixel face, under HOG's smallest: YuNet proposes it, the CNN confirms it, nothing slower runs
+    (by default too)."""
     from fer_toolkit.features import faces
 
     canvas, truth = small_face_photo(50)
@@ -84,6 +85,7 @@ def test_the_last_look_finds_a_small_face_without_the_slower_looks(monkeypatch):
     monkeypatch.setattr(faces, "_hog_near_misses", lambda *args: slow.append(args) or ([], []))
     boxes = faces.detect_faces(canvas, "dlib+cnn", last_look="yunet")
     assert matched(boxes, truth) == [True] and len(boxes) == 1 and slow == []
+    assert faces.detect_faces(canvas, "dlib+cnn") == boxes and slow == []  # the default last look
     faces.detect_faces(canvas, "dlib+cnn", last_look="slow")
     assert len(slow) == 1
     monkeypatch.setattr(faces.yunet, "available", lambda: False)  # no wheel: the slower looks, as before
@@ -91,14 +93,19 @@ def test_the_last_look_finds_a_small_face_without_the_slower_looks(monkeypatch):
     assert len(slow) == 2
 
 
-def test_a_dog_that_yunet_takes_for_a_face_is_not_reported():
-    """YuNet scores a dog's face above 0.8; the CNN around it does not confirm it."""
+def test_a_dog_that_yunet_takes_for_a_face_is_not_reported(monkeypatch):
+    """YuNet scores a dog's face above 0.8; the CNN around it does not confirm it. So sure a box left
+    unconfirmed is a doubtful answer: the slower looks run after all, and find no face either."""
     from fer_toolkit.features import faces, yunet
 
     gray = grey("dogs.jpg")
     scaled = cv2.resize(gray, None, fx=640 / max(gray.shape), fy=640 / max(gray.shape), interpolation=cv2.INTER_AREA)
     assert yunet.detect(scaled)[0][1] > 0.8
-    assert faces.detect_faces(gray, "dlib+cnn", last_look="yunet") == []
+    assert faces.yunet_look(gray) == ([], True)
+    assert faces.yunet_look(gray, doubt_score=1.01) == ([], False)
+    slow, near_misses = [], faces._hog_near_misses
+    monkeypatch.setattr(faces, "_hog_near_misses", lambda *args: slow.append(args) or near_misses(*args))
+    assert faces.detect_faces(gray, "dlib+cnn", last_look="yunet") == [] and len(slow) == 1
 
 
 def test_recognizer_and_cli_take_the_last_look(tmp_path):
