@@ -402,12 +402,17 @@ def run_chunks(pool, tasks, progress, work=_convert_chunk, unit="rows"):
         bar.close()
 
 
-def _start_pool(workers, landmarks):
+def _start_pool(workers, landmarks, context="fork"):
     """Worker processes, started before the file is read so that they stay
-    small and load the landmark model while the main process parses."""
+    small and load the landmark model while the main process parses.
+
+    ``context="forkserver"`` starts them from a clean process instead of this
+    one: for workers that run dlib's CNN face detector, whose thread pool a
+    forked child inherits broken (it hangs) once this process has used it.
+    """
     if workers <= 1:
         return None
-    return multiprocessing.get_context("fork").Pool(workers, initializer=_warm_up if landmarks else None)
+    return multiprocessing.get_context(context).Pool(workers, initializer=_warm_up if landmarks else None)
 
 
 def convert(

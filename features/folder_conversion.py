@@ -35,7 +35,7 @@ LISTED_SKIPS = 1000
 
 
 def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None,
-                  reframe=VIDEO.reframe, last_look=VIDEO.photo_last_look):
+                  reframe=VIDEO.reframe, last_look=VIDEO.photo_last_look, more=None):
     """The face crop of one encoded image file, or why there is none.
 
     Parameters
@@ -58,6 +58,10 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         :class:`Recognizer` does (:meth:`features.spec.FeatureSpec.crop_framed`).
     last_look : {"slow", "yunet"}, optional
         ``dlib+cnn``'s last look (:func:`features.faces.detect_faces`).
+    more : callable, optional
+        ``more(gray, found)``: the group look's faces, for a photo larger than
+        ``VIDEO.small_side`` (:func:`features.faces.detect_faces`' ``more``;
+        ``fer-convert`` passes MTCNN's, as :class:`Recognizer` does).
 
     Returns
     -------
@@ -77,7 +81,9 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         return spec.crop_whole(gray)[0], None
     if faces == "auto" and VIDEO.crop_rule and detector in HOG_DETECTORS and face_crop_box(gray):
         return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
-    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose, last_look=last_look)
+    more = more if max(gray.shape) > VIDEO.small_side else None  # as Recognizer: only photos get the group look
+    boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose, more=more,
+                         last_look=last_look)
     if not boxes:
         return None, "no face found"
     return spec.crop_framed(gray, boxes[:1], reframe)[1][0], None
@@ -89,7 +95,7 @@ def _convert_files(task):
     Parameters
     ----------
     task : tuple
-        ``(paths, faces, detector, landmarks, hog, spec, propose, last_look)``.
+        ``(paths, faces, detector, landmarks, hog, spec, propose, last_look, more)``.
 
     Returns
     -------
@@ -98,7 +104,7 @@ def _convert_files(task):
         (indices of the files that gave a face), ``images``, the feature
         arrays, and ``skipped``: list of ``(index, reason)``.
     """
-    paths, faces, detector, landmarks, hog, spec, propose, last_look = task
+    paths, faces, detector, landmarks, hog, spec, propose, last_look, more = task
     digests, crops, keep, skipped = [], [], [], []
     for i, path in enumerate(paths):
         try:
@@ -116,7 +122,7 @@ def _convert_files(task):
         if not data:
             skipped.append((i, "empty file"))
             continue
-        crop, reason = face_of_image(data, spec, faces, detector, propose=propose, last_look=last_look)
+        crop, reason = face_of_image(data, spec, faces, detector, propose=propose, last_look=last_look, more=more)
         if crop is None:
             skipped.append((i, reason))
         else:
@@ -184,6 +190,7 @@ def convert_images(
     chunk_images=DATASET.chunk_images,
     propose=None,
     last_look=VIDEO.photo_last_look,
+    more=None,
 ):
     """Convert a labelled folder tree of images into per-split numpy arrays.
 
@@ -228,6 +235,10 @@ def convert_images(
     last_look : {"slow", "yunet"}, optional
         ``dlib+cnn``'s last look in photos (:func:`features.faces.detect_faces`;
         ``fer-convert --last-look``).
+    more : callable, optional
+        The group look's faces in photos (:func:`face_of_image`): ``fer-convert
+        --images`` passes MTCNN's (:func:`models.mtcnn.more_faces`), as
+        :class:`Recognizer` looks.
 
     Returns
     -------
@@ -263,9 +274,10 @@ def convert_images(
         raise ConversionError(f"{out_dir} already exists: use --force to replace it")
     items = [(path, split, index[name]) for split in SPLITS for path, name in files.get(split, [])]
     paths = [p for p, _, _ in items]
-    pool = _start_pool(workers or os.cpu_count() or 1, landmarks)
+    # Clean workers: a photo's search may run dlib's CNN, which hangs in a child forked after this process ran it.
+    pool = _start_pool(workers or os.cpu_count() or 1, landmarks, "forkserver")
     try:
-        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose, last_look)
+        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose, last_look, more)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
         results = run_chunks(pool, tasks, progress, _convert_files, "images")

