@@ -81,7 +81,6 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         return spec.crop_whole(gray)[0], None
     if faces == "auto" and VIDEO.crop_rule and detector in HOG_DETECTORS and face_crop_box(gray):
         return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
-    more = more if max(gray.shape) > VIDEO.small_side else None  # as Recognizer: only photos get the group look
     boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose, more=more,
                          last_look=last_look)
     if not boxes:
