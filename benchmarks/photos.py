@@ -18,6 +18,10 @@ converted PrivateTest split, then runs ``fer-evaluate --images`` on each beside
     python benchmarks/photos.py --data data/features --out /tmp/fer-photos --detectors 100   # each detector alone
     python benchmarks/photos.py --data data/features --limit 1000 --groups 150   # group photos, small faces
 
+Each face folder also gets a face-by-face line against the arrays: the faces
+missed and how many of them the arrays get right, and on the faces found, the
+arrays' accuracy against the photos' (from the evaluations' ``predictions.csv``).
+
 The folders are derived from the dataset: keep them out of the repository
 (``--out`` defaults to a temporary folder).
 """
@@ -114,6 +118,30 @@ def missed_by_side(out, missed, step=16):
     capped = " (the first 100 missed only)" if len(missed) >= 100 else ""
     return f"scene640 faces missed{capped}, by the side of the pasted square: " + ", ".join(
         f"{low}-{low + step - 1} px {lost} of {total}" for low, (total, lost) in sorted(bins.items()))
+
+
+def gap_line(out, name):
+    """One line: where a folder's faces lose against the arrays, face by face (the ``predictions.csv``
+    of ``eval-arrays`` and ``eval-<name>``; each file is named after its row in the split)."""
+    import csv
+
+    def rows(folder):
+        with open(os.path.join(out, folder, "predictions.csv"), newline="") as f:
+            return list(csv.DictReader(f))
+
+    arrays = {int(r["row"]): r["predicted"] == r["label"] for r in rows("eval-arrays")}
+    photos = [(arrays[int(os.path.splitext(os.path.basename(r["image"]))[0])], r["faces"] not in ("0", "unreadable"),
+               r["predicted"] == r["label"]) for r in rows(f"eval-{name}")]
+    n = len(photos)
+    missed = [a for a, found, _ in photos if not found]
+    found = [(a, p) for a, f, p in photos if f]
+    lost_missed = sum(missed) / n
+    lost_found = (sum(a for a, _ in found) - sum(p for _, p in found)) / n
+    return (f"{name} against the arrays, face by face: {len(missed)} faces missed, of which the arrays get "
+            f"{sum(missed)} right ({lost_missed:.2%} of all faces); on the {len(found)} found, the arrays "
+            f"{sum(a for a, _ in found) / max(len(found), 1):.2%}, the photos {sum(p for _, p in found) / max(len(found), 1):.2%} "
+            f"({lost_found:.2%} of all faces; right in one only: arrays {sum(a and not p for a, p in found)}, "
+            f"photos {sum(p and not a for a, p in found)})")
 
 
 def calibrate(folders, n=300):
@@ -294,6 +322,7 @@ def main():
             continue
         print(f"| {name} | {result['found']:.2%} | {result['accuracy_all']:.2%} | {result['accuracy']:.2%} | "
               f"{result['macro_f1']:.3f} | {result['median_ms']:.0f} | {seconds:.0f} |", flush=True)
+        notes.append(gap_line(out, name))
         if name == "scene640":
             notes.append(missed_by_side(out, result["missed"]))
     for line in notes:

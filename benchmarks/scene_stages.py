@@ -12,6 +12,9 @@ without that last look).
 
     python benchmarks/scene_stages.py --data data/features --limit 500 [--gate 200] [--ranks]
     python benchmarks/scene_stages.py --data data/features --limit 600 --accuracy fer2013,RUN_FOLDER
+
+``--accuracy`` also tables the found faces by the square the pipeline finally
+cut them from (re-framed from their landmarks) over the pasted square.
 """
 
 import argparse
@@ -108,11 +111,13 @@ def accuracy_on_found(model, images, labels, seed):
     scenes = pasted_scenes(images, background_images(), np.random.default_rng(seed))
     found = scene_right = array_right = resampled_right = 0
     sides, offsets = [], []  # the pipeline's crop square against the pasted one
+    framed = []  # per found face: final crop square / pasted square, right in the scene, right on the arrays
     for (image, truth), label, array_label in zip(scenes, labels, arrays):
         face = face_at(recognizer, image, truth)
         if face:
             found += 1
-            scene_right += recognizer.classes.index(face["label"]) == label
+            right = recognizer.classes.index(face["label"]) == label
+            scene_right += right
             array_right += array_label == label
             x, y, side, _ = truth
             resampled = cv2.resize(image[y : y + side, x : x + side], images.shape[1:], interpolation=cv2.INTER_AREA)
@@ -120,13 +125,39 @@ def accuracy_on_found(model, images, labels, seed):
             x0, y0, crop = crop_square(face["box"])
             sides.append(crop / side)
             offsets.append(max(abs(x0 + crop / 2 - x - side / 2), abs(y0 + crop / 2 - y - side / 2)) / side)
+            framed.append((final_square(recognizer, image, face)[2] / side, right, array_label == label))
     found_share = max(found, 1)
     return (f"{model}: {found} of {len(labels)} faces found; accuracy on them {scene_right / found_share:.2%} "
             f"in the scenes, {array_right / found_share:.2%} on their arrays, {resampled_right / found_share:.2%} "
             f"on their pasted squares resized back to the model's side; all arrays {np.mean(arrays == labels):.2%}\n"
             f"  crop square / pasted square: {np.percentile(sides, 10):.2f} to {np.percentile(sides, 90):.2f} "
             f"(10th to 90th percentile); crop centre off by {np.percentile(offsets, 90):.3f} of a side or less "
-            f"(90th percentile)")
+            f"(90th percentile)\n" + framing_table(framed))
+
+
+def final_square(recognizer, image, face):
+    """The square the photo pipeline finally cut ``face`` from (re-framed from its landmarks as
+    :meth:`models.recognizer.Recognizer.locate` does), as ``(x0, y0, side)``."""
+    from fer_toolkit.features.faces import to_gray
+
+    gray = to_gray(image)
+    return recognizer.spec.crop_framed(gray, [tuple(face["box"])], recognizer.reframe)[0][0]
+
+
+def framing_table(framed, edges=(0.9, 0.97, 1.03, 1.1)):
+    """Markdown rows: the found faces by their final crop square over the pasted square, with the
+    accuracy in the scenes and on the same faces' arrays."""
+    framed = np.asarray(framed, dtype=np.float64).reshape(-1, 3)
+    bins = np.digitize(framed[:, 0], edges)
+    names = [f"< {edges[0]}"] + [f"{a} to {b}" for a, b in zip(edges, edges[1:])] + [f">= {edges[-1]}"]
+    lines = ["| final crop / pasted square | faces | in the scenes | their arrays | points lost (of all found) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for k, name in enumerate(names):
+        rows = framed[bins == k]
+        if len(rows):
+            lines.append(f"| {name} | {len(rows)} | {rows[:, 1].mean():.2%} | {rows[:, 2].mean():.2%} | "
+                         f"{(rows[:, 2].sum() - rows[:, 1].sum()) / len(framed) * 100:.2f} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):

@@ -74,6 +74,35 @@ def write_reports(out_dir, result, title=""):
     confusion_matrix_plot(result["confusion"], list(result["per_class"]), os.path.join(out_dir, "confusion_matrix.png"), title)
 
 
+def write_predictions(out_dir, header, rows):
+    """``predictions.csv``: one row per face or image, so that every answer can be looked at.
+
+    Parameters
+    ----------
+    out_dir : str
+    header : sequence of str
+    rows : iterable of sequence
+        A row shorter than ``header`` ends in empty cells.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    with atomic_write(os.path.join(out_dir, "predictions.csv"), newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(list(row) + [""] * (len(header) - len(row)) for row in rows)
+
+
+def probability_columns(probabilities):
+    """Rows of probabilities as text with four decimals (the columns of :func:`write_predictions`)."""
+    return [[f"{p:.4f}" for p in row] for row in np.asarray(probabilities)]
+
+
+def image_answer(face, classes):
+    """The columns of an image's largest face in ``predictions.csv`` (:func:`evaluate_images`)."""
+    probabilities = [face["probabilities"][c] for c in classes]
+    return ([face["label"], f"{face['confidence']:.4f}", *(int(round(v)) for v in face["box"])]
+            + probability_columns([probabilities])[0])
+
+
 def class_map(model_classes, data_classes):
     """Each data class's column in the model's classes, matched by name (case-insensitive), or -1.
 
@@ -112,7 +141,7 @@ def check_compatible(bundle, manifest, data_dir, match_classes=False):
         )
 
 
-def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, match_classes=False):
+def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, match_classes=False, rows=False):
     """Probabilities of a bundle on a converted split, and the labels.
 
     Parameters
@@ -131,6 +160,8 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, matc
         Where the model's classes differ from the data's: keep the faces of the
         classes the model names, their labels turned into the model's class
         indices (an answer of a class the data lack counts wrong).
+    rows : bool, optional
+        Also return each face's row in the split.
 
     Returns
     -------
@@ -138,6 +169,8 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, matc
         K: the model's classes.
     labels : (N,) int64 ndarray
         Indices into the model's classes.
+    rows : (N,) int64 ndarray
+        With ``rows``: each face's row in the split (counted from 0).
     """
     manifest = load_manifest(data_dir)
     check_compatible(bundle, manifest, data_dir, match_classes)
@@ -145,6 +178,7 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, matc
         arrays = load_arrays(data_dir, split, bundle.spec.arrays, limit)
     except DataError as e:
         raise DataError(f"{e} (model {bundle.path} uses feature set {bundle.feature_set!r})") from None
+    arrays["rows"] = np.arange(len(arrays["labels"]), dtype=np.int64)
     if list(bundle.classes) != list(manifest["classes"]):
         mapped = class_map(bundle.classes, manifest["classes"])[arrays["labels"]]
         arrays = {name: array[mapped >= 0] for name, array in arrays.items()}
@@ -154,6 +188,8 @@ def predict_split(bundle, data_dir, split, tta=False, limit=0, tta_shift=0, matc
     if tta:
         views = bundle.spec.tta_inputs(images, arrays.get("landmarks"), tta_shift)
         probabilities = mean_over_views(bundle.predict_proba, probabilities, views)
+    if rows:
+        return probabilities, arrays["labels"], arrays["rows"]
     return probabilities, arrays["labels"]
 
 
@@ -169,7 +205,10 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
     split : str
     out_dir : str, optional
         Where to write the reports (default: the single bundle's folder, or
-        the first bundle's folder for an ensemble, in ``eval-<split>``).
+        the first bundle's folder for an ensemble, in ``eval-<split>``):
+        ``classification_report.csv``, ``confusion_matrix.png`` and
+        ``predictions.csv`` (each face's row in the split, label, answer,
+        confidence and probabilities; the ensemble's for several models).
     tta : bool, optional
         Flip test-time augmentation: average each model's probabilities on
         the faces and on their mirror images.
@@ -199,12 +238,13 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
             raise BundleError(f"{bundle.path}: an ensemble's members must share their classes "
                               f"({', '.join(bundle.classes)} against {', '.join(classes)})")
     probs, members = [], []
-    labels = None
+    labels = rows = None
     for bundle in bundles:
-        p, labels = predict_split(bundle, data_dir, split, tta, limit, tta_shift, match_classes)
+        p, labels, rows = predict_split(bundle, data_dir, split, tta, limit, tta_shift, match_classes, rows=True)
         probs.append(p)
         members.append({"model": bundle.path, **metrics(p, labels, classes)})
-    result = metrics(np.mean(probs, axis=0), labels, classes)
+    mean = np.mean(probs, axis=0)
+    result = metrics(mean, labels, classes)
     total = manifest["counts"][split]["total"]
     result.update({"split": split, "models": list(model_paths), "tta": bool(tta),
                    "tta_shift": int(tta_shift) if tta else 0,
@@ -220,6 +260,9 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
     name = "ensemble of " + ", ".join(os.path.basename(os.path.normpath(p)) for p in model_paths) if len(bundles) > 1 else os.path.basename(os.path.normpath(model_paths[0]))
     views = (" (ten-view TTA)" if tta_shift else " (flip TTA)") if tta else ""
     write_reports(out_dir, result, f"{name} on {split}{views}: accuracy {result['accuracy']:.3f}")
+    write_predictions(out_dir, ["row", "label", "predicted", "confidence"] + classes,
+                      ([int(r), classes[t], classes[a], f"{m[a]:.4f}", *cols] for r, t, a, m, cols in
+                       zip(rows, labels, mean.argmax(1), mean, probability_columns(mean))))
     result["out_dir"] = out_dir
     return result
 
@@ -241,7 +284,12 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
         (:class:`models.recognizer.Recognizer`).
     folder : str
     out_dir : str, optional
-        Where the reports go (default: ``<model>/eval-images-<folder name>``).
+        Where the reports go (default: ``<model>/eval-images-<folder name>``):
+        ``classification_report.csv``, ``confusion_matrix.png`` and
+        ``predictions.csv`` (each image, relative to ``folder``: its label,
+        ``faces`` found, then for its largest face the answer, confidence,
+        box and probabilities; an image that cannot be read has ``faces``
+        ``unreadable``).
     tta : bool, optional
     detector : str, optional
         A face detector of :data:`features.faces.DETECTORS` (default: the photo detector).
@@ -301,16 +349,19 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
                             last_look=last_look or VIDEO.photo_last_look)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
-    probabilities, labels, missed, times = [], [], [], []
+    probabilities, labels, missed, times, rows = [], [], [], [], []
     unreadable = no_face_images = false_faces = 0
     for path, label in tqdm(items, unit="image", desc="evaluate", disable=None if progress else True):
+        row = [os.path.relpath(path, folder), "none" if label is None else classes[label]]
         started = time.perf_counter()
         try:
             faces = recognizer.predict(path)
         except ImageError:
             unreadable += 1
+            rows.append(row + ["unreadable"])
             continue
         times.append(time.perf_counter() - started)
+        rows.append(row + [len(faces)] + (image_answer(faces[0], classes) if faces else []))
         if label is None:
             no_face_images += 1
             false_faces += bool(faces)
@@ -352,5 +403,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     if n_labelled:
         write_reports(out_dir, result, f"{title} on {name} "
                                        f"(photos, {result['found']:.0%} found): accuracy {result['accuracy']:.3f}")
+    write_predictions(out_dir, ["image", "label", "faces", "predicted", "confidence", "x", "y", "width", "height"]
+                      + list(classes), rows)
     result["out_dir"] = out_dir
     return result

@@ -23,8 +23,9 @@ def build_parser():
         PROG,
         "Evaluate model bundles (run folders of fer-train) on a converted split, or one bundle through the "
         "whole photo pipeline (face detection, crop, features, model) on a labelled folder of images "
-        "(--images DIR, laid out DIR/<class>/<image>). Writes classification_report.csv and "
-        "confusion_matrix.png (counts and row-normalised). Several --model arguments are evaluated as an "
+        "(--images DIR, laid out DIR/<class>/<image>). Writes classification_report.csv, "
+        "confusion_matrix.png (counts and row-normalised) and predictions.csv (every face or image: label, "
+        "answer, confidence, probabilities; with --images also the faces found and the box). Several --model arguments are evaluated as an "
         "ensemble (averaged probabilities) and each alone.",
         epilog="examples: fer-evaluate --model runs/b-hybrid --data data/features --split PrivateTest --json; "
                "fer-evaluate --images photos/ (the shipped model on photos/<class>/<image>.jpg)",

@@ -92,6 +92,28 @@ def test_evaluate_images_reports_the_photo_pipeline(photo_folder, tmp_path):
     on_arrays = evaluate([FER2013_MODEL], real_features_of(root), "PrivateTest", out_dir=str(tmp_path / "arrays"),
                          limit=60)
     assert whole["accuracy"] == on_arrays["accuracy"] and whole["confusion"] == on_arrays["confusion"]
+    # predictions.csv: every image and every face, and the two agree face by face.
+    photos = read_predictions(tmp_path / "photos")
+    assert len(photos) == 62 and {r["image"] for r in photos if r["label"] == "none"} == {
+        os.path.join("none", "dogs.jpg"), os.path.join("none", "no-faces.jpg")}
+    assert all(r["faces"] == "0" and r["predicted"] == "" for r in photos if r["label"] == "none")
+    found = [r for r in photos if r["faces"] not in ("0", "")]
+    assert len(found) == round(result["found"] * 60)
+    assert sum(r["predicted"] == r["label"] for r in found) == round(result["accuracy_all"] * 60)
+    assert all(float(r["confidence"]) == pytest.approx(max(float(r[c]) for c in EMOTIONS), abs=1e-4) for r in found)
+    by_row = {int(r["row"]): r for r in read_predictions(tmp_path / "arrays")}
+    assert sorted(by_row) == list(range(60))
+    assert all(by_row[int(os.path.basename(r["image"])[:3])]["predicted"] == r["predicted"]
+               for r in read_predictions(tmp_path / "whole") if r["label"] != "none")
+    assert [by_row[i]["label"] for i in range(60)] == [EMOTIONS[t] for t in arrays["labels"]]
+
+
+def read_predictions(folder):
+    """The rows of an evaluation's predictions.csv, as dicts."""
+    import csv
+
+    with open(folder / "predictions.csv", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def real_features_of(root):
