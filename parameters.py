@@ -207,6 +207,12 @@ class Training:
     #: trains about 1.6x as fast; elsewhere bfloat16 is emulated and slower. The bundle's model is
     #: saved in float32 either way, so prediction does not change (BENCHMARKS.md, "Training in bfloat16").
     precision: str = "float32"
+    #: Distillation: model bundles or shipped models' names whose mean probabilities on the
+    #: Training faces are mixed into the targets (models/distill.py; (): none). They must
+    #: name the data's classes.
+    teacher: tuple = ()
+    #: The teachers' share of each target (the labels keep the rest).
+    teacher_weight: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ RANGES = {
     "swa_epochs": (0, None), "swa_learning_rate": (0.0, 10.0), "train_limit": (0, None), "val_limit": (0, None),
     "spatial_dropout": (0.0, 0.9), "flip_prob": (0.0, 1.0), "svm_c": (1e-12, None), "svm_gamma": (0.0, None), "svm_components": (1, None), "svm_max_iter": (1, None),
     "image_units": (1, None), "fusion_units": (1, None), "cpu_devices": (0, 1024),
-    "freeze_epochs": (0, None),
+    "freeze_epochs": (0, None), "teacher_weight": (0.0, 1.0),
 }
 
 
@@ -98,6 +98,11 @@ class TrainingConfig(Svm, Training, Hyperparameters, Network):
         if self.freeze_epochs and not self.init:
             raise ConfigError("freeze_epochs needs init: a model to fine-tune (--init BUNDLE or --init shipped)",
                               "freeze_epochs")
+        if not all(isinstance(t, str) and t.strip() for t in self.teacher):
+            raise ConfigError(f"teacher must name model bundles or shipped models, got {str(self.teacher)[:60]}",
+                              "teacher")
+        if self.teacher and self.model == "svm":
+            raise ConfigError("teacher distils into a CNN: it does not apply to the SVM", "teacher")
         if self.init and self.model == "svm":
             raise ConfigError("init fine-tunes a CNN: it does not apply to the SVM", "init")
         if self.model == "svm" and self.features == "none":

@@ -25,6 +25,7 @@ from .backend import import_keras, import_tensorflow
 from .augment import augment_batch, features_of_augmented
 from .bundle import BUNDLE_JSON, Standardizer, make_meta, model_inputs, save_bundle, save_keras, save_model
 from .config import ConfigError, TrainingConfig
+from .distill import TEACHER_FILE, mix_targets, teacher_probabilities
 from .finetune import fine_tune_config, is_frozen, set_frozen, start_from
 from .precision import dtype_policy, with_precision
 
@@ -191,6 +192,32 @@ def load_training_data(config):
 
 # --------------------------------------------------------------------------
 # Model, optimizer, loss
+
+
+def distil(train, config, classes, cache, fresh=False, log=print):
+    """Mix the teachers' probabilities into ``train``'s targets (``config.teacher``; in place).
+
+    Parameters
+    ----------
+    train : dict
+        :func:`load_training_data`'s training arrays.
+    config : models.config.TrainingConfig
+    classes : list of str
+    cache : str
+        Where the teachers' probabilities are kept for a resumed run.
+    fresh : bool, optional
+        A new run: the cache of an earlier run in the folder is not used.
+    log : callable, optional
+    """
+    if fresh and os.path.isfile(cache):
+        os.remove(cache)
+    labels = train["labels"]
+    teacher = teacher_probabilities(config.teacher, config.data, classes, len(labels), config.train_limit,
+                                    cache=cache, log=log)
+    base = train["targets"] if "targets" in train else np.eye(len(classes), dtype=np.float32)[labels]
+    train["targets"] = mix_targets(base, teacher, config.teacher_weight)
+    log(f"distilling from {', '.join(config.teacher)} (weight {config.teacher_weight}): the teachers agree "
+        f"with the labels on {np.mean(teacher.argmax(1) == labels):.1%} of the Training faces")
 
 
 def _strategy(config):
@@ -718,6 +745,8 @@ def _train(config, resume, force, log, verbose, overrides, stop):
     train_data, val, standardizer, manifest = load_training_data(config)
     n_classes, classes = len(manifest["classes"]), manifest["classes"]
     feature_dim = train_data["features"].shape[1]
+    if config.teacher:
+        distil(train_data, config, classes, os.path.join(run_dir, TEACHER_FILE), fresh=not resume, log=log)
 
     strategy = _strategy(config)
     if strategy is not None:

@@ -70,6 +70,10 @@ HELP = {
             "the bundle records where it started from",
     "freeze_epochs": "with --init: train only the classification layer for this many epochs first",
     "train_limit": "use only the first N Training rows (0: all)",
+    "teacher": "distillation: model bundles or shipped models' names, comma-separated, whose mean probabilities "
+               "on the Training faces (computed once, kept in the run folder) are mixed into the targets; they "
+               "must have the data's classes (fer2013 for FER-2013, ferplus for FERPlus)",
+    "teacher_weight": "the teachers' share of each target, 0 to 1 (the labels keep the rest)",
     "distribute": "none, mirrored (all GPUs, or logical CPUs, of this machine) or multiworker "
                   "(several machines, configured through TF_CONFIG)",
     "precision": "float32, or mixed_bfloat16: compute in bfloat16 with float32 weights (about 1.6x as fast "
@@ -101,7 +105,8 @@ def build_parser():
         "on the Training split, validating on PublicTest every epoch. The run folder becomes a model "
         "bundle that fer-evaluate and fer-predict take.",
         epilog="examples: fer-train --data data/features --model B --features landmarks_hog_windows "
-               "--out runs/b-hybrid; fer-train --data data/mine --init shipped --out runs/mine (fine-tuning)",
+               "--out runs/b-hybrid; fer-train --data data/mine --init shipped --out runs/mine (fine-tuning); "
+               "fer-train --data data/features --init ferplus --teacher fer2013 --out runs/student (distillation)",
     )
     for key, default in vars(TrainingConfig()).items():
         flag = "--" + key.replace("_", "-")
@@ -180,6 +185,11 @@ def main(argv=None):
             from ..models.finetune import fine_tune_config
 
             config = fine_tune_config(config, chosen)  # the bundle is checked before TensorFlow loads
+        if config.teacher and not args.resume:
+            from ..models.bundle import read_meta
+
+            for teacher in config.teacher:  # a missing teacher answers before TensorFlow loads
+                read_meta(teacher)
         load_keras(PROG)
         if config.model == "svm":
             from ..models.train import train_svm

@@ -439,3 +439,43 @@ def test_corrupt_run_state_or_checkpoint_is_one_line(synthetic_features, tmp_pat
                           "--out", str(run), "--resume", "--epochs", "2"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-2000:]
     assert "checkpoint-0001.keras" in res.stderr and "corrupt checkpoint" in res.stderr
+
+
+def test_distillation_mixes_an_ensembles_answers_into_the_targets(real_features, tmp_path):
+    """fer-train --teacher: the shipped two-network fer2013's probabilities on the Training faces,
+    computed once and kept in the run folder, make half of each target; a resumed run reads them back,
+    a teacher of other classes or none at all is refused in one line."""
+    from fer_toolkit.models.bundle import resolve_model
+    from fer_toolkit.models.evaluate import predict_split
+    from fer_toolkit.models.train import distil, load_training_data
+
+    out = tmp_path / "student"
+    common = ["--data", real_features, "--out", out, "--train-limit", 300, "--val-limit", 200, "--quiet"]
+    result = run_cli("train", *common, "--init", "fer2013", "--teacher", "fer2013", "--epochs", 1)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "teacher fer2013: probabilities on 300 Training faces" in result.stdout
+    agree = float(result.stdout.split("agree with the labels on ")[1].split("%")[0])
+    kept = np.load(out / "teacher_probabilities.npy")
+    expected, labels = predict_split(load_bundle(resolve_model("fer2013")), real_features, "Training", limit=300)
+    np.testing.assert_allclose(kept, expected, atol=1e-5)
+    assert agree == pytest.approx(100 * np.mean(expected.argmax(1) == labels), abs=0.05)
+    assert 60 < agree < 100  # the teacher trained on these faces: it mostly agrees, never entirely
+    assert json.loads((out / "bundle.json").read_text())["train_args"]["teacher"] == ["fer2013"]
+
+    # The targets: half the one-hot label, half the teacher.
+    cfg = config(real_features, out, teacher=("fer2013",), train_limit=300, val_limit=200)
+    train_data, _, _, manifest = load_training_data(cfg)
+    distil(train_data, cfg, manifest["classes"], str(out / "teacher_probabilities.npy"), log=lambda *_: None)
+    np.testing.assert_allclose(train_data["targets"], 0.5 * np.eye(7)[labels] + 0.5 * expected, atol=1e-5)
+
+    resumed = run_cli("train", *common, "--resume", "--epochs", 2)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "probabilities on" not in resumed.stdout and "distilling from fer2013" in resumed.stdout
+
+    for flags, message in ((["--teacher", "ferplus"], "differ from the data's"),
+                           (["--teacher", str(tmp_path / "nothing")], "no such"),
+                           (["--teacher", "fer2013", "--teacher-weight", "1.5"], "teacher_weight must be"),
+                           (["--teacher", "fer2013", "--model", "svm"], "does not apply to the SVM")):
+        refused = run_cli("train", *common[:-1], "--force", "--epochs", 1, *flags)
+        assert refused.returncode != 0 and message in refused.stderr, (flags, refused.stderr[-500:])
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
