@@ -135,13 +135,13 @@ def gap_line(out, name):
     n = len(photos)
     missed = [a for a, found, _ in photos if not found]
     found = [(a, p) for a, f, p in photos if f]
-    lost_missed = sum(missed) / n
-    lost_found = (sum(a for a, _ in found) - sum(p for _, p in found)) / n
+    arrays_right, photos_right = sum(a for a, _ in found), sum(p for _, p in found)
+    share = max(len(found), 1)
     return (f"{name} against the arrays, face by face: {len(missed)} faces missed, of which the arrays get "
-            f"{sum(missed)} right ({lost_missed:.2%} of all faces); on the {len(found)} found, the arrays "
-            f"{sum(a for a, _ in found) / max(len(found), 1):.2%}, the photos {sum(p for _, p in found) / max(len(found), 1):.2%} "
-            f"({lost_found:.2%} of all faces; right in one only: arrays {sum(a and not p for a, p in found)}, "
-            f"photos {sum(p and not a for a, p in found)})")
+            f"{sum(missed)} right ({sum(missed) / n:.2%} of all faces); on the {len(found)} found, the arrays "
+            f"{arrays_right / share:.2%}, the photos {photos_right / share:.2%} "
+            f"({(arrays_right - photos_right) / n:.2%} of all faces; right in one only: arrays "
+            f"{sum(a and not p for a, p in found)}, photos {sum(p and not a for a, p in found)})")
 
 
 def calibrate(folders, n=300):

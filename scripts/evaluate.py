@@ -25,8 +25,8 @@ def build_parser():
         "whole photo pipeline (face detection, crop, features, model) on a labelled folder of images "
         "(--images DIR, laid out DIR/<class>/<image>). Writes classification_report.csv, "
         "confusion_matrix.png (counts and row-normalised) and predictions.csv (every face or image: label, "
-        "answer, confidence, probabilities; with --images also the faces found and the box). Several --model arguments are evaluated as an "
-        "ensemble (averaged probabilities) and each alone.",
+        "answer, confidence, probabilities; with --images also the faces found and the box). Several --model "
+        "arguments are evaluated as an ensemble (averaged probabilities) and each alone.",
         epilog="examples: fer-evaluate --model runs/b-hybrid --data data/features --split PrivateTest --json; "
                "fer-evaluate --images photos/ (the shipped model on photos/<class>/<image>.jpg)",
     )
