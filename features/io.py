@@ -159,6 +159,23 @@ def load_split(data_dir, split, feature_set="none", limit=0):
     return arrays["images"], spec.stack(arrays), arrays["labels"]
 
 
+def is_distribution(array, n, k):
+    """Whether ``array`` holds ``n`` rows of ``k`` class probabilities: finite, not
+    negative, each row summing to 1 (within 1e-3).
+
+    Parameters
+    ----------
+    array : ndarray
+    n, k : int
+
+    Returns
+    -------
+    bool
+    """
+    return (array.shape == (n, k) and bool(np.isfinite(array).all()) and not (array < 0).any()
+            and np.allclose(array.sum(axis=1), 1.0, atol=1e-3))
+
+
 def load_targets(data_dir, split, labels, limit=0):
     """The soft labels (per-row class distributions) of a split, if the conversion wrote them.
 
@@ -190,8 +207,7 @@ def load_targets(data_dir, split, labels, limit=0):
         raise DataError(f"{path}: unreadable ({str(e)[:100]})") from None
     array = np.asarray(array[:limit] if limit else array, dtype=np.float32)
     k = len(manifest["classes"])
-    if array.shape != (len(labels), k) or not np.isfinite(array).all() or (array < 0).any() \
-            or not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
+    if not is_distribution(array, len(labels), k):
         raise DataError(f"{path}: expected {len(labels)} rows of {k} class probabilities that sum to 1, "
                         f"got an array of shape {array.shape}")
     return array

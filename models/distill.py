@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..features.io import is_distribution
 from ..features.util import atomic_path
 
 from .bundle import BundleError, load_bundle, resolve_model
@@ -79,10 +80,7 @@ def _read_cache(path, n, k):
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
         return None
-    if array.dtype != np.float32 or array.shape != (n, k) or not np.isfinite(array).all() or (array < 0).any() \
-            or not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
-        return None
-    return array
+    return array if array.dtype == np.float32 and is_distribution(array, n, k) else None
 
 
 def mix_targets(targets, teacher, weight):
