@@ -482,8 +482,8 @@ def test_float16_weights_halve_a_bundle_and_keep_its_answers(real_features, tmp_
     for mine, theirs in zip(halved.model.weights, original.model.weights, strict=True):
         assert mine.dtype == "float32"
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs).astype(np.float16).astype(np.float32))
-    ours, labels = predict_split(halved, real_features, "PublicTest")
-    theirs, _ = predict_split(original, real_features, "PublicTest")
+    ours, labels = predict_split(halved, real_features, "PublicTest", limit=500)
+    theirs, _ = predict_split(original, real_features, "PublicTest", limit=500)
     assert len(labels) > 50 and np.abs(ours - theirs).max() < 0.02
     assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 0.99
     with pytest.raises(ValueError, match="unknown weights 'int8'"):
@@ -514,8 +514,8 @@ def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, sec
     assert [m["from"] for m in merged.meta["ensemble"]["members"]] == [str(base), str(other)]
     assert merged.meta["parameters"] == 2 * load_bundle(str(base)).meta["parameters"]
     members = [load_bundle(p) for p in (str(base), str(other))]
-    alone = [predict_split(b, real_features, "PublicTest")[0] for b in members]
-    together, labels = predict_split(merged, real_features, "PublicTest")
+    alone = [predict_split(b, real_features, "PublicTest", limit=500)[0] for b in members]
+    together, labels = predict_split(merged, real_features, "PublicTest", limit=500)
     assert len(labels) > 50 and np.abs(alone[0] - alone[1]).max() > 0.05  # the members disagree
     np.testing.assert_allclose(together, (alone[0] + alone[1]) / 2, atol=1e-5)
     photo = sample("two_people.jpg")
