@@ -79,7 +79,7 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
     cuts = np.random.default_rng(seed + 1)  # its own stream: the other folders stay as they were
     backgrounds = background_images()
     folders = {name: os.path.join(out, name) for name in ("f48", "f192", "scene640", "background640", "background192")}
-    sides = {}
+    places = {}
     for name in ("f48", "f192", "scene640"):
         for c in classes:
             os.makedirs(os.path.join(folders[name], c), exist_ok=True)
@@ -99,17 +99,26 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
         y, x = int(rng.integers(0, 480 - side + 1)), int(rng.integers(0, 640 - side + 1))
         background[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
         cv2.imwrite(os.path.join(folders["scene640"], cls, name), background)
-        sides[os.path.join(cls, name)] = side
-    with open(os.path.join(out, "scene640-sides.json"), "w") as f:  # beside the folder, not in it
-        json.dump(sides, f)
+        places[os.path.join(cls, name)] = (x, y, side)
+    with open(os.path.join(out, PLACES), "w") as f:  # beside the folder, not in it
+        json.dump(places, f)
     return folders
+
+
+#: Where each scene640 face was pasted: {"<class>/<file>": [x, y, side]}, beside the folders.
+PLACES = "scene640-places.json"
+
+
+def pasted_squares(out):
+    """Where ``write_folders`` pasted each scene640 face: {"<class>/<file>": (x, y, side)}."""
+    with open(os.path.join(out, PLACES)) as f:
+        return {name: tuple(place) for name, place in json.load(f).items()}
 
 
 def missed_by_side(out, missed, step=16):
     """One line: the scene faces missed, by the side of their pasted square."""
-    with open(os.path.join(out, "scene640-sides.json")) as f:
-        sides = json.load(f)
-    missed = {os.path.join(os.path.basename(os.path.dirname(p)), os.path.basename(p)) for p in missed}
+    sides = {name: side for name, (_, _, side) in pasted_squares(out).items()}
+    missed = {scene_name(p) for p in missed}
     bins = {}
     for name, side in sides.items():
         low = side // step * step
@@ -120,18 +129,26 @@ def missed_by_side(out, missed, step=16):
         f"{low}-{low + step - 1} px {lost} of {total}" for low, (total, lost) in sorted(bins.items()))
 
 
-def gap_line(out, name):
-    """One line: where a folder's faces lose against the arrays, face by face (the ``predictions.csv``
-    of ``eval-arrays`` and ``eval-<name>``; each file is named after its row in the split)."""
+def read_predictions(out, folder):
+    """The rows of ``fer-evaluate``'s ``predictions.csv`` in ``out/folder``, as dicts."""
     import csv
 
-    def rows(folder):
-        with open(os.path.join(out, folder, "predictions.csv"), newline="") as f:
-            return list(csv.DictReader(f))
+    with open(os.path.join(out, folder, "predictions.csv"), newline="") as f:
+        return list(csv.DictReader(f))
 
-    arrays = {int(r["row"]): r["predicted"] == r["label"] for r in rows("eval-arrays")}
-    photos = [(arrays[int(os.path.splitext(os.path.basename(r["image"]))[0])], r["faces"] not in ("0", "unreadable"),
-               r["predicted"] == r["label"]) for r in rows(f"eval-{name}")]
+
+def face_by_face(out, name):
+    """Each photo of folder ``name`` beside its face in the arrays: (row of predictions.csv, arrays
+    right, face found, photo right); each file is named after its row in the split."""
+    arrays = {int(r["row"]): r["predicted"] == r["label"] for r in read_predictions(out, "eval-arrays")}
+    return [(r, arrays[int(os.path.splitext(os.path.basename(r["image"]))[0])], r["faces"] not in ("0", "unreadable"),
+             r["predicted"] == r["label"]) for r in read_predictions(out, f"eval-{name}")]
+
+
+def gap_line(out, name):
+    """One line: where a folder's faces lose against the arrays, face by face (the ``predictions.csv``
+    of ``eval-arrays`` and ``eval-<name>``)."""
+    photos = [(a, found, p) for _, a, found, p in face_by_face(out, name)]
     n = len(photos)
     missed = [a for a, found, _ in photos if not found]
     found = [(a, p) for a, f, p in photos if f]
@@ -142,6 +159,38 @@ def gap_line(out, name):
             f"{arrays_right / share:.2%}, the photos {photos_right / share:.2%} "
             f"({(arrays_right - photos_right) / n:.2%} of all faces; right in one only: arrays "
             f"{sum(a and not p for a, p in found)}, photos {sum(p and not a for a, p in found)})")
+
+
+def scene_name(path):
+    """A scene640 photo's key in :func:`pasted_squares`: ``"<class>/<file>"``."""
+    return os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
+
+
+def box_outside(row, places):
+    """How far the box found in a scene640 photo (a row of ``predictions.csv``) runs outside the
+    square its face was pasted in, in sides of that square (below 0: inside it)."""
+    x, y, w, h = (float(row[k]) for k in ("x", "y", "width", "height"))
+    px, py, side = places[scene_name(row["image"])]
+    return max(px - x, py - y, x + w - (px + side), y + h - (py + side)) / side
+
+
+def beyond_square_table(out, edges=(0.0, 0.05, 0.1)):
+    """A Markdown table: the scene640 faces found, by how far the box found runs outside the square
+    the face was pasted in (in sides of that square; below 0: inside it), with their accuracy in the
+    scenes and on their arrays, and the points each bin loses of all faces found."""
+    places = pasted_squares(out)
+    rows = [(box_outside(r, places), arrays_right, photo_right)
+            for r, arrays_right, found, photo_right in face_by_face(out, "scene640") if found]
+    bounds = [-np.inf, *edges, np.inf]
+    lines = ["| box outside the pasted square | faces | in the scenes | their arrays | points lost (of all found) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        sel = [(a, p) for b, a, p in rows if low <= b < high]
+        label = f"below {high:g}" if low == -np.inf else f"{low:g} and more" if high == np.inf else f"{low:g} to {high:g}"
+        a, p = sum(a for a, _ in sel), sum(p for _, p in sel)
+        n = max(len(sel), 1)
+        lines.append(f"| {label} | {len(sel)} | {p / n:.2%} | {a / n:.2%} | {100 * (a - p) / max(len(rows), 1):.2f} |")
+    return "\n".join(lines)
 
 
 def calibrate(folders, n=300):
@@ -325,6 +374,7 @@ def main():
         notes.append(gap_line(out, name))
         if name == "scene640":
             notes.append(missed_by_side(out, result["missed"]))
+            notes.append(beyond_square_table(out))
     for line in notes:
         print(line)
 
