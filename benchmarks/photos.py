@@ -73,6 +73,10 @@ def scene(backgrounds, rng):
     return image[y : y + 480, x : x + 640].copy()
 
 
+#: Where each scene640 face was pasted: {"<class>/<file>": [x, y, side]}, beside the folders.
+PLACES = "scene640-places.json"
+
+
 def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
     """Write the four folders (at most ``backgrounds_limit`` face-free scenes, 0: one a face); returns their paths."""
     rng = np.random.default_rng(seed)
@@ -103,10 +107,6 @@ def write_folders(images, labels, classes, out, seed=0, backgrounds_limit=0):
     with open(os.path.join(out, PLACES), "w") as f:  # beside the folder, not in it
         json.dump(places, f)
     return folders
-
-
-#: Where each scene640 face was pasted: {"<class>/<file>": [x, y, side]}, beside the folders.
-PLACES = "scene640-places.json"
 
 
 def pasted_squares(out):
