@@ -1,8 +1,8 @@
 """Benchmark: every ensemble of a set of models, on one split, from one pass of each.
 
 Each model's probabilities on the split are computed once (``predict_split``, as
-``fer-evaluate`` does); every subset of two or more is then scored by the mean of
-its members' probabilities, which is what ``fer-evaluate --model a --model b`` and a
+``fer-evaluate`` does); every subset, single models included, is then scored by
+the mean of its members' probabilities, which is what ``fer-evaluate --model a --model b`` and a
 bundle written by ``make pretrained RUN="a b"`` compute. Prints a Markdown table,
 best first. Choose on PublicTest; PrivateTest is for the one chosen.
 

@@ -52,7 +52,7 @@ def main(argv=None):
     p.add_argument("--model", default="fer2013", help="the model photos.py evaluated with (default: %(default)s)")
     args = p.parse_args(argv)
 
-    from photos import box_outside, face_by_face, pasted_squares, read_predictions, scene_name
+    from photos import box_outside, face_by_face, pasted_squares, scene_name
 
     from fer_toolkit.features.io import load_arrays
 
@@ -69,8 +69,7 @@ def main(argv=None):
     subprocess.run([sys.executable, "-m", "fer_toolkit.scripts.evaluate", "--model", args.model, "--images", folder,
                     "--json", "--no-progress", "--out", os.path.join(args.out, "eval-scene640-margin")],
                    check=True, capture_output=True)
-    margin = {scene_name(r["image"]): r["predicted"] == r["label"]
-              for r in read_predictions(args.out, "eval-scene640-margin") if r["faces"] not in ("0", "unreadable")}
+    margin = {scene_name(r["image"]): p for r, _, found, p in face_by_face(args.out, "scene640-margin") if found}
     both = [name for name in chosen if name in margin]
     n = max(len(both), 1)
     print(f"{len(chosen)} scene faces found with a box {args.beyond:g} of a side or more outside the pasted square; "

@@ -11,7 +11,6 @@ only: this screens a setting.
 """
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -30,7 +29,7 @@ def main(argv=None):
     p.add_argument("--model", default="fer2013", help="shipped model's name or bundle folder")
     args = p.parse_args(argv)
 
-    from photos import background_images
+    from photos import background_images, read_predictions
     from scene_stages import face_at, pasted_scenes
 
     from fer_toolkit.features.io import load_arrays
@@ -45,8 +44,7 @@ def main(argv=None):
     for k, v in SETTINGS.items():  # the arrays with the same views, face by face from predictions.csv
         evaluate(base.model_paths, args.data, "PublicTest", out_dir=os.path.join(out, k), limit=args.limit,
                  tta=v.get("tta", False), tta_shift=v.get("tta_shift", 0))
-        with open(os.path.join(out, k, "predictions.csv"), newline="") as f:
-            on_arrays[k] = np.array([base.classes.index(r["predicted"]) for r in csv.DictReader(f)])
+        on_arrays[k] = np.array([base.classes.index(r["predicted"]) for r in read_predictions(out, k)])
     right = {k: [] for k in SETTINGS}
     arrays_right = {k: [] for k in SETTINGS}
     scenes = pasted_scenes(images, background_images(), np.random.default_rng(5))
