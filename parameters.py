@@ -337,6 +337,30 @@ class VideoPredictor:
     #: A re-framed square more than reframe_max_change times larger or smaller than the
     #: crop it comes from (a landmark fit that failed) keeps that crop.
     reframe_max_change: float = 1.6
+    #: Photos: a face inside a rectangle with straight edges on all four sides (a photo in
+    #: a photo, a tile of a video call, a face crop pasted into a page) ends where it ends
+    #: (features.faces.tile_square), after the re-framing passes: each side's best line,
+    #: from tile_reach square sides outside the face's square to the edge of its middle
+    #: (tile_core from each end), has a step of tile_step grey levels or more, a local
+    #: maximum across the lines, along tile_share of the square's middle or more (a side's
+    #: edge: its line nearest the face of those within tile_margin of its best). A square
+    #: tile (sides within tile_aspect) that the face's square is tile_whole times is taken
+    #: whole, as the face-crop rule takes a whole image; with tile_fit, any other tile holds
+    #: the square, shrunk to fit (off: where the tile found is not the face's, shrinking cuts
+    #: into the face; chosen on 1,500 PublicTest scenes, tile_share too: 68.54% of the faces
+    #: found against 67.31% without the look and 68.40% with tile_fit; no muxspace photo has
+    #: a tile at 0.6, four at 0.5). Video frames skip it (video_tile). BENCHMARKS.md, "Faces
+    #: in a tile".
+    tile: bool = True
+    tile_reach: float = 0.5
+    tile_core: float = 0.25
+    tile_step: float = 6.0
+    tile_share: float = 0.6
+    tile_margin: float = 0.15
+    tile_whole: tuple = (0.6, 1.7)
+    tile_aspect: float = 1.1
+    tile_fit: bool = False
+    video_tile: bool = False
     #: Video frames (fer-video, Recognizer.stream) are not re-framed where faces are
     #: detected: speed first.
     video_reframe: int = 0

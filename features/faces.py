@@ -676,6 +676,123 @@ def crop_squares(gray, squares, size=FEATURES.image_size, fit=FEATURES.crop_fit)
     return out
 
 
+def straight_edges(gray, square, reach=VIDEO.tile_reach, core=VIDEO.tile_core, step=VIDEO.tile_step,
+                   share=VIDEO.tile_share, margin=VIDEO.tile_margin):
+    """How straight an edge each line around a face's square is, per side.
+
+    A line (a column for the left and right sides, a row for the top and
+    bottom) scores the share of the square's core (its middle ``1 - 2 core``)
+    along which the line's step in brightness is at least ``step`` grey levels
+    and no smaller than its neighbours' (a local maximum across the line): the
+    edge of a photo in a photo, or of a tile of a video call, scores near 1
+    along its whole length; a face's own outline, hair or a background does
+    not. Each side's lines run from ``reach`` sides outside the square to
+    the edge of its core.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    square : (x0, y0, side)
+        The face's crop square, in image pixels.
+    reach, core : float
+        In the square's sides.
+    step : float
+        Grey levels.
+    share, margin : float
+        A side's edge is its line nearest the face among those that score at
+        least ``share`` and at most ``margin`` under the side's best (a tile's
+        edge, not a line of the face inside it nor one of the background
+        beyond); where none scores ``share``, the best line.
+
+    Returns
+    -------
+    list of four (position, score)
+        Left, right, top and bottom: the edge's position (the first pixel past
+        the step, counted from the left or top; None where the side has no line
+        inside the image) and score, 0 to 1.
+    """
+    h, w = gray.shape
+    x0, y0, side = square
+    xa, xb = int(max(0, np.floor(x0 - reach * side))), int(min(w, np.ceil(x0 + (1 + reach) * side)))
+    ya, yb = int(max(0, np.floor(y0 - reach * side))), int(min(h, np.ceil(y0 + (1 + reach) * side)))
+    region = gray[ya:yb, xa:xb].astype(np.float32)
+    lo, hi = core * side, (1 - core) * side
+    rows = slice(max(0, int(round(y0 + lo)) - ya), max(0, int(round(y0 + hi)) - ya))
+    cols = slice(max(0, int(round(x0 + lo)) - xa), max(0, int(round(x0 + hi)) - xa))
+    sides = []
+    for steps, start, near, far in ((np.abs(np.diff(region, axis=1))[rows], xa + 1, x0 + lo, x0 + hi),
+                                    (np.abs(np.diff(region, axis=0))[:, cols].T, ya + 1, y0 + lo, y0 + hi)):
+        scores = _line_scores(steps, step)
+        positions = start + np.arange(len(scores))
+        for outside, inward in ((positions <= near, -1), (positions >= far, 1)):
+            if not outside.any():
+                sides.append((None, 0.0))
+                continue
+            best = int(np.argmax(np.where(outside, scores, -1.0)))
+            strong = np.flatnonzero(outside & (scores >= max(share, scores[best] - margin)))
+            if len(strong):
+                best = strong[0] if inward > 0 else strong[-1]
+            sides.append((int(positions[best]), float(scores[best])))
+    return sides
+
+
+def _line_scores(steps, step):
+    """Per line (column of ``steps``, one row per pixel along the lines): the share of
+    its pixels whose step is at least ``step`` and a local maximum across the lines."""
+    if steps.size == 0:
+        return np.zeros(steps.shape[1] if steps.ndim == 2 else 0)
+    before = np.pad(steps, ((0, 0), (1, 0)))[:, :-1]
+    after = np.pad(steps, ((0, 0), (0, 1)))[:, 1:]
+    return ((steps >= step) & (steps >= before) & (steps >= after)).mean(axis=0)
+
+
+def tile_square(gray, square, share=VIDEO.tile_share, whole=VIDEO.tile_whole, aspect=VIDEO.tile_aspect,
+                fit=VIDEO.tile_fit, **edges):
+    """A face's crop square from the tile that frames it, if any.
+
+    A face inside a rectangle with straight edges on all four sides (a photo
+    in a photo, a tile of a video call, a face crop pasted into a page: each
+    side's edge of :func:`straight_edges` scores at least ``share``), where
+    what lies outside the rectangle is not the rest of the head: a square
+    tile that frames the face as a face crop does (the face's square is
+    ``whole`` times its side) is taken whole, as the face-crop rule takes a
+    whole image. With ``fit``, any other tile holds the square, shrunk (and
+    moved) to fit inside it as ``crop_fit`` "shrink" fits it into the image.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    square : (x0, y0, side)
+    share : float
+        Smallest score of each of the four sides.
+    whole : (float, float)
+        Smallest and largest side of the face's square over the tile's.
+    aspect : float
+        Largest ratio of the tile's longer side to its shorter for a square tile.
+    fit : bool
+        Fit the square into a tile not taken whole (else keep it).
+    **edges
+        :func:`straight_edges`' ``reach``, ``core``, ``step`` and ``margin``.
+
+    Returns
+    -------
+    (x0, y0, side) : floats
+        ``square`` itself where no tile frames the face.
+    """
+    (left, ls), (right, rs), (top, ts), (bottom, bs) = straight_edges(gray, square, share=share, **edges)
+    if min(ls, rs, ts, bs) < share:
+        return square
+    width, height = right - left, bottom - top
+    shorter = min(width, height)
+    x0, y0, side = square
+    if max(width, height) <= aspect * shorter and whole[0] <= side / shorter <= whole[1]:
+        return (left + (width - shorter) / 2.0, top + (height - shorter) / 2.0, float(shorter))
+    if not fit:
+        return square
+    x0, y0, side = fit_square(x0 - left, y0 - top, side, width, height)
+    return (x0 + left, y0 + top, side)
+
+
 def landmark_square(landmarks, side=VIDEO.reframe_side, offset=VIDEO.reframe_offset):
     """The square that frames a face as FER-2013 does, from its landmarks.
 

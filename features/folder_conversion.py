@@ -54,8 +54,9 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         Extra candidate faces for ``dlib+cnn`` (:func:`features.faces.detect_faces`'s
         ``propose``; ``fer-convert`` passes BlazeFace's, as :class:`Recognizer` does).
     reframe : int, optional
-        A face found is cut again this many times from its landmarks, as
-        :class:`Recognizer` does (:meth:`features.spec.FeatureSpec.crop_framed`).
+        A face found is cut again this many times from its landmarks, and from
+        the tile that frames it if any, as :class:`Recognizer` does
+        (:meth:`features.spec.FeatureSpec.crop_framed`).
     last_look : {"slow", "yunet"}, optional
         ``dlib+cnn``'s last look (:func:`features.faces.detect_faces`).
     more : callable, optional

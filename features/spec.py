@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from ..parameters import FEATURE_SETS, FEATURES, FEATURES_BEFORE_SPEC, VIDEO
-from .faces import CROP_FITS, crop_faces, crop_square, crop_square_image, crop_squares, fit_square, landmark_square
+from .faces import (CROP_FITS, crop_faces, crop_square, crop_square_image, crop_squares, fit_square, landmark_square,
+                    tile_square)
 from .hog import hog_batch, hog_windows_batch, window_positions
 from .landmarks import clip_landmarks, flip_landmarks, landmarks_batch
 from .util import unknown_keys
@@ -495,9 +496,10 @@ class FeatureSpec:
                           self.crop_fit)
 
     def crop_framed(self, gray, boxes, reframe=VIDEO.reframe, frame=(VIDEO.reframe_side, VIDEO.reframe_offset),
-                    max_change=VIDEO.reframe_max_change, landmarks=None):
+                    max_change=VIDEO.reframe_max_change, landmarks=None, tile=VIDEO.tile):
         """Faces cut from a grey image around their boxes (:meth:`crop`), then cut
-        again from their own landmarks at FER-2013's framing, ``reframe`` times.
+        again from their own landmarks at FER-2013's framing, ``reframe`` times,
+        and from the tile that frames them, if any (``tile``).
 
         Each pass finds the 68 landmarks on the current crop (as the features do),
         maps them into the image and cuts the square
@@ -519,6 +521,10 @@ class FeatureSpec:
             Per box, landmarks in the image's pixels known already (video: the
             previous frame's): the first pass cuts from them instead of fitting
             landmarks on the box's crop, so that pass costs no landmark fit.
+        tile : bool, optional
+            After the passes (none where ``reframe`` is 0), a face inside a
+            square with straight edges on all four sides that frames it as a
+            face crop does is cut as that square (:func:`features.faces.tile_square`).
 
         Returns
         -------
@@ -539,6 +545,10 @@ class FeatureSpec:
                           for (x0, y0, side), p in zip(squares, fitted)]
             squares = self.frame_squares(squares, points, w, h, frame, max_change)
             crops = crop_squares(gray, squares, self.image_size, self.crop_fit)
+        if tile and reframe > 0 and len(squares):
+            tiled = [tile_square(gray, square) for square in squares]
+            if tiled != squares:
+                squares, crops = tiled, crop_squares(gray, tiled, self.image_size, self.crop_fit)
         return squares, crops
 
     def frame_squares(self, squares, landmarks, width, height, frame=(VIDEO.reframe_side, VIDEO.reframe_offset),

@@ -269,7 +269,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
                     progress=True, crop_rule=None, proposer=None, tta_shift=0, reframe=None, group_look=None,
-                    last_look=None):
+                    last_look=None, tile=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -316,6 +316,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     last_look : {"slow", "yunet"}, optional
         The photo search's last look (:class:`models.recognizer.Recognizer`'s
         ``last_look``; default ``VIDEO.photo_last_look``).
+    tile : bool, optional
+        A face in a square tile that frames it is cut as that tile
+        (:class:`models.recognizer.Recognizer`'s ``tile``; default ``VIDEO.tile``).
 
     Returns
     -------
@@ -346,7 +349,7 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
                             proposer=proposer or VIDEO.photo_proposer,
                             reframe=VIDEO.reframe if reframe is None else reframe,
                             group_look=VIDEO.group_look if group_look is None else group_look,
-                            last_look=last_look or VIDEO.photo_last_look)
+                            last_look=last_look or VIDEO.photo_last_look, tile=VIDEO.tile if tile is None else tile)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times, rows = [], [], [], [], []

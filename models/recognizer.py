@@ -114,6 +114,12 @@ class Recognizer:
         own landmarks at FER-2013's framing
         (:meth:`features.spec.FeatureSpec.crop_framed`); faces taken whole keep
         their crop (0: the detector's box alone frames the face).
+    tile : bool, optional
+        After re-framing, a face inside a square with straight edges on all
+        four sides (a photo in a photo, a face crop pasted into a page) that
+        frames it as a face crop does is cut as that square, as the face-crop
+        rule takes a whole image (:func:`features.faces.tile_square`; default
+        ``VIDEO.tile``; not in video, :meth:`with_detection`).
     group_look : bool, optional
         In a photo larger than ``VIDEO.small_side``, MTCNN looks at the photo
         beside HOG's search (:func:`models.mtcnn.look_beside`): where the search
@@ -139,7 +145,7 @@ class Recognizer:
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
                  tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe, group_look=VIDEO.group_look,
-                 last_look=VIDEO.photo_last_look):
+                 last_look=VIDEO.photo_last_look, tile=VIDEO.tile):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -156,6 +162,7 @@ class Recognizer:
         if not isinstance(reframe, int) or reframe < 0:
             raise ValueError(f"reframe must be a whole number of passes, 0 or more, got {reframe!r}")
         self.reframe = reframe
+        self.tile = bool(tile)
         self.group_look = bool(group_look)
         check_last_look(last_look)
         self.last_look = last_look
@@ -201,12 +208,13 @@ class Recognizer:
         Recognizer
             Without a face proposer nor the group look; the face-crop rule as this one
             was asked for, where the detector is a HOG one; faces re-framed
-            ``VIDEO.video_reframe`` times; with a HOG detector and
+            ``VIDEO.video_reframe`` times and no tile look (``VIDEO.video_tile``); with a HOG detector and
             ``VIDEO.video_coarse_mtcnn``, MTCNN's coarse look (:func:`models.mtcnn.coarse_faces`).
         """
         other = copy.copy(self)
         other.detector, other.max_side, other.coarse_side = detector, max_side, coarse_side
         other.reframe = VIDEO.video_reframe
+        other.tile = VIDEO.video_tile
         other.group_look = False
         other.upsample = self.upsample if upsample is None else upsample
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
@@ -424,7 +432,7 @@ class Recognizer:
             boxes = self._detect(gray)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
         passes = self.reframe if landmarks is None else max(self.reframe, 1)
-        squares, crops = self.spec.crop_framed(gray, boxes, passes, landmarks=landmarks)
+        squares, crops = self.spec.crop_framed(gray, boxes, passes, landmarks=landmarks, tile=self.tile)
         return boxes, squares, crops
 
     @staticmethod

@@ -202,6 +202,24 @@ def test_face_crop_rule_takes_face_crops_whole_and_nothing_else(photo_folder):
         assert face_crop_box(small) is None
 
 
+def _background():
+    """A real face-free photo as a 640x480 grey scene."""
+    return cv2.resize(cv2.imread(os.path.join(SAMPLES, "no-faces.jpg"), cv2.IMREAD_GRAYSCALE), (640, 480))
+
+
+def _pasted_and_found(faces, background, seed, smallest):
+    """Each face pasted at a random place into the background, ``smallest`` to 160 px, where
+    HOG finds it: (face, scene, pasted square (x, y, side), [HOG's box])."""
+    rng = np.random.default_rng(seed)
+    for face in faces:
+        scene, side = background.copy(), int(rng.integers(smallest, 160))
+        x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+        scene[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        boxes = detect_faces(scene, "dlib")[:1]
+        if boxes and box_iou(boxes[0], (x, y, side, side)) >= 0.3:
+            yield face, scene, (x, y, side), boxes
+
+
 def test_found_faces_are_cut_again_at_fer2013s_framing(real_features):
     """Real faces pasted into a real photo and found by HOG: cut again from their landmarks, their
     crops are framed as the parameters say (side / landmark spread near VIDEO.reframe_side, where
@@ -215,20 +233,13 @@ def test_found_faces_are_cut_again_at_fer2013s_framing(real_features):
 
     spec = FeatureSpec()
     faces = load_arrays(real_features, "PrivateTest", limit=60)["images"]
-    background = cv2.resize(cv2.imread(os.path.join(SAMPLES, "no-faces.jpg"), cv2.IMREAD_GRAYSCALE), (640, 480))
-    rng = np.random.default_rng(0)
+    background = _background()
     framing = {0: [], 1: [], 2: []}
     scenes = []
-    for face in faces:
-        scene, side = background.copy(), int(rng.integers(90, 160))
-        x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
-        scene[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-        boxes = detect_faces(scene, "dlib")[:1]
-        if not boxes or box_iou(boxes[0], (x, y, side, side)) < 0.3:
-            continue
+    for _, scene, _, boxes in _pasted_and_found(faces, background, 0, 90):
         scenes.append((scene, boxes))
-        for passes in framing:
-            squares, crops = spec.crop_framed(scene, boxes, passes)
+        for passes in framing:  # the pasted square is a tile: without the tile look, to see the framing
+            squares, crops = spec.crop_framed(scene, boxes, passes, tile=False)
             np.testing.assert_array_equal(crops, crop_squares(scene, squares, spec.image_size, spec.crop_fit))
             centre, spread = centre_and_spread(landmarks_batch(crops)[0])
             framing[passes].append(spec.image_size / spread)
@@ -256,6 +267,50 @@ def test_found_faces_are_cut_again_at_fer2013s_framing(real_features):
     assert 1 / VIDEO.reframe_max_change <= side / spec.crop_square((500, 20, 100, 100))[2] <= VIDEO.reframe_max_change
     with pytest.raises(ValueError, match="reframe"):
         Recognizer(reframe=-1)
+
+
+def test_a_face_in_a_tile_is_cut_from_inside_it(real_features):
+    """Real faces pasted into a real photo are tiles: the tile look finds the pasted square's four
+    edges and takes it whole (the crop is the face as stored; Recognizer(tile=False) does not); a
+    wide tile cut from a real photo is found but not taken whole (its square fits inside only when
+    asked); faces in real photos without a tile keep their squares."""
+    from fer_toolkit.features.faces import straight_edges, tile_square
+    from fer_toolkit.models.recognizer import Recognizer
+    from fer_toolkit.parameters import VIDEO
+
+    faces = load_arrays(real_features, "PrivateTest", limit=40)["images"]
+    background = _background()
+    recognizer, plain = Recognizer(), Recognizer(tile=False)
+    exact = tried = 0
+    for face, scene, (x, y, side), boxes in _pasted_and_found(faces, background, 1, 80):
+        tried += 1
+        (square,), (crop,) = recognizer.locate(scene, boxes)[1:]
+        if square == (x, y, side):
+            exact += 1
+            assert np.abs(crop.astype(int) - face).mean() < 4  # the face as stored, resized there and back
+            assert plain.locate(scene, boxes)[1][0] != square
+    assert tried >= 20 and exact >= 0.8 * tried, (exact, tried)
+
+    # A wide tile (a video call's) cut from a real photo: not a face crop, so the face's square stays
+    # as it is (VIDEO.tile_fit) unless asked to fit inside it: shrunk to the tile's height, moved in.
+    photo = cv2.imread(os.path.join(SAMPLES, "obama.jpg"), cv2.IMREAD_GRAYSCALE)
+    fx, fy, fw, fh = 366, 136, 259, 259  # his face box in that photo
+    tile = photo[fy - 20 : fy + fh + 20, fx - 150 : fx + fw + 150]  # the top of his head and his chin cut
+    scene = cv2.resize(background, (1280, 720))
+    scene[200 : 200 + tile.shape[0], 300 : 300 + tile.shape[1]] = tile
+    square = (398.0, 148.0, 363.0)  # FER-2013's framing: past the tile's top and bottom
+    assert not VIDEO.tile_fit and tile_square(scene, square) == square
+    assert tile_square(scene, square, fit=True) == (430.0, 200.0, tile.shape[0])
+
+    # Real photographs: no face in them is in a tile.
+    for name in ("obama.jpg", "lin-manuel-miranda.png", "two_people.jpg"):
+        gray = cv2.imread(os.path.join(SAMPLES, name), cv2.IMREAD_GRAYSCALE)
+        boxes = detect_faces(gray, "dlib")
+        assert boxes, name
+        for square in plain.locate(gray, boxes)[1]:
+            assert tile_square(gray, square) == square, name
+            assert sum(score >= VIDEO.tile_share for _, score in straight_edges(gray, square)) < 4, name
+        assert recognizer.locate(gray, boxes)[1] == plain.locate(gray, boxes)[1], name
 
 
 def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
