@@ -683,7 +683,7 @@ def straight_edges(gray, square, reach=VIDEO.tile_reach, core=VIDEO.tile_core, s
     A line (a column for the left and right sides, a row for the top and
     bottom) scores the share of the square's core (its middle ``1 - 2 core``)
     along which the line's step in brightness is at least ``step`` grey levels
-    and no smaller than its neighbours' (a local maximum across the line): the
+    and no smaller than its neighbours' (a local maximum across the lines): the
     edge of a photo in a photo, or of a tile of a video call, scores near 1
     along its whole length; a face's own outline, hair or a background does
     not. Each side's lines run from ``reach`` sides outside the square to
