@@ -137,10 +137,15 @@ def read_predictions(out, folder):
         return list(csv.DictReader(f))
 
 
+def arrays_right(out, folder="eval-arrays"):
+    """Per row of the split, whether ``fer-evaluate`` on the arrays (``out/folder``) got the face right."""
+    return {int(r["row"]): r["predicted"] == r["label"] for r in read_predictions(out, folder)}
+
+
 def face_by_face(out, name):
     """Each photo of folder ``name`` beside its face in the arrays: (row of predictions.csv, arrays
     right, face found, photo right); each file is named after its row in the split."""
-    arrays = {int(r["row"]): r["predicted"] == r["label"] for r in read_predictions(out, "eval-arrays")}
+    arrays = arrays_right(out)
     return [(r, arrays[int(os.path.splitext(os.path.basename(r["image"]))[0])], r["faces"] not in ("0", "unreadable"),
              r["predicted"] == r["label"]) for r in read_predictions(out, f"eval-{name}")]
 

@@ -30,27 +30,32 @@ from fer_toolkit.parameters import VIDEO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from photos import arrays_right, read_predictions  # noqa: E402
+
+
+def evaluation(folder):
+    """The rows of the ``predictions.csv`` in an evaluation's output folder (:func:`photos.read_predictions`)."""
+    return read_predictions(*os.path.split(os.path.normpath(folder)))
+
 
 def found_faces(predictions):
     """The rows of an evaluation's ``predictions.csv`` with a face found: (image, label, box)."""
-    with open(os.path.join(predictions, "predictions.csv"), newline="") as f:
-        return [(r["image"], r["label"], tuple(int(r[k]) for k in ("x", "y", "width", "height")))
-                for r in csv.DictReader(f) if r["faces"] not in ("0", "unreadable")]
+    return [(r["image"], r["label"], tuple(int(r[k]) for k in ("x", "y", "width", "height")))
+            for r in evaluation(predictions) if r["faces"] not in ("0", "unreadable")]
 
 
 def cut_both(recognizer, path, box, fit=VIDEO.tile_fit, share=VIDEO.tile_share):
-    """A face's square and crop as the search cuts it without the tile look, and the square
-    the look makes of it (the square itself where no tile frames the face), with the look's
-    time in ms."""
-    from fer_toolkit.features.faces import crop_squares, face_crop_box, tile_square, to_gray
+    """A face's square and crop as ``recognizer`` (made with ``tile=False``) cuts it from its box,
+    and the square the tile look makes of it (the square itself where no tile frames the face),
+    with the look's time in ms."""
+    from fer_toolkit.features.faces import crop_squares, tile_square, to_gray
 
     decoded = recognizer.decode(path, grey=True)
     gray = to_gray(decoded.array)
-    if recognizer.crop_rule and face_crop_box(gray):  # taken whole, as the search takes it: no tile look
+    if recognizer._face_crop(gray):  # taken whole, as the search takes it: no tile look
         x0, y0, side, _ = recognizer._whole_box(gray)
         crop = recognizer.spec.crop_whole(gray)[0]
         return (x0, y0, side), crop, (x0, y0, side), crop, 0.0
-    recognizer.tile = False
     _, (square,), crops = recognizer.locate(gray, boxes=[tuple(v / decoded.scale for v in box)])
     start = time.perf_counter()
     tiled = tile_square(gray, square, share=share, fit=fit)
@@ -79,7 +84,7 @@ def main(argv=None):
 
     from fer_toolkit.models.recognizer import Recognizer
 
-    recognizer = Recognizer(args.model)
+    recognizer = Recognizer(args.model, tile=False)
     faces = found_faces(args.predictions)[: args.limit or None]
     plain_crops, tiled_crops, in_tile, labels, names, times, squares = [], [], [], [], [], [], []
     for name, label, box in tqdm(faces, unit="face", file=sys.stderr):
@@ -110,8 +115,7 @@ def main(argv=None):
             f"{right['without'].mean():.2%}, with it {right['with'].mean():.2%}; on those in a tile: "
             f"{right['without'][tiled].sum()} right without, {right['with'][tiled].sum()} with")
     if args.arrays:
-        with open(os.path.join(args.arrays, "predictions.csv"), newline="") as f:
-            arrays = {int(r["row"]): r["predicted"] == r["label"] for r in csv.DictReader(f)}
+        arrays = arrays_right(*os.path.split(os.path.normpath(args.arrays)))
         a = np.array([arrays[int(os.path.splitext(os.path.basename(name))[0])] for name in names])
         line += f" (the arrays {a[tiled].sum()}); the arrays on all found {a.mean():.2%}"
     print(line)

@@ -720,8 +720,8 @@ def straight_edges(gray, square, reach=VIDEO.tile_reach, core=VIDEO.tile_core, s
     rows = slice(max(0, int(round(y0 + lo)) - ya), max(0, int(round(y0 + hi)) - ya))
     cols = slice(max(0, int(round(x0 + lo)) - xa), max(0, int(round(x0 + hi)) - xa))
     sides = []
-    for steps, start, near, far in ((np.abs(np.diff(region, axis=1))[rows], xa + 1, x0 + lo, x0 + hi),
-                                    (np.abs(np.diff(region, axis=0))[:, cols].T, ya + 1, y0 + lo, y0 + hi)):
+    for steps, start, near, far in ((np.abs(np.diff(region[rows], axis=1)), xa + 1, x0 + lo, x0 + hi),
+                                    (np.abs(np.diff(region[:, cols], axis=0)).T, ya + 1, y0 + lo, y0 + hi)):
         scores = _line_scores(steps, step)
         positions = start + np.arange(len(scores))
         for outside, inward in ((positions <= near, -1), (positions >= far, 1)):
