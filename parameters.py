@@ -361,6 +361,20 @@ class VideoPredictor:
     tile_aspect: float = 1.1
     tile_fit: bool = False
     video_tile: bool = False
+    #: Turned looks: in a photo larger than small_side where every other look of dlib+cnn
+    #: found no face, the photo turned by each of photo_turns (degrees, counter-clockwise;
+    #: features.faces.look_turned) is looked at in turn until one finds a face: faces
+    #: leaning 30 degrees or more (a head on a hand, a person lying down) are hardly found
+    #: upright. Each look is YuNet's, its boxes scoring at least turn_confirm_score checked
+    #: by the CNN (features.faces.turned_search; none where YuNet cannot run). The face is
+    #: cut upright from the turned photo; its box and landmarks are mapped back. Chosen on
+    #: 1,500 PublicTest scenes (benchmarks/turns.py; BENCHMARKS.md, "Turned looks"): 8 of
+    #: the 38 faces missed upright are found, no false face in 200 face-free scenes, about
+    #: 55 ms a turn on a photo without a face. Confirming YuNet's boxes from 0.2 finds 14
+    #: but costs 375 ms at the 90th percentile; the whole search turned finds 23, with 2
+    #: false faces and 3 s at the 90th percentile. (): off. Video never looks so.
+    photo_turns: tuple = (-30.0, 30.0)
+    turn_confirm_score: float = 0.5
     #: Video frames (fer-video, Recognizer.stream) are not re-framed where faces are
     #: detected: speed first.
     video_reframe: int = 0

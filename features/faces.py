@@ -793,6 +793,158 @@ def tile_square(gray, square, share=VIDEO.tile_share, whole=VIDEO.tile_whole, as
     return (x0 + left, y0 + top, side)
 
 
+def turn_image(gray, angle):
+    """An image turned by ``angle`` degrees on a canvas that holds all of it.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    angle : float
+        Degrees, counter-clockwise as the image is shown: a face leaning
+        that many degrees clockwise stands upright in the turned image.
+
+    Returns
+    -------
+    turned : uint8 ndarray
+        The canvas's corners filled with the image's border, replicated.
+    back : (2, 3) float ndarray
+        The affine map from the turned image's pixels to ``gray``'s.
+    """
+    h, w = gray.shape
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    width, height = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+    matrix[0, 2] += (width - w) / 2.0
+    matrix[1, 2] += (height - h) / 2.0
+    turned = cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return turned, cv2.invertAffineTransform(matrix)
+
+
+def check_turns(turns):
+    """The angles of the turned looks (:func:`look_turned`) as a tuple of floats,
+    or a one-line ``ValueError`` unless each is a number of degrees in (-180, 180)."""
+    try:
+        if isinstance(turns, (str, bytes)):
+            raise TypeError
+        angles = tuple(float(a) for a in turns)
+    except (TypeError, ValueError):
+        raise ValueError(f"turns must be a sequence of angles in degrees, got {turns!r}") from None
+    if not all(-180.0 < a < 180.0 for a in angles):
+        raise ValueError(f"turns must be angles in degrees between -180 and 180, got {turns!r}")
+    return angles
+
+
+def turned_search(gray, confirm_score=VIDEO.turn_confirm_score):
+    """The turned looks' search of a turned photo: YuNet's best boxes scoring at
+    least ``confirm_score``, each confirmed by the CNN around itself
+    (:func:`yunet_look`, without its slower looks); none where YuNet is not
+    available (:func:`features.yunet.available`).
+
+    Returns
+    -------
+    list of (x, y, w, h)
+        Boxes in the pixels of ``gray``, in HOG's geometry.
+    """
+    return yunet_look(gray, confirm_score=confirm_score)[0] if yunet.available() else []
+
+
+def look_turned(gray, angles=VIDEO.photo_turns, search=turned_search):
+    """The faces found in a photo turned by each of ``angles`` in turn
+    (:func:`turn_image`), at the first turn that finds one.
+
+    Faces leaning 30 degrees or more (a head on a hand, a person lying down)
+    are hardly found upright; turned, many are. The photo search looks so
+    (``dlib+cnn``, photos larger than ``VIDEO.small_side``) where all its
+    other looks found no face.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8 ndarray
+    angles : sequence of float
+        Degrees, as :func:`turn_image` turns.
+    search : callable, optional
+        ``search(image)``: face boxes ``(x, y, w, h)`` of a grey image
+        (default :func:`turned_search`).
+
+    Returns
+    -------
+    turned : uint8 ndarray or None
+        The turned photo the faces were found in (None: no turn found one, or
+        ``gray`` is not larger than ``VIDEO.small_side``).
+    back : (2, 3) float ndarray or None
+        Its map back to ``gray``'s pixels.
+    boxes : list of (x, y, w, h)
+        The faces centred inside ``gray``, in the turned photo's whole pixels,
+        largest first.
+    """
+    h, w = gray.shape
+    if max(h, w) <= VIDEO.small_side:
+        return None, None, []
+    for angle in angles:
+        turned, back = turn_image(gray, angle)
+        boxes = [box for box in _pixel_boxes(search(turned), turned.shape[1], turned.shape[0])
+                 if _centred_inside(turned_box(box, back), w, h)]
+        if boxes:  # not in the corners the turn filled
+            return turned, back, boxes
+    return None, None, []
+
+
+def _centred_inside(box, width, height):
+    """Whether a box's centre lies inside a ``width`` x ``height`` image."""
+    x, y, w, h = box
+    return 0 <= x + w / 2.0 <= width and 0 <= y + h / 2.0 <= height
+
+
+def clipped_boxes(boxes, shape):
+    """Boxes rounded to whole pixels and clipped to an image of ``shape`` (H, W), in their order
+    (one wholly outside the image becomes None)."""
+    return [_pixel_box(box, shape[1], shape[0]) for box in boxes]
+
+
+def turned_box(box, back):
+    """A box of a turned image (:func:`turn_image`) in the original's pixels:
+    the box of the same size around the same centre, upright (not clipped to
+    the original)."""
+    x, y, w, h = box
+    cx, cy = back @ (x + w / 2.0 - 0.5, y + h / 2.0 - 0.5, 1.0)
+    return (float(cx - w / 2.0 + 0.5), float(cy - h / 2.0 + 0.5), w, h)
+
+
+def turned_square(square, back):
+    """A crop square ``(x0, y0, side)`` of a turned image (:func:`turn_image`)
+    in the original's pixels: ``(x0, y0, side, angle)``, the square of the same
+    centre and side turned ``angle`` degrees about its centre (as
+    :func:`square_points` reads it)."""
+    x0, y0, side = square[:3]
+    cx, cy = back @ (x0 + side / 2.0 - 0.5, y0 + side / 2.0 - 0.5, 1.0)
+    angle = float(np.degrees(np.arctan2(back[1, 0], back[0, 0])))
+    return (float(cx - side / 2.0 + 0.5), float(cy - side / 2.0 + 0.5), side, angle)
+
+
+def square_points(points, square, size):
+    """Points in a crop's pixels mapped into the image it was cut from.
+
+    Parameters
+    ----------
+    points : (N, 2) array_like
+        In the pixels of a ``size`` x ``size`` crop.
+    square : (x0, y0, side) or (x0, y0, side, angle)
+        The square the crop was cut from, in the image's pixels; turned
+        ``angle`` degrees about its centre where given (:func:`turned_square`).
+    size : int
+
+    Returns
+    -------
+    (N, 2) float64 ndarray
+    """
+    x0, y0, side = square[:3]
+    offsets = (np.asarray(points, np.float64) + 0.5) * (side / size) - side / 2.0
+    if len(square) > 3 and square[3]:
+        t = np.radians(square[3])
+        offsets = offsets @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    return offsets + (x0 + side / 2.0 - 0.5, y0 + side / 2.0 - 0.5)
+
+
 def landmark_square(landmarks, side=VIDEO.reframe_side, offset=VIDEO.reframe_offset):
     """The square that frames a face as FER-2013 does, from its landmarks.
 

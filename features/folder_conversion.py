@@ -19,7 +19,8 @@ import numpy as np
 from ..parameters import DATASET, SPLITS, VERSION, VIDEO
 
 from .conversion import NOT_FEATURES, ConversionError, _start_pool, run_chunks, write_output
-from .faces import HOG_DETECTORS, ImageError, check_last_look, detect_faces, face_crop_box, to_gray
+from .faces import (HOG_DETECTORS, ImageError, check_last_look, check_turns, detect_faces, face_crop_box, look_turned,
+                    to_gray)
 from .folders import FolderError, class_set, scan_tree
 from .images import ImageTooLarge, decode_image
 from .spec import FeatureSpec
@@ -35,7 +36,7 @@ LISTED_SKIPS = 1000
 
 
 def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_pixels=VIDEO.max_pixels, propose=None,
-                  reframe=VIDEO.reframe, last_look=VIDEO.photo_last_look, more=None):
+                  reframe=VIDEO.reframe, last_look=VIDEO.photo_last_look, more=None, turns=VIDEO.photo_turns):
     """The face crop of one encoded image file, or why there is none.
 
     Parameters
@@ -63,6 +64,11 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         ``more(gray, found)``: the group look's faces, for a photo larger than
         ``VIDEO.small_side`` (:func:`features.faces.detect_faces`' ``more``;
         ``fer-convert`` passes MTCNN's, as :class:`Recognizer` does).
+    turns : sequence of float, optional
+        ``dlib+cnn``'s turned looks: where nothing finds a face in a photo larger
+        than ``VIDEO.small_side``, the photo turned by each of these angles is
+        looked at and the face is cut upright from the turned photo, as
+        :class:`Recognizer` does (:func:`features.faces.look_turned`).
 
     Returns
     -------
@@ -84,6 +90,9 @@ def face_of_image(data, spec, faces="auto", detector=VIDEO.photo_detector, max_p
         return spec.crop_whole(gray)[0], None  # framed like a FER-2013 face: as prediction takes it
     boxes = detect_faces(gray, detector, VIDEO.detect_max_side, VIDEO.upsample, propose=propose, more=more,
                          last_look=last_look)
+    if not boxes and turns and detector == "dlib+cnn":
+        turned, _, boxes = look_turned(gray, turns)
+        gray = gray if turned is None else turned
     if not boxes:
         return None, "no face found"
     return spec.crop_framed(gray, boxes[:1], reframe)[1][0], None
@@ -95,7 +104,7 @@ def _convert_files(task):
     Parameters
     ----------
     task : tuple
-        ``(paths, faces, detector, landmarks, hog, spec, propose, last_look, more)``.
+        ``(paths, faces, detector, landmarks, hog, spec, propose, last_look, more, turns)``.
 
     Returns
     -------
@@ -104,7 +113,7 @@ def _convert_files(task):
         (indices of the files that gave a face), ``images``, the feature
         arrays, and ``skipped``: list of ``(index, reason)``.
     """
-    paths, faces, detector, landmarks, hog, spec, propose, last_look, more = task
+    paths, faces, detector, landmarks, hog, spec, propose, last_look, more, turns = task
     digests, crops, keep, skipped = [], [], [], []
     for i, path in enumerate(paths):
         try:
@@ -122,7 +131,8 @@ def _convert_files(task):
         if not data:
             skipped.append((i, "empty file"))
             continue
-        crop, reason = face_of_image(data, spec, faces, detector, propose=propose, last_look=last_look, more=more)
+        crop, reason = face_of_image(data, spec, faces, detector, propose=propose, last_look=last_look, more=more,
+                                     turns=turns)
         if crop is None:
             skipped.append((i, reason))
         else:
@@ -191,6 +201,7 @@ def convert_images(
     propose=None,
     last_look=VIDEO.photo_last_look,
     more=None,
+    turns=VIDEO.photo_turns,
 ):
     """Convert a labelled folder tree of images into per-split numpy arrays.
 
@@ -239,6 +250,8 @@ def convert_images(
         The group look's faces in photos (:func:`face_of_image`): ``fer-convert
         --images`` passes MTCNN's (:func:`models.mtcnn.more_faces`), as
         :class:`Recognizer` looks.
+    turns : sequence of float, optional
+        The turned looks' angles in photos (:func:`face_of_image`; ``fer-convert --turns``).
 
     Returns
     -------
@@ -256,6 +269,7 @@ def convert_images(
         raise ConversionError(f"--faces must be one of {', '.join(FACE_MODES)}, got {faces!r}")
     try:
         check_last_look(last_look)
+        turns = check_turns(turns)
     except ValueError as e:
         raise ConversionError(str(e)) from None
     if not 0 <= validation_fraction < 1:
@@ -277,7 +291,7 @@ def convert_images(
     # Clean workers: a photo's search may run dlib's CNN, which hangs in a child forked after this process ran it.
     pool = _start_pool(workers or os.cpu_count() or 1, landmarks, "forkserver")
     try:
-        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose, last_look, more)
+        tasks = [(paths[s : s + chunk_images], faces, detector, landmarks, hog, spec, propose, last_look, more, turns)
                  for s in range(0, len(paths), chunk_images)]
         keep, parts, digests, failed = [], {}, [], []
         results = run_chunks(pool, tasks, progress, _convert_files, "images")

@@ -269,7 +269,7 @@ def evaluate(model_paths, data_dir, split, out_dir=None, tta=False, limit=0, tta
 
 def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, upsample=None, whole_image=False,
                     progress=True, crop_rule=None, proposer=None, tta_shift=0, reframe=None, group_look=None,
-                    last_look=None, tile=None):
+                    last_look=None, tile=None, turns=None):
     """Evaluate the whole photo pipeline (detection, crop, features, model)
     on a labelled folder tree ``folder/<class>/<image>``.
 
@@ -319,6 +319,9 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
     tile : bool, optional
         A face in a square tile that frames it is cut as that tile
         (:class:`models.recognizer.Recognizer`'s ``tile``; default ``VIDEO.tile``).
+    turns : sequence of float, optional
+        The turned looks' angles where no other look finds a face
+        (:class:`models.recognizer.Recognizer`'s ``turns``; default ``VIDEO.photo_turns``).
 
     Returns
     -------
@@ -349,7 +352,8 @@ def evaluate_images(model_path, folder, out_dir=None, tta=False, detector=None, 
                             proposer=proposer or VIDEO.photo_proposer,
                             reframe=VIDEO.reframe if reframe is None else reframe,
                             group_look=VIDEO.group_look if group_look is None else group_look,
-                            last_look=last_look or VIDEO.photo_last_look, tile=VIDEO.tile if tile is None else tile)
+                            last_look=last_look or VIDEO.photo_last_look, tile=VIDEO.tile if tile is None else tile,
+                            turns=VIDEO.photo_turns if turns is None else turns)
     classes = recognizer.classes
     items = labelled_images(folder, classes)
     probabilities, labels, missed, times, rows = [], [], [], [], []

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..features.faces import (HOG_DETECTORS, ImageError, check_coarse_refine, check_last_look, detect_faces,
-                              face_crop_box, to_gray)
+from ..features.faces import (HOG_DETECTORS, ImageError, check_coarse_refine, check_last_look, check_turns,
+                              clipped_boxes, detect_faces, face_crop_box, look_turned, square_points, to_gray, turned_box,
+                              turned_square)
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
 
@@ -145,7 +146,7 @@ class Recognizer:
                  max_side=VIDEO.detect_max_side, tta=False, max_pixels=VIDEO.max_pixels, whole_image=False,
                  coarse_side=0, fast=True, crop_rule=VIDEO.crop_rule, proposer=VIDEO.photo_proposer,
                  tta_shift=VIDEO.tta_shift, reframe=VIDEO.reframe, group_look=VIDEO.group_look,
-                 last_look=VIDEO.photo_last_look, tile=VIDEO.tile):
+                 last_look=VIDEO.photo_last_look, tile=VIDEO.tile, turns=VIDEO.photo_turns):
         paths = [model] if model is None or isinstance(model, (str, os.PathLike)) else list(model)
         if not paths:
             raise BundleError("an ensemble needs at least one model bundle")
@@ -166,6 +167,7 @@ class Recognizer:
         self.group_look = bool(group_look)
         check_last_look(last_look)
         self.last_look = last_look
+        self.turns = check_turns(turns)
         self.coarse_look = None  # video's coarse look (with_detection): MTCNN's, or the detector's own
         self.coarse_refine = "search"  # detect_faces' coarse_refine (with_detection: VIDEO.video_mtcnn_refine)
         self._crop_rule_asked = crop_rule
@@ -206,7 +208,7 @@ class Recognizer:
         Returns
         -------
         Recognizer
-            Without a face proposer nor the group look; the face-crop rule as this one
+            Without a face proposer, the group look nor turned looks; the face-crop rule as this one
             was asked for, where the detector is a HOG one; faces re-framed
             ``VIDEO.video_reframe`` times and no tile look (``VIDEO.video_tile``); with a HOG detector and
             ``VIDEO.video_coarse_mtcnn``, MTCNN's coarse look (:func:`models.mtcnn.coarse_faces`).
@@ -216,6 +218,7 @@ class Recognizer:
         other.reframe = VIDEO.video_reframe
         other.tile = VIDEO.video_tile
         other.group_look = False
+        other.turns = ()
         other.upsample = self.upsample if upsample is None else upsample
         other.crop_rule = self._crop_rule_asked and detector in HOG_DETECTORS
         other.proposer = None
@@ -313,9 +316,16 @@ class Recognizer:
         return [tuple(round(v * decoded.scale) for v in box) for box in boxes]
 
     def _find(self, gray):
-        """Face boxes of a grey image: the face-crop rule's one box where it holds, else the detector's."""
+        """Face boxes of a grey image: the face-crop rule's one box where it holds, else the detector's
+        (its turned looks' mapped back where it finds none upright)."""
         crop_box = self._face_crop(gray)
-        return [crop_box] if crop_box else self._detect(gray)
+        if crop_box:
+            return [crop_box]
+        boxes = self._detect(gray)
+        if boxes:
+            return boxes
+        _, back, turned = self._detect_turned(gray)
+        return clipped_boxes([turned_box(box, back) for box in turned], gray.shape)
 
     def _face_crop(self, gray):
         """The face box of an image that the face-crop rule takes whole, else None."""
@@ -336,6 +346,13 @@ class Recognizer:
         if look is not None and not boxes:
             look.cancel()
         return boxes
+
+    def _detect_turned(self, gray):
+        """The turned looks (``turns``; ``dlib+cnn`` only) at a grey image where the search found
+        no face: :func:`features.faces.look_turned`."""
+        if not self.turns or self.detector != "dlib+cnn":
+            return None, None, []
+        return look_turned(gray, self.turns)
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.
@@ -419,19 +436,27 @@ class Recognizer:
         boxes : list of (x, y, w, h)
             Integer boxes, largest first (the whole image with ``whole_image``;
             the face's box when the face-crop rule takes the image whole).
-        squares : list of (x0, y0, side)
+        squares : list of (x0, y0, side) or (x0, y0, side, angle)
             The square each crop was cut from (re-framed from the face's landmarks
-            ``reframe`` times).
+            ``reframe`` times); a face found by a turned look (``turns``) was cut
+            upright from a square turned ``angle`` degrees about its centre
+            (:func:`features.faces.square_points` maps a crop's points back).
         crops : (N, S, S) uint8 ndarray
         """
         crop_box = None if self.whole_image or boxes is not None else self._face_crop(gray)
         if self.whole_image or crop_box:
             x0, y0, side, _ = self._whole_box(gray)
             return [crop_box or (x0, y0, side, side)], [(float(x0), float(y0), float(side))], self.spec.crop_whole(gray)
+        passes = self.reframe if landmarks is None else max(self.reframe, 1)
         if boxes is None:
             boxes = self._detect(gray)
+            if not boxes:
+                turned, back, found = self._detect_turned(gray)
+                if found:  # cut upright from the turned photo, mapped back
+                    squares, crops = self.spec.crop_framed(turned, found, passes, tile=self.tile)
+                    return (clipped_boxes([turned_box(b, back) for b in found], gray.shape),
+                            [turned_square(s, back) for s in squares], crops)
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        passes = self.reframe if landmarks is None else max(self.reframe, 1)
         squares, crops = self.spec.crop_framed(gray, boxes, passes, landmarks=landmarks, tile=self.tile)
         return boxes, squares, crops
 
@@ -540,16 +565,14 @@ class Recognizer:
         return results
 
     def _face(self, box, square, probabilities, landmarks, scale=1.0):
-        """One face's result; ``square`` is the crop's ``(x0, y0, side)`` in the
+        """One face's result; ``square`` is the crop's ``(x0, y0, side[, angle])`` in the
         decoded image, ``scale`` maps the decoded image's pixels to the file's."""
-        x0, y0, side = square  # landmarks back from the crop to the image
-        k = side / self.spec.image_size
+        points = square_points(landmarks, square, self.spec.image_size)  # from the crop to the image
         best = int(np.argmax(probabilities))
-        x0, y0, k = x0 * scale, y0 * scale, k * scale
         return {
             "box": [int(round(v * scale)) for v in box],
             "label": self.classes[best],
             "confidence": float(probabilities[best]),
             "probabilities": {c: float(p) for c, p in zip(self.classes, probabilities)},
-            "landmarks": np.round((x0, y0) + (np.asarray(landmarks, np.float64) + 0.5) * k - 0.5, 1).tolist(),
+            "landmarks": np.round((points + 0.5) * scale - 0.5, 1).tolist(),
         }

@@ -26,6 +26,20 @@ def int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def angle_list(text):
+    """Parse ``"-30,30"`` into a tuple of angles in degrees between -180 and 180, ``"none"`` into
+    ``()`` (argparse type)."""
+    from ..features.faces import check_turns
+
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return check_turns(t for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated angles in degrees between -180 and 180 "
+                                         f"or none, got {text!r}") from None
+
+
 def whole_number(low, high, unit=""):
     """An argparse type: a whole number from ``low`` to ``high`` (``unit`` names
     what it counts in the error line)."""
@@ -124,6 +138,15 @@ def add_last_look_flag(p, prefix=""):
                         "candidates and over the whole photo (about 2 s without a face; 0.6 points more of the "
                         "hardest faces found: BENCHMARKS.md). yunet is slow where YuNet cannot run (no wheel for "
                         "the platform, a CPU without AVX2)")
+    # A string default goes through angle_list too, and reads as the flag is written.
+    p.add_argument("--turns", type=angle_list, default=",".join(f"{a:g}" for a in VIDEO.photo_turns) or "none",
+                   metavar="DEGREES",
+                   help=prefix + "where no look of dlib+cnn finds a face in a photo larger than 256 pixels, YuNet "
+                        "(its surest boxes checked by dlib's CNN) looks at the photo turned by each of these "
+                        "angles in turn (counter-clockwise, comma-separated; write --turns=-30,30 when the first "
+                        "is negative) until one finds a face: faces leaning 30 degrees or more are hardly found "
+                        "upright. Such a face is cut upright, its box and landmarks mapped back; each turn costs "
+                        "about 55 ms a 640x480 photo without a face; none: off (default: %(default)s)")
 
 
 def add_photo_search_flags(p, max_side=True):

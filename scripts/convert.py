@@ -120,7 +120,7 @@ def main(argv=None):
                                       hog=not args.no_hog, workers=args.workers, force=args.force,
                                       progress=not args.no_progress, spec=spec,
                                       validation_fraction=args.validation_fraction, seed=args.validation_seed,
-                                      detector=args.detector, last_look=args.last_look,
+                                      detector=args.detector, last_look=args.last_look, turns=args.turns,
                                       propose=proposed_candidates if VIDEO.proposer_candidates else None,
                                       more=more_faces if VIDEO.group_look else None)
             print(summary(manifest))

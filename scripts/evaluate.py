@@ -120,7 +120,8 @@ def main(argv=None):
                                      detector=args.detector,
                                      upsample=args.upsample, whole_image=args.whole_image, crop_rule=args.crop_rule,
                                      proposer=args.proposer, progress=not args.no_progress, reframe=args.reframe,
-                                     group_look=args.group_look, last_look=args.last_look, tile=args.tile)
+                                     group_look=args.group_look, last_look=args.last_look, tile=args.tile,
+                                     turns=args.turns)
         else:
             result = evaluate(args.model, args.data, args.split, out_dir=args.out, tta=args.tta, limit=args.limit,
                               tta_shift=args.tta_shift, match_classes=args.match_classes)

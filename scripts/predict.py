@@ -110,7 +110,8 @@ def main(argv=None):
                                 max_side=args.detect_max_side, tta=args.tta, max_pixels=args.max_pixels,
                                 tta_shift=args.tta_shift,
                                 crop_rule=args.crop_rule, proposer=args.proposer, reframe=args.reframe,
-                                group_look=args.group_look, last_look=args.last_look, tile=args.tile)
+                                group_look=args.group_look, last_look=args.last_look, tile=args.tile,
+                                turns=args.turns)
         results = []
         bar = tqdm(total=len(sources), unit="image", disable=True if args.no_progress or single else None,
                    file=sys.stderr)

@@ -87,7 +87,8 @@ def main(argv=None):
             recognizer = Recognizer(args.model, detector=args.detector, upsample=args.upsample,
                                     max_side=args.detect_max_side, max_pixels=args.max_pixels,
                                     coarse_side=args.coarse_side, proposer=args.proposer, reframe=args.reframe,
-                                    group_look=args.group_look, last_look=args.last_look, tile=args.tile)
+                                    group_look=args.group_look, last_look=args.last_look, tile=args.tile,
+                                    turns=args.turns)
             recognizer.predict(np.zeros((64, 64), np.uint8))  # load and compile everything before serving
             if recognizer.group_look:
                 from ..models.mtcnn import mtcnn

@@ -29,16 +29,16 @@ def test_litert_classifier_equals_the_evaluation_path(real_features, recognizer,
     from fer_toolkit.models.evaluate import predict_split
     from fer_toolkit.models.fast import ClassifierRunner
 
-    expected, labels = predict_split(recognizer.bundle, real_features, "PrivateTest", limit=500)[:2]
-    crops = load_arrays(real_features, "PrivateTest", limit=500)["images"]
-    ones = np.concatenate([recognizer.predict_crops(crops[i : i + 1])[0] for i in range(150)])
-    sevens = np.concatenate([recognizer.predict_crops(crops[i : i + 7])[0] for i in range(0, 350, 7)])
+    expected, labels = predict_split(recognizer.bundle, real_features, "PrivateTest", limit=200)[:2]
+    crops = load_arrays(real_features, "PrivateTest", limit=200)["images"]
+    ones = np.concatenate([recognizer.predict_crops(crops[i : i + 1])[0] for i in range(60)])
+    sevens = np.concatenate([recognizer.predict_crops(crops[i : i + 7])[0] for i in range(0, 140, 7)])
     whole = recognizer.predict_crops(crops)[0]  # over litert_max_batch: Keras, in batches
     assert recognizer.classifier.backend == "litert"
-    np.testing.assert_allclose(ones, expected[:150], atol=1e-4, rtol=0)
-    np.testing.assert_allclose(sevens, expected[:350], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(ones, expected[:60], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sevens, expected[:140], atol=1e-4, rtol=0)
     np.testing.assert_allclose(whole, expected, atol=1e-4, rtol=0)
-    assert np.array_equal(ones.argmax(1), expected[:150].argmax(1))
+    assert np.array_equal(ones.argmax(1), expected[:60].argmax(1))
 
     # The converted model is cached by the model file's hash; a damaged cache file is converted again.
     runner = ClassifierRunner(recognizer.bundle, cache_dir=str(tmp_path))

@@ -299,7 +299,7 @@ def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp
     from fer_toolkit.models.evaluate import evaluate
 
     data = str(tmp_path / "ferplus")
-    convert(fer_csv, data, ferplus=ferplus_csv, limit=400, progress=False)
+    convert(fer_csv, data, ferplus=ferplus_csv, limit=200, progress=False)
     result = run_cli("evaluate", "--model", "fer2013", "--data", data, "--split", "PrivateTest", "--match-classes",
                      "--json", "--out", tmp_path / "e")
     assert result.returncode == 0, result.stderr
@@ -319,9 +319,9 @@ def test_fer2013_model_on_ferplus_labels_by_class_name(fer_csv, ferplus_csv, tmp
     assert ferplus["n"] == len(labels) and list(ferplus["per_class"]) == list(EMOTIONS) + ["Contempt"]
     assert ferplus["accuracy"] > 0.75
     fer2013_labels = str(tmp_path / "fer2013")
-    convert(fer_csv, fer2013_labels, limit=400, progress=False, landmarks=True, hog=True)
+    convert(fer_csv, fer2013_labels, limit=200, progress=False, landmarks=True, hog=True)
     crossed = evaluate(["ferplus"], fer2013_labels, "PrivateTest", out_dir=str(tmp_path / "e4"), match_classes=True)
-    assert crossed["n"] == 400 and crossed["left_out"] == 0 and 0.45 < crossed["accuracy"] < ferplus["accuracy"]
+    assert crossed["n"] == 200 and crossed["left_out"] == 0 and 0.45 < crossed["accuracy"] < ferplus["accuracy"]
 
 
 # ---------------------------------------------------------------------------

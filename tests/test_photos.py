@@ -313,6 +313,52 @@ def test_a_face_in_a_tile_is_cut_from_inside_it(real_features):
         assert recognizer.locate(gray, boxes)[1] == plain.locate(gray, boxes)[1], name
 
 
+def test_a_leaning_face_is_found_turned_and_mapped_back():
+    """A real photo turned so that the face leans 60 degrees: the upright search finds nothing; the
+    turned looks find the face, cut it upright (the same answer as the upright photo's) and map its
+    box and landmarks back onto the face; folder conversion finds it the same way."""
+    from fer_toolkit.features.faces import square_points, turn_image
+    from fer_toolkit.features.folder_conversion import face_of_image
+    from fer_toolkit.features.spec import FeatureSpec
+    from fer_toolkit.models.recognizer import Recognizer
+
+    photo = cv2.imread(os.path.join(SAMPLES, "obama.jpg"), cv2.IMREAD_GRAYSCALE)
+    photo = cv2.resize(photo, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    recognizer, upright_only = Recognizer(), Recognizer(turns=())
+    (upright,) = recognizer.predict(photo)
+    leaning, back = turn_image(photo, 60.0)
+    forward = cv2.invertAffineTransform(back)
+    truth = np.asarray(upright["landmarks"]) @ forward[:, :2].T + forward[:, 2]
+    assert upright_only.predict(leaning) == []
+
+    (face,) = recognizer.predict(leaning)
+    assert face["label"] == upright["label"] and face["confidence"] > 0.5
+    width = upright["box"][2]
+    assert np.abs(np.asarray(face["landmarks"]) - truth).mean() < 0.1 * width
+    x, y, w, h = face["box"]
+    assert np.hypot(x + w / 2 - truth[:, 0].mean(), y + h / 2 - truth[:, 1].mean()) < 0.3 * width
+    assert recognizer.detect(leaning) == [tuple(face["box"])]
+
+    # The crop's square is turned by the turn that found it; its points map as the turned image's do.
+    boxes, (square,), crops = recognizer.locate(leaning)
+    assert len(square) == 4 and min(abs(square[3] - 30), abs(square[3] + 30)) < 1e-9
+    turned, back = turn_image(leaning, round(square[3]))
+    corners = np.array([[0.0, 0.0], [47.0, 0.0], [0.0, 47.0]])
+    side = square[2]
+    forward = cv2.invertAffineTransform(back)
+    centre = forward @ (square[0] + side / 2 - 0.5, square[1] + side / 2 - 0.5, 1.0)  # in the turned image
+    inside = (centre - side / 2 + 0.5) + (corners + 0.5) * side / 48 - 0.5
+    assert np.allclose(square_points(corners, square, 48), inside @ back[:, :2].T + back[:, 2], atol=1e-6)
+
+    ok, data = cv2.imencode(".png", leaning)
+    spec = FeatureSpec()
+    crop, reason = face_of_image(data.tobytes(), spec)
+    assert reason is None and np.abs(crop.astype(int) - crops[0]).mean() < 8
+    assert face_of_image(data.tobytes(), spec, turns=()) == (None, "no face found")
+    with pytest.raises(ValueError, match="turns must be"):
+        Recognizer(turns=(30, 270))
+
+
 def test_small_images_get_a_last_look_by_the_upsampled_cnn(fer_csv, monkeypatch):
     """PrivateTest face 385 (a 48x48 file) escapes HOG, the CNN and the
     mirrored and equalised looks; the CNN on the image enlarged once more finds it."""

@@ -316,7 +316,7 @@ def test_shipped_model_is_small_and_beats_chance(real_features):
     size = sum(os.path.getsize(os.path.join(FER2013_MODEL, f)) for f in os.listdir(FER2013_MODEL))
     assert size <= 30 * 2**20  # two networks of 12 MB averaged in one model (an ensemble bundle)
     bundle = load_bundle(FER2013_MODEL)
-    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=1000)
+    arrays = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=400)
     probs = bundle.predict_proba(arrays["images"], bundle.spec.stack(arrays))
     assert np.mean(probs.argmax(1) == arrays["labels"]) > 0.45
 
@@ -343,11 +343,11 @@ def test_flip_tta_is_consistent_and_used_by_evaluation_and_prediction(real_featu
     probs, _ = tta.predict_crops(images)
     on_mirror = bundle.predict_proba(*_mirror_inputs(images, bundle.spec))
     np.testing.assert_allclose(probs, (plain + on_mirror) / 2, atol=1e-5)
-    full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=500)
+    full = load_arrays(real_features, "PrivateTest", ("landmarks", "hog", "hog_windows"), limit=200)
     both = (bundle.predict_proba(full["images"], bundle.spec.stack(full))
             + mirror_probabilities(bundle, full["images"], full["landmarks"])) / 2
     result = evaluate([FER2013_MODEL], real_features, "PrivateTest", out_dir=str(tmp_path / "eval"), tta=True,
-                      limit=500)
+                      limit=200)
     assert result["tta"] and result["accuracy"] == pytest.approx(np.mean(both.argmax(1) == full["labels"]))
 
 
@@ -482,8 +482,8 @@ def test_float16_weights_halve_a_bundle_and_keep_its_answers(real_features, tmp_
     for mine, theirs in zip(halved.model.weights, original.model.weights, strict=True):
         assert mine.dtype == "float32"
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs).astype(np.float16).astype(np.float32))
-    ours, labels = predict_split(halved, real_features, "PublicTest", limit=500)
-    theirs, _ = predict_split(original, real_features, "PublicTest", limit=500)
+    ours, labels = predict_split(halved, real_features, "PublicTest", limit=200)
+    theirs, _ = predict_split(original, real_features, "PublicTest", limit=200)
     assert len(labels) > 50 and np.abs(ours - theirs).max() < 0.02
     assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 0.99
     with pytest.raises(ValueError, match="unknown weights 'int8'"):
@@ -514,8 +514,8 @@ def test_ensemble_bundle_is_its_members_averaged_in_one_model(real_features, sec
     assert [m["from"] for m in merged.meta["ensemble"]["members"]] == [str(base), str(other)]
     assert merged.meta["parameters"] == 2 * load_bundle(str(base)).meta["parameters"]
     members = [load_bundle(p) for p in (str(base), str(other))]
-    alone = [predict_split(b, real_features, "PublicTest", limit=500)[0] for b in members]
-    together, labels = predict_split(merged, real_features, "PublicTest", limit=500)
+    alone = [predict_split(b, real_features, "PublicTest", limit=200)[0] for b in members]
+    together, labels = predict_split(merged, real_features, "PublicTest", limit=200)
     assert len(labels) > 50 and np.abs(alone[0] - alone[1]).max() > 0.05  # the members disagree
     np.testing.assert_allclose(together, (alone[0] + alone[1]) / 2, atol=1e-5)
     photo = sample("two_people.jpg")
