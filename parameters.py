@@ -371,7 +371,7 @@ class VideoPredictor:
     #: 1,500 PublicTest scenes (benchmarks/turns.py; BENCHMARKS.md, "Turned looks"): 8 of
     #: the 38 faces missed upright are found, no false face in 200 face-free scenes, about
     #: 55 ms a turn on a photo without a face. Confirming YuNet's boxes from 0.2 finds 14
-    #: but costs 375 ms at the 90th percentile; the whole search turned finds 23, with 2
+    #: but costs 368 ms at the 90th percentile; the whole search turned finds 23, with 2
     #: false faces and 3 s at the 90th percentile. (): off. Video never looks so.
     photo_turns: tuple = (-30.0, 30.0)
     turn_confirm_score: float = 0.5
