@@ -349,6 +349,7 @@ def convert_images(
             "faces": faces,
             "detector": detector,
             "last_look": last_look,
+            "turns": list(turns),
             "whole_max_side": DATASET.whole_max_side,
             "split_folders": {s: s in files for s in SPLITS},
             "validation_fraction": validation_fraction if carved else None,

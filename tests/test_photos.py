@@ -430,6 +430,7 @@ def test_blazeface_candidates_are_checked_by_the_cnn_where_hog_finds_nothing(rea
     classes = json.load(open(tmp_path / "data" / "manifest.json"))["classes"]
     np.testing.assert_array_equal(converted[labels == [c.lower() for c in classes].index("happy")],
                                   module.Recognizer(last_look="slow").locate(scene)[2])
-    assert json.load(open(tmp_path / "data" / "manifest.json"))["parameters"]["last_look"] == "slow"
+    parameters = json.load(open(tmp_path / "data" / "manifest.json"))["parameters"]
+    assert parameters["last_look"] == "slow" and parameters["turns"] == list(module.VIDEO.photo_turns)
     monkeypatch.setattr(module, "VIDEO", dataclasses.replace(module.VIDEO, proposer_candidates=0))
     assert not module.Recognizer(last_look="slow").detect(scene)
