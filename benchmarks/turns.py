@@ -46,11 +46,11 @@ def missed_photos(predictions):
 
 
 def answers(recognizer, paths):
-    """The largest face's answer per photo (None where none is found)."""
+    """Each photo's answer as ``fer-evaluate --images`` takes it, its first face's (None where none is found)."""
     out = []
     for path in paths:
         faces = recognizer.predict(path)
-        out.append(max(faces, key=lambda f: f["box"][2] * f["box"][3])["label"] if faces else None)
+        out.append(faces[0]["label"] if faces else None)
     return out
 
 

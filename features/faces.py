@@ -895,12 +895,6 @@ def _centred_inside(box, width, height):
     return 0 <= x + w / 2.0 <= width and 0 <= y + h / 2.0 <= height
 
 
-def clipped_boxes(boxes, shape):
-    """Boxes rounded to whole pixels and clipped to an image of ``shape`` (H, W), in their order
-    (one wholly outside the image becomes None)."""
-    return [_pixel_box(box, shape[1], shape[0]) for box in boxes]
-
-
 def turned_box(box, back):
     """A box of a turned image (:func:`turn_image`) in the original's pixels:
     the box of the same size around the same centre, upright (not clipped to
@@ -908,6 +902,13 @@ def turned_box(box, back):
     x, y, w, h = box
     cx, cy = back @ (x + w / 2.0 - 0.5, y + h / 2.0 - 0.5, 1.0)
     return (float(cx - w / 2.0 + 0.5), float(cy - h / 2.0 + 0.5), w, h)
+
+
+def turned_boxes(boxes, back, shape):
+    """Boxes of a turned image (:func:`turn_image`) as :func:`turned_box` maps them, in whole
+    pixels clipped to the original of ``shape`` (H, W), in their order (each centred inside it,
+    as :func:`look_turned` keeps them)."""
+    return [_pixel_box(turned_box(box, back), shape[1], shape[0]) for box in boxes]
 
 
 def turned_square(square, back):

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..features.faces import (HOG_DETECTORS, ImageError, check_coarse_refine, check_last_look, check_turns,
-                              clipped_boxes, detect_faces, face_crop_box, look_turned, square_points, to_gray, turned_box,
+                              detect_faces, face_crop_box, look_turned, square_points, to_gray, turned_boxes,
                               turned_square)
 from ..features.images import DecodedImage, ImageTooLarge, check_image_file, decode_image, load_image  # noqa: F401
 from ..parameters import VIDEO
@@ -321,11 +321,8 @@ class Recognizer:
         crop_box = self._face_crop(gray)
         if crop_box:
             return [crop_box]
-        boxes = self._detect(gray)
-        if boxes:
-            return boxes
-        _, back, turned = self._detect_turned(gray)
-        return clipped_boxes([turned_box(box, back) for box in turned], gray.shape)
+        boxes, turned, back = self._search(gray)
+        return boxes if turned is None else turned_boxes(boxes, back, gray.shape)
 
     def _face_crop(self, gray):
         """The face box of an image that the face-crop rule takes whole, else None."""
@@ -347,12 +344,22 @@ class Recognizer:
             look.cancel()
         return boxes
 
-    def _detect_turned(self, gray):
-        """The turned looks (``turns``; ``dlib+cnn`` only) at a grey image where the search found
-        no face: :func:`features.faces.look_turned`."""
-        if not self.turns or self.detector != "dlib+cnn":
-            return None, None, []
-        return look_turned(gray, self.turns)
+    def _search(self, gray):
+        """:meth:`_detect`'s face boxes of a grey image, and where it finds none, the turned looks'
+        (``turns``; ``dlib+cnn`` only; :func:`features.faces.look_turned`).
+
+        Returns
+        -------
+        boxes : list of (x, y, w, h)
+            In ``gray``'s pixels, or in ``turned``'s where that is not None.
+        turned, back : ndarray or None
+            The turned image the boxes were found in, and its map back to ``gray``'s pixels.
+        """
+        boxes = self._detect(gray)
+        if boxes or not self.turns or self.detector != "dlib+cnn":
+            return boxes, None, None
+        turned, back, boxes = look_turned(gray, self.turns)
+        return boxes, turned, back
 
     def predict_crops(self, crops):
         """Probabilities and landmarks of grey face crops.
@@ -449,13 +456,10 @@ class Recognizer:
             return [crop_box or (x0, y0, side, side)], [(float(x0), float(y0), float(side))], self.spec.crop_whole(gray)
         passes = self.reframe if landmarks is None else max(self.reframe, 1)
         if boxes is None:
-            boxes = self._detect(gray)
-            if not boxes:
-                turned, back, found = self._detect_turned(gray)
-                if found:  # cut upright from the turned photo, mapped back
-                    squares, crops = self.spec.crop_framed(turned, found, passes, tile=self.tile)
-                    return (clipped_boxes([turned_box(b, back) for b in found], gray.shape),
-                            [turned_square(s, back) for s in squares], crops)
+            boxes, turned, back = self._search(gray)
+            if turned is not None:  # cut upright from the turned photo, mapped back
+                squares, crops = self.spec.crop_framed(turned, boxes, passes, tile=self.tile)
+                return turned_boxes(boxes, back, gray.shape), [turned_square(s, back) for s in squares], crops
         boxes = [tuple(int(round(v)) for v in b) for b in boxes]
         squares, crops = self.spec.crop_framed(gray, boxes, passes, landmarks=landmarks, tile=self.tile)
         return boxes, squares, crops
